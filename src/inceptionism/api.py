@@ -1,0 +1,78 @@
+"""The Python entry point: ``inceptionism.dream(image, ...)`` -> PIL image."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import __version__
+from .config import DreamConfig, make_config
+from .engine import dream_tensor, pick_device
+from .io import LoadedImage, load_image, to_pil
+from .models import DreamModel, load_model
+from .objectives import Objective, reference
+
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
+
+_MODELS: dict[tuple[str, str | None], DreamModel] = {}
+
+
+def get_model(name: str, weights: str | Path | None = None) -> DreamModel:
+    """Load a registered model once per process (weights are tens of MB)."""
+    key = (name, str(weights) if weights else None)
+    if key not in _MODELS:
+        _MODELS[key] = load_model(name, weights)
+    return _MODELS[key]
+
+
+def metadata(config: DreamConfig, model: DreamModel, objective: Objective) -> dict[str, Any]:
+    """Everything needed to reproduce a dream from its output file."""
+    return {
+        "software": f"inceptionism {__version__}",
+        "version": __version__,
+        "config": config.to_dict(),
+        "model": model.name,
+        "layers": dict(config.layers or model.default_layers),
+        "objective": objective.name,
+    }
+
+
+def run(image: LoadedImage, config: DreamConfig, model: DreamModel, *,
+        objective: Objective | None = None, device: str | torch.device = "auto",
+        progress: Callable[[int, torch.Tensor], None] | None = None) -> np.ndarray:
+    """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255."""
+    dev = pick_device(device) if isinstance(device, str) else device
+    model.to(dev)
+    objective = objective or reference(config.layers or model.default_layers)
+    for layer in objective.layers:
+        model.resolve(layer)  # unknown names fail before any work
+    pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
+    out = dream_tensor(model, pixels.float(), config, objective, progress)
+    return out[0].permute(1, 2, 0).cpu().numpy()
+
+
+def dream(image: ImageLike, config: DreamConfig | None = None, *,
+          model: DreamModel | str | None = None, objective: Objective | None = None,
+          weights: str | Path | None = None, device: str = "auto",
+          preset: str | None = "default", **options: Any) -> Image.Image:
+    """Dream on a path, PIL image or array; returns a PIL image (alpha kept).
+
+    ``config`` gives every setting at once; otherwise ``preset`` (the tuned ``"default"``, or
+    ``"seed"`` for the reference algorithm) plus keyword overrides such as ``layers={"block8": 1}``,
+    ``octaves=6`` or ``jitter=0``.
+    """
+    if isinstance(model, DreamModel):
+        options.setdefault("model", model.name)
+    elif model is not None:
+        options["model"] = model
+    cfg = config or make_config(preset, **options)
+    net = model if isinstance(model, DreamModel) else get_model(cfg.model, weights)
+    loaded = load_image(image, max_side=cfg.max_side)
+    rgb = run(loaded, cfg, net, objective=objective, device=device)
+    return to_pil(rgb, loaded.alpha)

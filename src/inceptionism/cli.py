@@ -1,0 +1,170 @@
+"""The ``deepdream`` command: ``dream``, ``layers`` and ``models``.
+
+User errors print one line on stderr and exit non-zero; outputs are written atomically, so a
+failed or interrupted dream never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_MODEL, DEFAULT_PRESET, PRESETS, make_config
+from .errors import DreamError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"deepdream: error: {message} (see deepdream {self._sub} --help)"
+              if getattr(self, "_sub", "") else f"deepdream: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _finite(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if math.isnan(v):
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    return v
+
+
+def _layer(text: str) -> tuple[str, float]:
+    """``NAME`` or ``NAME=WEIGHT``."""
+    name, _, weight = text.partition("=")
+    if not name:
+        raise argparse.ArgumentTypeError(f"empty layer name in {text!r}")
+    return name, _finite(weight) if weight else 1.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="deepdream", description="Deep Dream (Inceptionism) on photos.")
+    p.add_argument("--version", action="version", version=f"inceptionism {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = sub.add_parser("dream", help="dream on an image")
+    d._sub = "dream"  # type: ignore[attr-defined]
+    d.add_argument("input", help="image file (JPEG, PNG, WebP, TIFF, BMP, GIF)")
+    d.add_argument("-o", "--output", help="output file (default: INPUT.dream.png beside it)")
+    d.add_argument("--model", default=None, help=f"model name (default {DEFAULT_MODEL})")
+    d.add_argument("--layer", action="append", type=_layer, metavar="NAME[=WEIGHT]",
+                   help="layer to amplify, repeatable (default: the model's default layers)")
+    d.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+                   help=f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)")
+    d.add_argument("--octaves", type=int, help="number of scales")
+    d.add_argument("--octave-scale", type=_finite, help="size ratio between scales (> 1)")
+    d.add_argument("--iterations", type=int, help="gradient steps per octave")
+    d.add_argument("--step", type=_finite, help="step size (in the model's input units)")
+    d.add_argument("--max-loss", type=_finite, help="stop an octave once the loss exceeds this")
+    d.add_argument("--jitter", type=int, help="random roll in pixels per step (0: none)")
+    d.add_argument("--seed", type=int, help="random seed (same seed, same pixels)")
+    d.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    d.add_argument("--weights", help="local weights file instead of the default source")
+    d.add_argument("--max-side", type=int, help="shrink the input to at most this many px")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    lay = sub.add_parser("layers", help="list a model's layers with channels and stride")
+    lay._sub = "layers"  # type: ignore[attr-defined]
+    lay.add_argument("--model", default=DEFAULT_MODEL)
+    lay.add_argument("--weights", help="local weights file")
+
+    m = sub.add_parser("models", help="list the models and whether their weights are here")
+    m._sub = "models"  # type: ignore[attr-defined]
+    return p
+
+
+def cmd_dream(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from . import io
+    from .api import get_model, metadata, run
+    from .engine import total_steps
+    from .objectives import reference
+
+    layers = dict(args.layer) if args.layer else None
+    cfg = make_config(args.preset, model=args.model, layers=layers, octaves=args.octaves,
+                      octave_scale=args.octave_scale, iterations=args.iterations,
+                      step=args.step, max_loss=args.max_loss, jitter=args.jitter,
+                      seed=args.seed, max_side=args.max_side)
+    output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
+    image = io.load_image(args.input, max_side=cfg.max_side)
+    model = get_model(cfg.model, args.weights)
+    objective = reference(cfg.layers or model.default_layers)
+    h, w = image.rgb.shape[:2]
+    total = total_steps(model, (h, w), cfg, objective)
+    with tqdm(total=total, disable=args.quiet, unit="step", desc=Path(args.input).name,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+
+        def progress(done: int, loss: object) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)  # type: ignore[arg-type]
+
+        rgb = run(image, cfg, model, objective=objective, device=args.device,
+                  progress=None if args.quiet else progress)
+    io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
+    if not args.quiet:
+        print(output)
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from .api import get_model
+
+    model = get_model(args.model, args.weights)
+    aliases: dict[str, list[str]] = {}
+    for alias, name in model.aliases.items():
+        aliases.setdefault(name, []).append(alias)
+    print(f"{'layer':<16} {'channels':>8} {'stride':>6}  module")
+    for li in model.layer_info():
+        extra = f"  (also {', '.join(aliases[li.name])})" if li.name in aliases else ""
+        stride = str(li.stride) if li.stride else "-"
+        default = " *" if li.name in model.default_layers else ""
+        print(f"{li.name:<16} {li.channels:>8} {stride:>6}  {li.module}{extra}{default}")
+    print("* default layer")
+    return 0
+
+
+def cmd_models(_args: argparse.Namespace) -> int:
+    from .models import REGISTRY
+
+    for spec in REGISTRY.values():
+        here = "weights here" if spec.weights_here() else "weights not downloaded yet"
+        layers = ", ".join(f"{k}={v:g}" for k, v in spec.default_layers.items())
+        print(f"{spec.name:<20} {layers:<40} {here:<26} {spec.description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"dream": cmd_dream, "layers": cmd_layers, "models": cmd_models}
+    try:
+        return commands[args.command](args)
+    except DreamError as e:
+        print(f"deepdream: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("deepdream: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `deepdream layers | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+    except MemoryError:
+        print("deepdream: error: out of memory; try a smaller --max-side", file=sys.stderr)
+    except OSError as e:
+        print(f"deepdream: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+    except RuntimeError as e:
+        if "out of memory" not in str(e):
+            raise
+        print("deepdream: error: out of memory; try a smaller --max-side", file=sys.stderr)
+    return EXIT_ERROR

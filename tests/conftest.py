@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from inceptionism.models import load_model  # noqa: E402
+from inceptionism.models.base import DreamModel, Preprocess  # noqa: E402
+
+SAMPLE = Path(__file__).parents[1] / "src" / "inceptionism" / "data" / "chelsea.png"
+
+
+def tiny_net(seed: int = 0) -> nn.Module:
+    """A small random conv net: enough structure for the engine's math, fast in float64."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+    )
+
+
+def tiny_model(dtype: torch.dtype = torch.float64) -> DreamModel:
+    net = tiny_net().to(dtype)
+    layers = {"conv1": "1", "conv2": "3", "conv3": "5", "conv4": "7"}
+    return DreamModel("tiny", net, Preprocess.uniform(127.5, 127.5), layers, {"conv3": 1.0})
+
+
+@pytest.fixture
+def tiny() -> DreamModel:
+    return tiny_model()
+
+
+@pytest.fixture(scope="session")
+def lite0() -> DreamModel:
+    return load_model("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    return SAMPLE
+
+
+def sample_array(long_side: int = 160) -> np.ndarray:
+    im = Image.open(SAMPLE).convert("RGB")
+    im.thumbnail((long_side, long_side), Image.LANCZOS)
+    return np.asarray(im).astype(np.float32)
+
+
+def to_pixels(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.from_numpy(a).permute(2, 0, 1)[None].to(dtype)
+
+
+def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
+    a = torch.as_tensor(a, dtype=torch.float64)
+    b = torch.as_tensor(b, dtype=torch.float64)
+    mse = torch.mean((a - b) ** 2).item()
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -1,0 +1,159 @@
+"""The engine's math on a tiny random network (fast, float64)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import psnr, tiny_model
+from reference import Features, deep_dream
+
+from inceptionism.config import DreamConfig
+from inceptionism.engine import (
+    dream_tensor,
+    normalize,
+    octave_shapes,
+    usable_shapes,
+)
+from inceptionism.errors import DreamError
+from inceptionism.objectives import layer_l2, reference
+
+
+def random_pixels(h: int = 48, w: int = 64, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, h, w, generator=g, dtype=torch.float64) * 255
+
+
+def test_octave_shapes_are_the_reference_pyramid_smallest_first():
+    assert octave_shapes((100, 150), 3, 1.2) == [(69, 104), (83, 125), (100, 150)]
+    assert octave_shapes((100, 150), 1, 1.2) == [(100, 150)]
+    shapes = octave_shapes((300, 451), 10, 1.2)
+    assert shapes[-1] == (300, 451)
+    assert shapes[0] == (int(300 / 1.2**9), int(451 / 1.2**9))
+
+
+def test_too_small_octaves_are_skipped_and_only_full_size_refused():
+    shapes = octave_shapes((40, 60), 5, 1.5)
+    assert usable_shapes(shapes, 16) == [s for s in shapes if min(s) >= 16]
+    with pytest.raises(DreamError, match="too small"):
+        usable_shapes(shapes, 41)
+
+
+def test_objective_is_border_cut_sum_of_squares_over_layer_size():
+    a = torch.arange(2 * 3 * 7 * 9, dtype=torch.float64).reshape(2, 3, 7, 9)
+    expect = float((a[:, :, 2:-2, 2:-2] ** 2).sum() / a.numel())
+    assert layer_l2("x")({"x": a}).item() == pytest.approx(expect)
+    obj = reference({"x": 2.0, "y": 0.5})
+    b = torch.ones(1, 4, 6, 6, dtype=torch.float64)
+    got = obj({"x": a, "y": b}).item()
+    assert got == pytest.approx(2 * expect + 0.5 * (4 * 2 * 2) / b.numel())
+    assert obj.layers == ("x", "y")
+
+
+def test_normalisation_gives_unit_mean_magnitude_and_floors_zero():
+    g = torch.randn(1, 3, 10, 10, dtype=torch.float64) * 1e-3
+    assert normalize(g).abs().mean().item() == pytest.approx(1.0)
+    z = torch.zeros(1, 3, 4, 4)
+    assert torch.equal(normalize(z), z)
+    tiny = torch.full((1, 1, 2, 2), 1e-9)
+    assert torch.allclose(normalize(tiny), tiny / 1e-7)
+
+
+def test_zero_iterations_return_the_original_via_detail_reinjection(tiny):
+    x = random_pixels()
+    cfg = DreamConfig(model="tiny", octaves=4, octave_scale=1.3, iterations=0)
+    y = dream_tensor(tiny, x, cfg)
+    assert torch.allclose(y, x, atol=1e-9)
+
+
+def test_detail_reinjection_matches_the_reference_on_two_octaves(tiny):
+    x = random_pixels()
+    cfg = DreamConfig(model="tiny", octaves=2, iterations=1, max_loss=math.inf)
+    y = dream_tensor(tiny, x, cfg)
+    feats = Features(tiny.net, {"conv3": "5"})
+    ref = deep_dream(feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=2, iterations=1,
+                     max_loss=None)
+    ref = tiny.preprocess.invert(ref).clamp(0, 255)
+    assert torch.allclose(y, ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("octaves,iterations", [(1, 3), (2, 1), (3, 4)])
+def test_engine_equals_plain_reference_in_float64(tiny, octaves, iterations):
+    x = random_pixels(64, 80)
+    cfg = DreamConfig(model="tiny", octaves=octaves, iterations=iterations, step=0.05)
+    y = dream_tensor(tiny, x, cfg)
+    feats = Features(tiny.net, {"conv3": "5"})
+    ref = deep_dream(feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=octaves,
+                     iterations=iterations, step=0.05)
+    ref = tiny.preprocess.invert(ref).clamp(0, 255)
+    assert psnr(y, ref) > 100
+
+
+def test_max_loss_is_checked_before_the_step(tiny):
+    x = random_pixels()
+    stopped = dream_tensor(tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5,
+                                                max_loss=-1.0))
+    assert torch.allclose(stopped, x, atol=1e-9)  # the first loss already exceeds it: no step
+    moved = dream_tensor(tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5))
+    assert not torch.allclose(moved, x, atol=1e-3)
+
+
+def test_max_loss_stops_the_octave_midway(tiny):
+    x = random_pixels()
+    steps = []
+    cfg = DreamConfig(model="tiny", octaves=1, iterations=50, step=0.5)
+    dream_tensor(tiny, x, cfg, progress=lambda n, loss: steps.append(loss.item()))
+    limit = steps[5]
+    steps2 = []
+    dream_tensor(tiny, x, cfg.replace(max_loss=limit),
+                 progress=lambda n, loss: steps2.append(loss.item()))
+    assert all(v <= limit for v in steps2)
+    assert 0 < len(steps2) < 50
+
+
+def test_jitter_is_seeded(tiny):
+    x = random_pixels()
+    cfg = DreamConfig(model="tiny", octaves=2, iterations=3, jitter=8, seed=3)
+    a, b = dream_tensor(tiny, x, cfg), dream_tensor(tiny, x, cfg)
+    c = dream_tensor(tiny, x, cfg.replace(seed=4))
+    d = dream_tensor(tiny, x, cfg.replace(jitter=0))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert not torch.equal(a, d)
+
+
+def test_forward_stops_at_the_deepest_layer_and_no_weight_gradients(tiny):
+    tiny.layer_info()  # the one-off probe of all layers is not part of the dream
+    calls = []
+    tiny.net[6].register_forward_hook(lambda *a: calls.append(1))
+    dream_tensor(tiny, random_pixels(), DreamConfig(model="tiny", octaves=2, iterations=2,
+                                                    layers={"conv2": 1.0}))
+    assert calls == []
+    assert all(p.grad is None and not p.requires_grad for p in tiny.net.parameters())
+
+
+def test_aliases_and_module_paths_address_layers():
+    m = tiny_model()
+    m.aliases["Mixed_x"] = "conv2"
+    x = tiny_model().preprocess(random_pixels())
+    acts = m.activations(x, ["Mixed_x", "conv2", "5"])
+    assert torch.equal(acts["Mixed_x"], acts["conv2"])
+    assert acts["5"].shape[1] == 16
+    with pytest.raises(DreamError, match="did you mean 'conv2'"):
+        m.resolve("conv22")
+
+
+def test_layer_info_reports_channels_and_strides():
+    info = {li.name: (li.channels, li.stride) for li in tiny_model().layer_info(64)}
+    assert info == {"conv1": (8, 1), "conv2": (16, 2), "conv3": (16, 4), "conv4": (32, 8)}
+
+
+def test_invalid_config_numbers_are_refused():
+    for bad in ({"octave_scale": 1.0}, {"octave_scale": 0.5}, {"iterations": -1},
+                {"step": math.nan}, {"step": math.inf}, {"octaves": 0}, {"jitter": -2},
+                {"layers": {"a": math.inf}}):
+        with pytest.raises(DreamError):
+            DreamConfig(**bad)
+    assert np.isinf(DreamConfig(max_loss=math.inf).max_loss)
