@@ -11,8 +11,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from inceptionism.models import load_model  # noqa: E402
-from inceptionism.models.base import DreamModel, Preprocess  # noqa: E402
+from inceptionism.models import load_model
+from inceptionism.models.base import DreamModel, Preprocess
 
 SAMPLE = Path(__file__).parents[1] / "src" / "inceptionism" / "data" / "chelsea.png"
 
@@ -21,10 +21,14 @@ def tiny_net(seed: int = 0) -> nn.Module:
     """A small random conv net: enough structure for the engine's math, fast in float64."""
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        nn.ReLU(),
     )
 
 

@@ -26,8 +26,10 @@ class Features:
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         mods = dict(self.net.named_modules())
-        hs = [mods[p].register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o))
-              for n, p in self.paths.items()]
+        hs = [
+            mods[p].register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o))
+            for n, p in self.paths.items()
+        ]
         try:
             self.net(x)
         finally:
@@ -58,8 +60,17 @@ def gradient_ascent(features, settings, x, iterations, step, max_loss=None):
     return x
 
 
-def deep_dream(features, settings, img, *, step=0.01, num_octave=10, octave_scale=1.2,
-               iterations=10, max_loss=10.0):
+def deep_dream(
+    features,
+    settings,
+    img,
+    *,
+    step=0.01,
+    num_octave=10,
+    octave_scale=1.2,
+    iterations=10,
+    max_loss=10.0,
+):
     """``img`` is the preprocessed image (1, 3, H, W); returns the preprocessed dream."""
     original_shape = img.shape[2:]
     successive_shapes = [tuple(original_shape)]

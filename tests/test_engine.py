@@ -73,8 +73,9 @@ def test_detail_reinjection_matches_the_reference_on_two_octaves(tiny):
     cfg = DreamConfig(model="tiny", octaves=2, iterations=1, max_loss=math.inf)
     y = dream_tensor(tiny, x, cfg)
     feats = Features(tiny.net, {"conv3": "5"})
-    ref = deep_dream(feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=2, iterations=1,
-                     max_loss=None)
+    ref = deep_dream(
+        feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=2, iterations=1, max_loss=None
+    )
     ref = tiny.preprocess.invert(ref).clamp(0, 255)
     assert torch.allclose(y, ref, atol=1e-9)
 
@@ -85,16 +86,23 @@ def test_engine_equals_plain_reference_in_float64(tiny, octaves, iterations):
     cfg = DreamConfig(model="tiny", octaves=octaves, iterations=iterations, step=0.05)
     y = dream_tensor(tiny, x, cfg)
     feats = Features(tiny.net, {"conv3": "5"})
-    ref = deep_dream(feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=octaves,
-                     iterations=iterations, step=0.05)
+    ref = deep_dream(
+        feats,
+        {"conv3": 1.0},
+        tiny.preprocess(x),
+        num_octave=octaves,
+        iterations=iterations,
+        step=0.05,
+    )
     ref = tiny.preprocess.invert(ref).clamp(0, 255)
     assert psnr(y, ref) > 100
 
 
 def test_max_loss_is_checked_before_the_step(tiny):
     x = random_pixels()
-    stopped = dream_tensor(tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5,
-                                                max_loss=-1.0))
+    stopped = dream_tensor(
+        tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5, max_loss=-1.0)
+    )
     assert torch.allclose(stopped, x, atol=1e-9)  # the first loss already exceeds it: no step
     moved = dream_tensor(tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5))
     assert not torch.allclose(moved, x, atol=1e-3)
@@ -107,8 +115,9 @@ def test_max_loss_stops_the_octave_midway(tiny):
     dream_tensor(tiny, x, cfg, progress=lambda n, loss: steps.append(loss.item()))
     limit = steps[5]
     steps2 = []
-    dream_tensor(tiny, x, cfg.replace(max_loss=limit),
-                 progress=lambda n, loss: steps2.append(loss.item()))
+    dream_tensor(
+        tiny, x, cfg.replace(max_loss=limit), progress=lambda n, loss: steps2.append(loss.item())
+    )
     assert all(v <= limit for v in steps2)
     assert 0 < len(steps2) < 50
 
@@ -128,8 +137,11 @@ def test_forward_stops_at_the_deepest_layer_and_no_weight_gradients(tiny):
     tiny.layer_info()  # the one-off probe of all layers is not part of the dream
     calls = []
     tiny.net[6].register_forward_hook(lambda *a: calls.append(1))
-    dream_tensor(tiny, random_pixels(), DreamConfig(model="tiny", octaves=2, iterations=2,
-                                                    layers={"conv2": 1.0}))
+    dream_tensor(
+        tiny,
+        random_pixels(),
+        DreamConfig(model="tiny", octaves=2, iterations=2, layers={"conv2": 1.0}),
+    )
     assert calls == []
     assert all(p.grad is None and not p.requires_grad for p in tiny.net.parameters())
 
@@ -151,9 +163,16 @@ def test_layer_info_reports_channels_and_strides():
 
 
 def test_invalid_config_numbers_are_refused():
-    for bad in ({"octave_scale": 1.0}, {"octave_scale": 0.5}, {"iterations": -1},
-                {"step": math.nan}, {"step": math.inf}, {"octaves": 0}, {"jitter": -2},
-                {"layers": {"a": math.inf}}):
+    for bad in (
+        {"octave_scale": 1.0},
+        {"octave_scale": 0.5},
+        {"iterations": -1},
+        {"step": math.nan},
+        {"step": math.inf},
+        {"octaves": 0},
+        {"jitter": -2},
+        {"layers": {"a": math.inf}},
+    ):
         with pytest.raises(DreamError):
             DreamConfig(**bad)
     assert np.isinf(DreamConfig(max_loss=math.inf).max_loss)

@@ -20,15 +20,23 @@ pytestmark = pytest.mark.slow
 
 
 def both(lite0, octaves: int, iterations: int, long_side: int = 224):
-    cfg = make_config("seed", layers={"block8": 1.0}, max_loss=1e9, octaves=octaves,
-                      iterations=iterations)
+    cfg = make_config(
+        "seed", layers={"block8": 1.0}, max_loss=1e9, octaves=octaves, iterations=iterations
+    )
     assert cfg.jitter == 0 and cfg.step == 0.01 and cfg.octave_scale == 1.2
     x = to_pixels(sample_array(long_side))
     ours = dream_tensor(lite0, x, cfg)
     feats = Features(lite0.net, {"block8": lite0.layers["block8"]})
-    ref = deep_dream(feats, {"block8": 1.0}, lite0.preprocess(x), step=cfg.step,
-                     num_octave=octaves, octave_scale=cfg.octave_scale, iterations=iterations,
-                     max_loss=cfg.max_loss)
+    ref = deep_dream(
+        feats,
+        {"block8": 1.0},
+        lite0.preprocess(x),
+        step=cfg.step,
+        num_octave=octaves,
+        octave_scale=cfg.octave_scale,
+        iterations=iterations,
+        max_loss=cfg.max_loss,
+    )
     return x, ours, lite0.preprocess.invert(ref).clamp(0, 255)
 
 
@@ -47,7 +55,8 @@ def test_full_reference_schedule_reaches_the_same_objective(lite0):
     x, ours, ref = both(lite0, 10, 10, long_side=240)
     obj = layer_l2("block8")
     with torch.no_grad():
-        start, a, b = (obj(lite0.activations(lite0.preprocess(t), ["block8"])).item()
-                       for t in (x, ours, ref))
+        start, a, b = (
+            obj(lite0.activations(lite0.preprocess(t), ["block8"])).item() for t in (x, ours, ref)
+        )
     assert a > 2 * start
     assert a == pytest.approx(b, rel=0.05)

@@ -43,9 +43,15 @@ def metadata(config: DreamConfig, model: DreamModel, objective: Objective) -> di
     }
 
 
-def run(image: LoadedImage, config: DreamConfig, model: DreamModel, *,
-        objective: Objective | None = None, device: str | torch.device = "auto",
-        progress: Callable[[int, torch.Tensor], None] | None = None) -> np.ndarray:
+def run(
+    image: LoadedImage,
+    config: DreamConfig,
+    model: DreamModel,
+    *,
+    objective: Objective | None = None,
+    device: str | torch.device = "auto",
+    progress: Callable[[int, torch.Tensor], None] | None = None,
+) -> np.ndarray:
     """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255."""
     dev = pick_device(device) if isinstance(device, str) else device
     model.to(dev)
@@ -57,10 +63,17 @@ def run(image: LoadedImage, config: DreamConfig, model: DreamModel, *,
     return out[0].permute(1, 2, 0).cpu().numpy()
 
 
-def dream(image: ImageLike, config: DreamConfig | None = None, *,
-          model: DreamModel | str | None = None, objective: Objective | None = None,
-          weights: str | Path | None = None, device: str = "auto",
-          preset: str | None = "default", **options: Any) -> Image.Image:
+def dream(
+    image: ImageLike,
+    config: DreamConfig | None = None,
+    *,
+    model: DreamModel | str | None = None,
+    objective: Objective | None = None,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    preset: str | None = "default",
+    **options: Any,
+) -> Image.Image:
     """Dream on a path, PIL image or array; returns a PIL image (alpha kept).
 
     ``config`` gives every setting at once; otherwise ``preset`` (the tuned ``"default"``, or

@@ -25,8 +25,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line (no usage dump)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"deepdream: error: {message} (see deepdream {self._sub} --help)"
-              if getattr(self, "_sub", "") else f"deepdream: error: {message}", file=sys.stderr)
+        print(
+            f"deepdream: error: {message} (see deepdream {self._sub} --help)"
+            if getattr(self, "_sub", "")
+            else f"deepdream: error: {message}",
+            file=sys.stderr,
+        )
         raise SystemExit(EXIT_USAGE)
 
 
@@ -58,10 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input", help="image file (JPEG, PNG, WebP, TIFF, BMP, GIF)")
     d.add_argument("-o", "--output", help="output file (default: INPUT.dream.png beside it)")
     d.add_argument("--model", default=None, help=f"model name (default {DEFAULT_MODEL})")
-    d.add_argument("--layer", action="append", type=_layer, metavar="NAME[=WEIGHT]",
-                   help="layer to amplify, repeatable (default: the model's default layers)")
-    d.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)")
+    d.add_argument(
+        "--layer",
+        action="append",
+        type=_layer,
+        metavar="NAME[=WEIGHT]",
+        help="layer to amplify, repeatable (default: the model's default layers)",
+    )
+    d.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        choices=sorted(PRESETS),
+        help=f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)",
+    )
     d.add_argument("--octaves", type=int, help="number of scales")
     d.add_argument("--octave-scale", type=_finite, help="size ratio between scales (> 1)")
     d.add_argument("--iterations", type=int, help="gradient steps per octave")
@@ -93,25 +106,46 @@ def cmd_dream(args: argparse.Namespace) -> int:
     from .objectives import reference
 
     layers = dict(args.layer) if args.layer else None
-    cfg = make_config(args.preset, model=args.model, layers=layers, octaves=args.octaves,
-                      octave_scale=args.octave_scale, iterations=args.iterations,
-                      step=args.step, max_loss=args.max_loss, jitter=args.jitter,
-                      seed=args.seed, max_side=args.max_side)
+    cfg = make_config(
+        args.preset,
+        model=args.model,
+        layers=layers,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        iterations=args.iterations,
+        step=args.step,
+        max_loss=args.max_loss,
+        jitter=args.jitter,
+        seed=args.seed,
+        max_side=args.max_side,
+    )
     output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
     image = io.load_image(args.input, max_side=cfg.max_side)
     model = get_model(cfg.model, args.weights)
     objective = reference(cfg.layers or model.default_layers)
     h, w = image.rgb.shape[:2]
     total = total_steps(model, (h, w), cfg, objective)
-    with tqdm(total=total, disable=args.quiet, unit="step", desc=Path(args.input).name,
-              file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=total,
+        disable=args.quiet,
+        unit="step",
+        desc=Path(args.input).name,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
 
         def progress(done: int, loss: object) -> None:
             bar.update(done - bar.n)
             bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)  # type: ignore[arg-type]
 
-        rgb = run(image, cfg, model, objective=objective, device=args.device,
-                  progress=None if args.quiet else progress)
+        rgb = run(
+            image,
+            cfg,
+            model,
+            objective=objective,
+            device=args.device,
+            progress=None if args.quiet else progress,
+        )
     io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
     if not args.quiet:
         print(output)
@@ -161,8 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("deepdream: error: out of memory; try a smaller --max-side", file=sys.stderr)
     except OSError as e:
-        print(f"deepdream: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(
+            f"deepdream: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
+        )
     except RuntimeError as e:
         if "out of memory" not in str(e):
             raise

