@@ -80,8 +80,9 @@ class DreamConfig:
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # The reference notebook's hyperparameters, with the model's default layers.
     "seed": {"*": {}},
-    # Tuned by eye on photos (see README): fewer, wider octaves and jitter give a clean,
-    # strong dream in seconds on a laptop CPU.
+    # "*": tuned by eye on photos with the EfficientNet-Lite models (see README): fewer, wider
+    # octaves and jitter give a clean, strong dream in seconds on a laptop CPU. The others follow
+    # published practice for their networks (no weights here to tune them by eye).
     "default": {
         "*": {
             "octaves": 4,
@@ -90,6 +91,49 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "step": 0.02,
             "max_loss": math.inf,
             "jitter": 32,
+        },
+        # Lite2's larger activations need more steps for the same strength (3x the objective).
+        "efficientnet-lite2": {
+            "octaves": 4,
+            "octave_scale": 1.4,
+            "iterations": 20,
+            "step": 0.02,
+            "max_loss": math.inf,
+            "jitter": 32,
+        },
+        # Google's original notebook: inception_4c, step 1.5 on 0..255 pixels (= 1.5 / 127.5 in
+        # this model's [-1, 1] input), 4 octaves of 1.4, 10 steps, jitter 32.
+        "inception-v1": {
+            "layers": {"inception4c": 1.0},
+            "octaves": 4,
+            "octave_scale": 1.4,
+            "iterations": 10,
+            "step": 1.5 / 127.5,
+            "max_loss": math.inf,
+            "jitter": 32,
+        },
+        # The later Keras example for InceptionV3: 3 octaves of 1.4, 20 steps of 0.01,
+        # max_loss 15 (with the model's default layers, the reference's alternative setting).
+        "inception-v3": {
+            "octaves": 3,
+            "octave_scale": 1.4,
+            "iterations": 20,
+            "step": 0.01,
+            "max_loss": 15.0,
+            "jitter": 0,
+        },
+        # pytorch-deepdream's VGG/ResNet settings: 4 octaves of 1.8, 10 steps of 0.09 in
+        # mean/std input units, a random shift of up to 32 px.
+        **{
+            m: {
+                "octaves": 4,
+                "octave_scale": 1.8,
+                "iterations": 10,
+                "step": 0.09,
+                "max_loss": math.inf,
+                "jitter": 32,
+            }
+            for m in ("vgg16", "vgg19", "resnet50")
         },
     },
 }

@@ -9,6 +9,8 @@ from numbers import Real
 
 import torch
 
+from .errors import DreamError
+
 Activations = Mapping[str, torch.Tensor]
 
 
@@ -71,6 +73,8 @@ def layer_l2(layer: str, border: int = 2) -> Objective:
 
 def reference(layers: Mapping[str, float]) -> Objective:
     """The reference's weighted sum over layers: ``sum(w * l2(layer))``."""
+    if not layers:
+        raise DreamError("no layer to dream on: name one with --layer (see `deepdream layers`)")
     return sum((w * layer_l2(name) for name, w in layers.items()), start=0)  # type: ignore[return-value]
 
 

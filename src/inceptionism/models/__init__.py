@@ -1,4 +1,4 @@
-"""Model registry. Adding a model is one file in this package and one line in ``_SPECS``."""
+"""Model registry. Adding a model is one file in this package and one line in ``_specs()``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import unknown_name
 from .base import DreamModel, LayerInfo, Preprocess
+from .custom import from_module, is_factory_name, load_factory
 
 
 @dataclass(frozen=True)
@@ -23,16 +24,15 @@ class ModelSpec:
 
 
 def _specs() -> list[ModelSpec]:
-    from . import efficientnet_lite
+    from . import efficientnet_lite, inception_v1, inception_v3, resnet, vgg
 
-    specs = [*efficientnet_lite.SPECS]
-    try:  # models added by other files register here, one line each
-        from . import inception_v1
-
-        specs.append(inception_v1.SPEC)
-    except ImportError:
-        pass
-    return specs
+    return [
+        *efficientnet_lite.SPECS,
+        inception_v1.SPEC,
+        inception_v3.SPEC,
+        *vgg.SPECS,
+        resnet.SPEC,
+    ]
 
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _specs()}
@@ -40,13 +40,17 @@ DEFAULT_MODEL = "efficientnet-lite0"
 
 
 def get_spec(name: str) -> ModelSpec:
+    """The registered model ``name`` (a ``file.py:factory`` name is a user model, no spec)."""
     if name not in REGISTRY:
         raise unknown_name("model", name, REGISTRY)
     return REGISTRY[name]
 
 
 def load_model(name: str = DEFAULT_MODEL, weights: str | Path | None = None) -> DreamModel:
-    """Build a registered model with its weights (downloaded once and cached where needed)."""
+    """Build a registered model with its weights (downloaded once and cached where needed), or a
+    user model from ``path/to/file.py:factory`` / ``package.module:factory``."""
+    if is_factory_name(name):
+        return load_factory(name, weights)
     return get_spec(name).load(weights)
 
 
@@ -57,6 +61,7 @@ __all__ = [
     "LayerInfo",
     "ModelSpec",
     "Preprocess",
+    "from_module",
     "get_spec",
     "load_model",
 ]

@@ -7,6 +7,7 @@ dream on an early layer never pays for the rest of the network.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -165,9 +166,13 @@ class DreamModel:
                 acts = self.activations(x, list(self.layers))
             info = []
             for name, path in self.layers.items():
-                a = acts[name]
+                a = acts.get(name)
+                if not isinstance(a, torch.Tensor):
+                    continue  # a container or a module that returns something else
                 if a.dim() == 4:
-                    info.append(LayerInfo(name, a.shape[1], round(probe_size / a.shape[-1]), path))
+                    # nearest power of two: unpadded nets (Inception v3) lose edge pixels
+                    stride = 2 ** round(math.log2(probe_size / a.shape[-1]))
+                    info.append(LayerInfo(name, a.shape[1], stride, path))
                 else:
                     info.append(LayerInfo(name, a.shape[-1], 0, path))
             self._info = info

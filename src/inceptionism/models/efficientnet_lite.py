@@ -181,6 +181,6 @@ def from_state_dict(
 
 SPECS = [
     _make_spec(0, {"block10": 1.0}),
-    _make_spec(1, {"block13": 1.0}),
-    _make_spec(2, {"block13": 1.0}),
+    _make_spec(1, {"block14": 1.0}),
+    _make_spec(2, {"block14": 1.0}),
 ]

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from torch import nn
@@ -173,7 +174,7 @@ def fetch_weights(
 
 
 def _download(
-    url: str, out, name: str, progress: bool, timeout: float, by_hand: str
+    url: str, out: BinaryIO, name: str, progress: bool, timeout: float, by_hand: str
 ) -> tuple[str, int, int | None]:
     """Stream ``url`` into ``out``; return (sha256 hex, bytes written, Content-Length or None)."""
     from tqdm import tqdm

@@ -1,0 +1,105 @@
+"""Your own network: any ``torch.nn.Module`` plus a preprocessing, layers by module path.
+
+From Python: ``from_module(net, Preprocess.mean_std(...))``. From the command line:
+``--model path/to/file.py:factory`` or ``--model package.module:factory``, where the factory
+returns the module, or ``(module, preprocess)``, or a ready :class:`DreamModel`. Layers are the
+module paths of ``net.named_modules()`` (``"features.10"``, ``"layer3.1.conv2"``), tapped
+through forward hooks, the forward stopped after the deepest one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from torch import nn
+
+from ..errors import DreamError
+from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, Preprocess
+
+
+def is_factory_name(name: str) -> bool:
+    """``file.py:factory`` or ``package.module:factory`` (a registry name has no colon)."""
+    return ":" in name
+
+
+def from_module(
+    net: nn.Module,
+    preprocess: Preprocess | None = None,
+    *,
+    name: str = "custom",
+    default_layers: Mapping[str, float] | None = None,
+) -> DreamModel:
+    """Wrap a module; every named submodule is a layer. Preprocessing defaults to ImageNet's
+    mean/std, the convention of most published PyTorch weights."""
+    layers = {path: path for path, _ in net.named_modules() if path}
+    return DreamModel(
+        name,
+        net,
+        preprocess or Preprocess.mean_std(IMAGENET_MEAN, IMAGENET_STD),
+        layers,
+        dict(default_layers or {}),
+        description="user module",
+    )
+
+
+def _import_factory(spec: str):
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise DreamError(f"model {spec!r}: expected FILE.py:FACTORY or package.module:FACTORY")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = Path(target)
+        if not path.is_file():
+            raise DreamError(f"model file not found: {target}")
+        mod_name = f"_inceptionism_user_{abs(hash(str(path.resolve())))}"
+        loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise DreamError(f"cannot import model file {target}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[mod_name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as e:  # the user's code: report, don't crash
+            raise DreamError(f"error importing {target}: {type(e).__name__}: {e}") from None
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as e:
+            raise DreamError(f"cannot import module {target!r}: {e}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise DreamError(f"{target} has no callable {attr!r}")
+    return factory
+
+
+def load_factory(spec: str, weights: str | Path | None = None) -> DreamModel:
+    """Build a model from a user factory; ``weights`` (optional) is loaded into it."""
+    factory = _import_factory(spec)
+    try:
+        made = factory()
+    except Exception as e:
+        raise DreamError(f"model factory {spec} failed: {type(e).__name__}: {e}") from None
+    if isinstance(made, DreamModel):
+        model = made
+    else:
+        net, pre = made if isinstance(made, tuple) else (made, None)
+        if not isinstance(net, nn.Module):
+            raise DreamError(
+                f"model factory {spec} returned {type(net).__name__}, not a torch.nn.Module"
+            )
+        if pre is not None and not isinstance(pre, Preprocess):
+            pre = Preprocess.mean_std(pre["mean"], pre["std"])
+        model = from_module(net, pre, name=spec)
+    if weights:
+        from .weights import load_state_dict_file
+
+        try:
+            model.net.load_state_dict(load_state_dict_file(weights))
+        except RuntimeError as e:
+            raise DreamError(
+                f"weights {weights} do not fit {spec}: {str(e).splitlines()[0]}"
+            ) from None
+    return model
