@@ -16,7 +16,7 @@ from .config import DreamConfig, make_config
 from .engine import dream_tensor, pick_device
 from .io import LoadedImage, load_image, to_pil
 from .models import DreamModel, load_model
-from .objectives import Objective, reference
+from .objectives import Objective, from_config
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -38,7 +38,9 @@ def metadata(config: DreamConfig, model: DreamModel, objective: Objective) -> di
         "version": __version__,
         "config": config.to_dict(),
         "model": model.name,
-        "layers": dict(config.layers or model.default_layers),
+        "layers": dict(
+            config.layers or ({} if config.classes or config.guide else model.default_layers)
+        ),
         "objective": objective.name,
     }
 
@@ -55,7 +57,7 @@ def run(
     """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255."""
     dev = pick_device(device) if isinstance(device, str) else device
     model.to(dev)
-    objective = objective or reference(config.layers or model.default_layers)
+    objective = objective or from_config(config, model)
     for layer in objective.layers:
         model.resolve(layer)  # unknown names fail before any work
     pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
@@ -78,7 +80,9 @@ def dream(
 
     ``config`` gives every setting at once; otherwise ``preset`` (the tuned ``"default"``, or
     ``"seed"`` for the reference algorithm) plus keyword overrides such as ``layers={"block8": 1}``,
-    ``octaves=6`` or ``jitter=0``.
+    ``octaves=6`` or ``jitter=0``. Steer with ``layers={"block8:17": 1}``, ``classes=["tabby"]``,
+    ``guide="flowers.jpg"``, or any composed ``objective`` such as
+    ``channel("block8", 17) + 0.5 * class_logit(281)``.
     """
     if isinstance(model, DreamModel):
         options.setdefault("model", model.name)

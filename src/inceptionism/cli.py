@@ -45,11 +45,64 @@ def _finite(text: str) -> float:
 
 
 def _layer(text: str) -> tuple[str, float]:
-    """``NAME`` or ``NAME=WEIGHT``."""
-    name, _, weight = text.partition("=")
-    if not name:
+    """``NAME[:CHANNEL[,CHANNEL...]][=WEIGHT]``, the key normalised (``block8:17,40``)."""
+    from .objectives import parse_layer
+
+    spec, _, weight = text.partition("=")
+    if not spec:
         raise argparse.ArgumentTypeError(f"empty layer name in {text!r}")
-    return name, _finite(weight) if weight else 1.0
+    try:
+        name, chans = parse_layer(spec)
+    except DreamError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    key = f"{name}:{','.join(map(str, chans))}" if chans else name
+    return key, _finite(weight) if weight else 1.0
+
+
+def _classes(text: str) -> list[tuple[str, float]]:
+    """``NAME_OR_INDEX[=WEIGHT][,...]``: names are checked against the model later."""
+    out = []
+    for item in text.split(","):
+        spec, _, weight = item.partition("=")
+        if not spec.strip():
+            raise argparse.ArgumentTypeError(f"empty class in {text!r}")
+        out.append((" ".join(spec.split()), _finite(weight) if weight else 1.0))
+    return out
+
+
+def _summed(pairs: Sequence[tuple[str, float]] | None) -> dict[str, float] | None:
+    """Repeated names add up: ``--layer a --layer a=2`` weighs a by 3."""
+    if not pairs:
+        return None
+    out: dict[str, float] = {}
+    for k, w in pairs:
+        out[k] = out.get(k, 0.0) + w
+    return out
+
+
+def _add_steering(d: argparse.ArgumentParser) -> None:
+    """What to dream of, and the quality controls (docs/steer.md)."""
+    d.add_argument(
+        "--class",
+        dest="classes",
+        action="extend",
+        type=_classes,
+        metavar="NAME|INDEX[=WEIGHT]",
+        help="ImageNet class to dream of, e.g. 'tabby cat' or 281; repeatable or a,b",
+    )
+    d.add_argument("--guide", metavar="IMAGE", help="dream towards the features of this image")
+    d.add_argument(
+        "--guide-layer", metavar="NAME", help="layer the guide is matched at (default: model's)"
+    )
+    d.add_argument(
+        "--guide-weight", type=_finite, metavar="W", help="weight of the guide term (default 1)"
+    )
+    d.add_argument(
+        "--smooth", type=_finite, metavar="SIGMA", help="blur the gradient, sigma in px (0: off)"
+    )
+    b = argparse.BooleanOptionalAction
+    d.add_argument("--preserve-colors", action=b, help="dream the luminance only")
+    d.add_argument("--clip", action=b, help="keep pixels in 0..255 at every step")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--layer",
         action="append",
         type=_layer,
-        metavar="NAME[=WEIGHT]",
-        help="layer to amplify, repeatable (default: the model's default layers)",
+        metavar="NAME[:CH[,CH...]][=WEIGHT]",
+        help="layer (or some of its channels) to amplify, repeatable (default: the model's)",
     )
+    _add_steering(d)
     d.add_argument(
         "--preset",
         default=DEFAULT_PRESET,
@@ -94,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the models and whether their weights are here")
     m._sub = "models"  # type: ignore[attr-defined]
+
+    c = sub.add_parser("classes", help="list the ImageNet class names for --class")
+    c._sub = "classes"  # type: ignore[attr-defined]
+    c.add_argument("word", nargs="?", default="", help="only names containing this")
     return p
 
 
@@ -103,13 +161,19 @@ def cmd_dream(args: argparse.Namespace) -> int:
     from . import io
     from .api import get_model, metadata, run
     from .engine import total_steps
-    from .objectives import reference
+    from .objectives import from_config
 
-    layers = dict(args.layer) if args.layer else None
     cfg = make_config(
         args.preset,
         model=args.model,
-        layers=layers,
+        layers=_summed(args.layer),
+        classes=_summed(args.classes),
+        guide=args.guide,
+        guide_layer=args.guide_layer,
+        guide_weight=args.guide_weight,
+        smooth=args.smooth,
+        preserve_colors=args.preserve_colors,
+        clip=args.clip,
         octaves=args.octaves,
         octave_scale=args.octave_scale,
         iterations=args.iterations,
@@ -122,7 +186,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
     image = io.load_image(args.input, max_side=cfg.max_side)
     model = get_model(cfg.model, args.weights)
-    objective = reference(cfg.layers or model.default_layers)
+    objective = from_config(cfg, model)
     h, w = image.rgb.shape[:2]
     total = total_steps(model, (h, w), cfg, objective)
     with tqdm(
@@ -179,9 +243,22 @@ def cmd_models(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classes(args: argparse.Namespace) -> int:
+    from .classes import search
+
+    for i, name in search(args.word):
+        print(f"{i:>4}  {name}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"dream": cmd_dream, "layers": cmd_layers, "models": cmd_models}
+    commands = {
+        "dream": cmd_dream,
+        "layers": cmd_layers,
+        "models": cmd_models,
+        "classes": cmd_classes,
+    }
     try:
         return commands[args.command](args)
     except DreamError as e:

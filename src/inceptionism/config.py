@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,14 @@ DEFAULT_PRESET = "default"
 
 @dataclass(frozen=True)
 class DreamConfig:
-    """Every number of a dream. ``layers`` None means the model's default layers."""
+    """Every number of a dream. ``layers`` None means the model's default layers.
+
+    Steering is kept as the user wrote it, so a config (and the metadata of an output) fully
+    describes a dream: ``layers`` keys are ``NAME`` or ``NAME:CHANNEL[,CHANNEL...]``, ``classes``
+    maps ImageNet class names or indexes to weights, ``guide`` is an image file whose features
+    at ``guide_layer`` (default: the model's default layer) the dream moves towards.
+    ``objectives.from_config`` turns all of it into one objective.
+    """
 
     model: str = DEFAULT_MODEL
     layers: Mapping[str, float] | None = None
@@ -34,6 +41,13 @@ class DreamConfig:
     seed: int = 0
     max_side: int | None = None
     preset: str | None = None
+    classes: Mapping[str, float] = field(default_factory=dict)
+    guide: str | None = None
+    guide_layer: str | None = None
+    guide_weight: float = 1.0
+    smooth: float = 0.0
+    preserve_colors: bool = False
+    clip: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,6 +71,14 @@ class DreamConfig:
         for name, w in (self.layers or {}).items():
             if not math.isfinite(w):
                 raise bad(f"weight {w!r} for layer {name!r}: need a finite number")
+        object.__setattr__(self, "classes", _weights(self.classes))
+        for name, w in self.classes.items():
+            if not math.isfinite(w):
+                raise bad(f"weight {w!r} for class {name!r}: need a finite number")
+        if not math.isfinite(self.guide_weight):
+            raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
+        if not math.isfinite(self.smooth) or self.smooth < 0:
+            raise bad(f"smooth {self.smooth!r}: need a finite number >= 0 (0: off)")
 
     def replace(self, **changes: Any) -> DreamConfig:
         return dataclasses.replace(self, **changes)
@@ -64,6 +86,7 @@ class DreamConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["layers"] = dict(self.layers) if self.layers is not None else None
+        d["classes"] = {str(k): v for k, v in self.classes.items()}
         d["extra"] = dict(self.extra)
         return d
 
@@ -74,6 +97,17 @@ class DreamConfig:
         if unknown:
             raise DreamError(f"unknown config keys: {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+def _weights(spec: Mapping[str | int, float] | Iterable[str | int] | str | int | None) -> dict:
+    """``classes`` as a dict; a name, an index or a list of them means weight 1 each."""
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return {str(k): float(v) for k, v in spec.items()}
+    if isinstance(spec, (str, int)):
+        spec = [spec]
+    return {str(k): 1.0 for k in spec}
 
 
 # preset -> model ("*" for any) -> overrides of the reference defaults.

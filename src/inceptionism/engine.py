@@ -2,7 +2,8 @@
 
 Images are (1, 3, H, W) tensors in the model's input space: the step size and the detail
 re-injection happen there, exactly as in the reference. Jitter (a random roll) wraps the
-gradient computation and leaves the loop itself untouched.
+gradient computation and leaves the loop itself untouched; the quality controls (smoothing,
+colour preservation, clipping) are one hook object from ``transforms``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import torch.nn.functional as F
 from .config import DreamConfig
 from .errors import DreamError
 from .models.base import DreamModel
-from .objectives import Objective, reference
+from .objectives import Objective, from_config
+from .transforms import NO_SHAPING, Shaping
+from .transforms import from_config as shaping_from_config
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
@@ -81,8 +84,12 @@ def gradient_ascent(
     config: DreamConfig,
     rng: torch.Generator,
     on_step: Callable[[torch.Tensor], None] | None = None,
+    shaping: Shaping = NO_SHAPING,
 ) -> torch.Tensor:
-    """``iterations`` normalised steps; stop early once the loss passes ``max_loss``."""
+    """``iterations`` normalised steps; stop early once the loss passes ``max_loss``.
+
+    ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
+    """
     check_loss = config.max_loss != float("inf")
     j = config.jitter
     for _ in range(config.iterations):
@@ -92,7 +99,7 @@ def gradient_ascent(
         loss, grad = rolled(step_grad, x, shift)  # type: ignore[arg-type]
         if check_loss and loss.item() > config.max_loss:
             break
-        x = x + config.step * normalize(grad)
+        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)))
         if on_step is not None:
             on_step(loss)
     return x
@@ -106,7 +113,8 @@ def dream_tensor(
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out."""
-    objective = objective or reference(config.layers or model.default_layers)
+    objective = objective or from_config(config, model)
+    shaping = shaping_from_config(config, model.preprocess)
     img = model.preprocess(pixels)
     original = img
     shapes = usable_shapes(
@@ -128,7 +136,7 @@ def dream_tensor(
     shrunk_original = resize(original, shapes[0])
     for shape in shapes:
         img = resize(img, shape)
-        img = gradient_ascent(img, step_grad, config, rng, on_step)
+        img = gradient_ascent(img, step_grad, config, rng, on_step, shaping)
         same_size_original = resize(original, shape)
         img = img + (same_size_original - resize(shrunk_original, shape))  # lost detail
         shrunk_original = same_size_original
