@@ -144,6 +144,7 @@ def test_class_lookup_is_forgiving_but_never_guesses():
         lookup("tabby", num_classes=10)
     assert lookup(7, num_classes=10) == 7
     assert (281, "tabby") in search("TAB")
+    assert class_logit("Tabby Cat").name == "class(281 tabby)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,6 +221,18 @@ def test_clip_keeps_every_step_inside_the_pixel_range():
     assert torch.allclose(clipped, hi.expand_as(clipped))
 
 
+def test_clip_with_preserve_colors_moves_pixels_along_the_grey_axis():
+    m = tiny_model()
+    m.preprocess = type(m.preprocess)((120.0, 110.0, 100.0), (60.0, 70.0, 80.0))
+    shift = random_pixels(seed=2, lo=-120, hi=120)[:, :1]  # the same for R, G and B
+    p = random_pixels(lo=60, hi=190) + shift
+    shaping = Shaping(clip=True, preserve_colors=True, preprocess=m.preprocess)
+    q = m.preprocess.invert(shaping.image(m.preprocess(p)))
+    assert (p.amin(1) < 0).any() and (p.amax(1) > 255).any()
+    assert q.min() > -1e-6 and q.max() < 255 + 1e-6
+    assert torch.allclose(chroma(q), chroma(p), atol=1e-6)
+
+
 # --------------------------------------------------------------------------------------------
 # the real model: each objective raises its own target
 
@@ -269,7 +282,7 @@ def test_guide_dream_moves_towards_the_guide(lite0, tmp_path):
 @pytest.mark.slow
 def test_api_steers_with_objectives_and_keeps_colours(lite0):
     a = sample_array(96)
-    obj = channel("block8", 17) + 0.5 * class_logit(281)
+    obj = inceptionism.channel("block8", 17) + 0.5 * inceptionism.class_logit("tabby cat")
     out = np.asarray(inceptionism.dream(a, model=lite0, objective=obj, octaves=1, iterations=3))
     assert np.abs(out.astype(np.float32) - a).mean() > 1
     a = sample_array(192)  # block10 (stride 16) needs room for its 2-pixel border cut

@@ -8,7 +8,7 @@ from .api import dream
 from .config import PRESETS, DreamConfig, make_config
 from .errors import DreamError
 from .models import REGISTRY, DreamModel, load_model
-from .objectives import Objective, channel, class_logit, layer_l2
+from .objectives import Objective, channel, class_logit, guide, layer_l2
 
 __all__ = [
     "PRESETS",
@@ -21,6 +21,7 @@ __all__ = [
     "channel",
     "class_logit",
     "dream",
+    "guide",
     "layer_l2",
     "load_model",
     "make_config",

@@ -75,6 +75,8 @@ class DreamConfig:
         for name, w in self.classes.items():
             if not math.isfinite(w):
                 raise bad(f"weight {w!r} for class {name!r}: need a finite number")
+        if self.guide_layer and not self.guide:
+            raise bad(f"guide layer {self.guide_layer!r} without a guide image")
         if not math.isfinite(self.guide_weight):
             raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
         if not math.isfinite(self.smooth) or self.smooth < 0:
@@ -116,7 +118,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "seed": {"*": {}},
     # "*": tuned by eye on photos with the EfficientNet-Lite models (see README): fewer, wider
     # octaves and jitter give a clean, strong dream in seconds on a laptop CPU. The others follow
-    # published practice for their networks (no weights here to tune them by eye).
+    # published practice for their networks (no weights here to tune them by eye). "clip" keeps
+    # the few per cent of pixels a dream pushes out of range (up to ~±200 levels) from clipping
+    # harshly at save time into saturated patches (docs/steer.md); Google's notebook and
+    # pytorch-deepdream clip at every step too, the Keras example does not.
     "default": {
         "*": {
             "octaves": 4,
@@ -125,6 +130,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "step": 0.02,
             "max_loss": math.inf,
             "jitter": 32,
+            "clip": True,
         },
         # Lite2's larger activations need more steps for the same strength (3x the objective).
         "efficientnet-lite2": {
@@ -134,9 +140,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "step": 0.02,
             "max_loss": math.inf,
             "jitter": 32,
+            "clip": True,
         },
         # Google's original notebook: inception_4c, step 1.5 on 0..255 pixels (= 1.5 / 127.5 in
-        # this model's [-1, 1] input), 4 octaves of 1.4, 10 steps, jitter 32.
+        # this model's [-1, 1] input), 4 octaves of 1.4, 10 steps, jitter 32, clipped each step.
         "inception-v1": {
             "layers": {"inception4c": 1.0},
             "octaves": 4,
@@ -145,6 +152,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "step": 1.5 / 127.5,
             "max_loss": math.inf,
             "jitter": 32,
+            "clip": True,
         },
         # The later Keras example for InceptionV3: 3 octaves of 1.4, 20 steps of 0.01,
         # max_loss 15 (with the model's default layers, the reference's alternative setting).
@@ -157,7 +165,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "jitter": 0,
         },
         # pytorch-deepdream's VGG/ResNet settings: 4 octaves of 1.8, 10 steps of 0.09 in
-        # mean/std input units, a random shift of up to 32 px.
+        # mean/std input units, a random shift of up to 32 px, clamped to the image range.
         **{
             m: {
                 "octaves": 4,
@@ -166,6 +174,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "step": 0.09,
                 "max_loss": math.inf,
                 "jitter": 32,
+                "clip": True,
             }
             for m in ("vgg16", "vgg19", "resnet50")
         },

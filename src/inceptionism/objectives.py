@@ -98,8 +98,16 @@ def channel(layer: str, channels: int | Iterable[int]) -> Objective:
     return Objective(fn, [layer], f"channel({layer}:{','.join(map(str, idx))})")
 
 
-def class_logit(index: int, layer: str = "logits", label: str = "") -> Objective:
-    """A class's logit: dream what the network takes for that class."""
+def class_logit(index: int | str, layer: str = "logits", label: str = "") -> Objective:
+    """A class's logit: dream what the network takes for that class.
+
+    ``index`` may be an ImageNet class name, matched forgivingly (``"tabby cat"`` -> 281).
+    """
+    if isinstance(index, str):
+        from .classes import lookup, names
+
+        index = lookup(index)
+        label = label or names()[index]
 
     def fn(acts: Activations) -> torch.Tensor:
         return acts[layer][:, index].mean()

@@ -15,6 +15,8 @@ algorithm is untouched. Three controls:
   network drew in colour).
 * ``clip``: keep the image inside the range of real pixels (0..255 in every channel) after
   each step, so saturated areas cannot drift out of range and then clip harshly at save time.
+  With ``preserve_colors`` a pixel is moved back along the grey axis instead of channel by
+  channel, so clipping does not shift its colour either.
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ def pixel_bounds(preprocess: Preprocess, like: torch.Tensor) -> tuple[torch.Tens
     return torch.minimum(a, b), torch.maximum(a, b)
 
 
+def clip_grey(x: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
+    """Shift each pixel equally in R, G and B until no channel is outside 0..255 (where the
+    pixel's spread allows it): clipping that keeps the pixel's chroma."""
+    p = preprocess.invert(x)
+    over = (p.amax(1, keepdim=True) - 255).clamp_min(0)
+    under = (-p.amin(1, keepdim=True)).clamp_min(0)
+    return preprocess(p - over + under)
+
+
 def chroma(rgb: torch.Tensor) -> torch.Tensor:
     """Cb, Cr (ITU-R BT.601, as JPEG) of RGB pixels (..., 3, H, W): what preserve_colors keeps."""
     r, g, b = rgb.unbind(-3)
@@ -93,6 +104,8 @@ class Shaping:
 
     def image(self, x: torch.Tensor) -> torch.Tensor:
         if self.clip and self.preprocess is not None:
+            if self.preserve_colors:
+                x = clip_grey(x, self.preprocess)
             lo, hi = pixel_bounds(self.preprocess, x)
             x = torch.maximum(torch.minimum(x, hi), lo)
         return x
