@@ -199,6 +199,8 @@ def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
     x = model.preprocess(pixels.to(model.device, model.dtype))
     with torch.no_grad():
         feats = model.activations(x, [layer])[layer]
+    if feats.dim() != 4:
+        raise DreamError(f"guide layer {layer} has no spatial map; choose a convolutional layer")
     return guide(layer, feats, Path(path).name)
 
 
@@ -223,4 +225,6 @@ def from_config(config: DreamConfig, model: DreamModel) -> Objective:
     if config.guide:
         layer = config.guide_layer or next(iter(model.default_layers))
         terms.append(config.guide_weight * _guide_term(model, config.guide, layer))
+    if not terms:
+        raise DreamError("no layer to dream on: name one with --layer (see `deepdream layers`)")
     return sum(terms, start=0)  # type: ignore[return-value]
