@@ -119,6 +119,8 @@ def test_config_keeps_the_steering_as_written_and_round_trips():
         False,
         False,
     )
+    assert make_config("default").clip and not make_config("seed").clip
+    assert not make_config("default", model="inception-v3").clip  # the Keras example's practice
     for bad in ({"smooth": -1.0}, {"smooth": float("nan")}, {"classes": {"x": float("inf")}}):
         with pytest.raises(DreamError):
             DreamConfig(**bad)
