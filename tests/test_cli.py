@@ -20,7 +20,7 @@ from inceptionism.io import read_metadata
 FAST = ["--octaves", "2", "--iterations", "2", "-q"]
 
 
-def photo(path: Path, size: tuple[int, int] = (96, 64), mode: str = "RGB") -> Path:
+def photo(path: Path, size: tuple[int, int] = (120, 90), mode: str = "RGB") -> Path:
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (size[1], size[0], 4 if mode == "RGBA" else 3), dtype=np.uint8)
     Image.fromarray(a, mode).save(path)
@@ -147,7 +147,7 @@ def test_too_small_image_is_refused_but_small_octaves_are_skipped(tmp_path, caps
     tiny = photo(tmp_path / "tiny.png", (12, 10))
     code, _, err = run_cli(["dream", tiny, *FAST, "--layer", "block15"], capsys)
     assert_one_line_error(code, err, "too small")
-    small = photo(tmp_path / "small.png", (40, 36))
+    small = photo(tmp_path / "small.png", (72, 66))  # block10 (stride 16) needs 65 px
     out = tmp_path / "small.out.png"
     code, _, err = run_cli(
         [
@@ -166,7 +166,12 @@ def test_too_small_image_is_refused_but_small_octaves_are_skipped(tmp_path, caps
         capsys,
     )
     assert code == 0, err
-    assert Image.open(out).size == (40, 36)
+    assert Image.open(out).size == (72, 66)
+    code, _, err = run_cli(["dream", small, "-o", out, "--layer", "block10=1", *FAST], capsys)
+    assert code == 0, err
+    half = photo(tmp_path / "half.png", (60, 66))  # the border cut leaves nothing to dream on
+    code, _, err = run_cli(["dream", half, "--layer", "block10", *FAST], capsys)
+    assert_one_line_error(code, err, "too small", "65 px")
 
 
 def test_dream_writes_beside_input_with_metadata_and_keeps_input(tmp_path, capsys):

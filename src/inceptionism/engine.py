@@ -119,7 +119,7 @@ def dream_tensor(
     original = img
     shapes = usable_shapes(
         octave_shapes(tuple(img.shape[-2:]), config.octaves, config.octave_scale),
-        model.min_side(objective.layers),
+        model.min_side(objective.layers, objective.min_size),
     )
     rng = torch.Generator().manual_seed(config.seed)
     done = 0
@@ -148,7 +148,8 @@ def total_steps(
 ) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
     shapes = usable_shapes(
-        octave_shapes(shape, config.octaves, config.octave_scale), model.min_side(objective.layers)
+        octave_shapes(shape, config.octaves, config.octave_scale),
+        model.min_side(objective.layers, objective.min_size),
     )
     return len(shapes) * config.iterations
 

@@ -28,11 +28,18 @@ class Objective:
     """A scalar function of the activations of ``layers``."""
 
     def __init__(
-        self, fn: Callable[[Activations], torch.Tensor], layers: Iterable[str], name: str
+        self,
+        fn: Callable[[Activations], torch.Tensor],
+        layers: Iterable[str],
+        name: str,
+        min_size: int = 1,
     ) -> None:
         self.fn = fn
         self.layers: tuple[str, ...] = tuple(dict.fromkeys(layers))
         self.name = name
+        # Smallest activation side for which the objective is not constant (a border cut
+        # needs more than twice the border): smaller octaves would be steps on a zero gradient.
+        self.min_size = min_size
 
     def __call__(self, acts: Activations) -> torch.Tensor:
         return self.fn(acts)
@@ -42,11 +49,14 @@ class Objective:
 
     def __add__(self, other: Objective | float) -> Objective:
         if isinstance(other, Real):
-            return Objective(lambda a: self(a) + other, self.layers, f"{self.name} + {other}")
+            return Objective(
+                lambda a: self(a) + other, self.layers, f"{self.name} + {other}", self.min_size
+            )
         return Objective(
             lambda a: self(a) + other(a),
             (*self.layers, *other.layers),
             f"{self.name} + {other.name}",
+            min(self.min_size, other.min_size),  # useful as soon as one part is
         )
 
     def __radd__(self, other: float) -> Objective:  # lets sum() start from 0
@@ -55,7 +65,7 @@ class Objective:
     def __mul__(self, k: float) -> Objective:
         if not isinstance(k, Real):
             return NotImplemented
-        return Objective(lambda a: k * self(a), self.layers, f"{k} * {self.name}")
+        return Objective(lambda a: k * self(a), self.layers, f"{k} * {self.name}", self.min_size)
 
     __rmul__ = __mul__
 
@@ -78,7 +88,7 @@ def layer_l2(layer: str, border: int = 2) -> Objective:
         inner = a[..., border:-border, border:-border] if border and a.dim() == 4 else a
         return inner.square().sum() / a.numel()
 
-    return Objective(fn, [layer], f"l2({layer})")
+    return Objective(fn, [layer], f"l2({layer})", min_size=2 * border + 1)
 
 
 def reference(layers: Mapping[str, float]) -> Objective:

@@ -152,11 +152,20 @@ class DreamModel:
                 h.remove()
         return out
 
-    def min_side(self, layers: Iterable[str]) -> int:
-        """Smallest input side that gives every listed layer at least one activation pixel."""
+    def min_side(self, layers: Iterable[str], min_size: int = 1) -> int:
+        """Smallest input side that gives every listed layer ``min_size`` activation pixels
+        (non-spatial layers such as logits need the deepest stride)."""
         strides = [self.stride(n) for n in layers]
         spatial = [li.stride for li in self.layer_info() if li.stride]
-        return max(s if s else max(spatial, default=1) for s in strides) if strides else 1
+        deepest = max(spatial, default=1)
+        return (
+            max(
+                ((min_size - 1) * (s or deepest) + 1 if min_size > 1 else (s or deepest))
+                for s in strides
+            )
+            if strides
+            else 1
+        )
 
     def layer_info(self, probe_size: int = 224) -> list[LayerInfo]:
         """Every layer with its channels and spatial stride, found by one probe forward."""
