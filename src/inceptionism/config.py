@@ -17,6 +17,9 @@ from .errors import DreamError, unknown_name
 
 DEFAULT_MODEL = "efficientnet-lite0"
 DEFAULT_PRESET = "default"
+# Arithmetic of the network on the device (a run setting, not part of the dream's recipe):
+# auto = bfloat16 autocast on CUDA GPUs that have it, else float32; bf16/fp16 need CUDA.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
