@@ -13,7 +13,7 @@ from torch import nn
 from inceptionism import api, cli
 from inceptionism.errors import DreamError
 from inceptionism.io import LoadedImage
-from inceptionism.models import REGISTRY, get_spec
+from inceptionism.models import REGISTRY, base, get_spec
 from inceptionism.models.base import fold_batchnorm, half_dtype
 from inceptionism.objectives import reference
 
@@ -80,6 +80,8 @@ def test_fast_is_cached_idempotent_and_follows_the_device(lite0):
     assert lite0.fast(fuse=False, channels_last=False).net is lite0.net  # nothing to change
     assert lite0.fast("fp32").net is fast.net  # precisions share the folded weights
     assert fast.net._conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not lite0.net._conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.net._fc.weight is lite0.net._fc.weight  # what is not changed is shared
     assert lite0.to("cpu") is lite0 and fast.device == torch.device("cpu")
 
 
@@ -90,11 +92,14 @@ def test_a_model_without_batch_norms_only_changes_layout():
     assert torch.equal(fast.net[0].weight, m.net[0].weight)
 
 
-def test_precision_choices():
+def test_precision_choices(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert half_dtype("auto", cpu) is None and half_dtype("fp32", cuda) is None
+    assert half_dtype("auto", cuda, bf16_ok=True) is None  # until measured on a GPU
+    monkeypatch.setattr(base, "AUTO_CUDA_PRECISION", "bf16")
     assert half_dtype("auto", cuda, bf16_ok=True) is torch.bfloat16
     assert half_dtype("auto", cuda, bf16_ok=False) is None
+    assert half_dtype("auto", cpu) is None
     assert half_dtype("bf16", cuda) is torch.bfloat16
     assert half_dtype("fp16", cuda) is torch.float16
     for bad in ("bf16", "fp16"):

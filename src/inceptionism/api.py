@@ -56,8 +56,8 @@ def run(
 ) -> np.ndarray:
     """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255.
 
-    ``precision``: ``auto`` (bfloat16 autocast on CUDA GPUs that have it, else float32),
-    ``fp32``, or ``bf16``/``fp16`` (CUDA only).
+    ``precision``: ``auto`` (float32 until half precision is measured faithful on a GPU:
+    ``models.base.AUTO_CUDA_PRECISION``), ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
     """
     dev = pick_device(device) if isinstance(device, str) else device
     half_dtype(precision, dev)  # a bad or unavailable precision fails before any work

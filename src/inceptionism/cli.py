@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="auto (default: bf16 on CUDA GPUs that have it, else fp32), fp32, bf16/fp16 (CUDA)",
+        help="arithmetic on the device: auto (default; float32 for now), fp32, bf16/fp16 (CUDA)",
     )
     d.add_argument("--weights", help="local weights file instead of the default source")
     d.add_argument("--max-side", type=int, help="shrink the input to at most this many px")

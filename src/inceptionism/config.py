@@ -18,7 +18,7 @@ from .errors import DreamError, unknown_name
 DEFAULT_MODEL = "efficientnet-lite0"
 DEFAULT_PRESET = "default"
 # Arithmetic of the network on the device (a run setting, not part of the dream's recipe):
-# auto = bfloat16 autocast on CUDA GPUs that have it, else float32; bf16/fp16 need CUDA.
+# auto = float32 for now (see models.base.AUTO_CUDA_PRECISION); bf16/fp16: CUDA autocast.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 

@@ -67,13 +67,19 @@ class _Captured(Exception):
 # -- speed: batch-norm folding, memory layout, half precision ---------------------------------
 
 
+# What ``auto`` means on CUDA. float32 (TF32 convs, torch's default) until the GPU suite and
+# tests/test_fidelity_gpu.py have shown bfloat16 within the fidelity bounds on a GPU; then
+# "bf16" here makes it the default (see benchmarks/README.md). CPUs always use float32.
+AUTO_CUDA_PRECISION = "fp32"
+
+
 def half_dtype(
     precision: str, device: torch.device, bf16_ok: bool | None = None
 ) -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device``, or None for plain float32.
 
-    Half precision is a CUDA-only option (CPUs gain nothing here and lose fidelity); ``auto``
-    means bfloat16 where the GPU has it (fp32's range, so no loss scaling), else float32.
+    Half precision is a CUDA-only option (a CPU gains nothing here and loses fidelity);
+    ``auto`` is ``AUTO_CUDA_PRECISION`` on CUDA (bf16 falls back to float32 on GPUs without it).
     """
     if precision not in PRECISIONS:
         raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
@@ -82,10 +88,12 @@ def half_dtype(
             raise DreamError(f"precision {precision} needs a CUDA GPU (device here: {device.type})")
         return None
     if precision == "auto":
+        precision = AUTO_CUDA_PRECISION
         if bf16_ok is None:
             bf16_ok = torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if bf16_ok else None
-    return torch.bfloat16 if precision == "bf16" else torch.float16
+        if precision == "bf16" and not bf16_ok:
+            return None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 class _ScaleGrad(torch.autograd.Function):
@@ -141,6 +149,24 @@ def fuse_pairs(net: nn.Module) -> list[tuple[str, str]]:
     """
     pairs = getattr(net, "fuse_pairs", None)
     return list(pairs() if callable(pairs) else pairs or [])
+
+
+def _sharing_copy(net: nn.Module) -> nn.Module:
+    """A copy of the module tree sharing every parameter and buffer with ``net``: the changes
+    below assign new tensors, so the original stays as loaded, and only what they replace costs
+    memory (not, say, VGG's 400 MB of classifier weights)."""
+    memo: dict[int, Any] = {id(t): t for t in (*net.parameters(), *net.buffers())}
+    return copy.deepcopy(net, memo)
+
+
+def _conv_weights_channels_last(net: nn.Module) -> None:
+    """New channels-last copies of the 4-D (conv) weights: oneDNN then runs the convs, and
+    their gradients, in that layout (the image itself can stay as it is)."""
+    cl = torch.channels_last
+    for m in net.modules():
+        w = m._parameters.get("weight")
+        if w is not None and w.dim() == 4 and not w.is_contiguous(memory_format=cl):
+            m.weight = nn.Parameter(w.detach().contiguous(memory_format=cl), requires_grad=False)
 
 
 def fold_batchnorms(net: nn.Module, pairs: Iterable[tuple[str, str]]) -> nn.Module:
@@ -230,9 +256,9 @@ class DreamModel:
                 pairs = fuse_pairs(self.net) if fuse else []
                 net = self.net
                 if pairs or channels_last:
-                    net = fold_batchnorms(copy.deepcopy(self.net), pairs)
+                    net = fold_batchnorms(_sharing_copy(self.net), pairs)
                 if channels_last:
-                    net = net.to(memory_format=torch.channels_last)
+                    _conv_weights_channels_last(net)
             self._fast[key] = dataclasses.replace(
                 self, net=net, precision=precision, _fast={}, _prepared=True
             )
