@@ -109,28 +109,44 @@ def sample_pixels(size: int | tuple[int, int]):  # -> np.ndarray (H, W, 3) float
 
 
 def weights_source(name: str | None) -> str | None:
-    """ "real" if the model's weights are here, "random" if its module can build it with random
-    weights of the right shapes (a ``random_model(name)`` function), else None (skipped)."""
-    import importlib
-
-    from inceptionism.models import DEFAULT_MODEL, get_spec
-
-    spec = get_spec(name or DEFAULT_MODEL)
+    """Where a case's weights come from: ``real`` if they are here; ``random`` if the model's
+    module builds the network with random weights of the right shapes (``random_model(name)`` ->
+    DreamModel, or ``build_net()`` -> nn.Module, loaded by the spec as a local weights file);
+    else None, and the case is skipped with a note."""
+    spec, module = _spec_module(name)
     if spec.weights_here():
         return "real"
-    module = importlib.import_module(spec.load.__module__)
-    return "random" if callable(getattr(module, "random_model", None)) else None
+    builders = (getattr(module, f, None) for f in ("random_model", "build_net"))
+    return "random" if any(callable(f) for f in builders) else None
 
 
-def get_model(name: str | None):  # -> (DreamModel, "real" | "random")
+def _spec_module(name: str | None):  # -> (ModelSpec, the module that defines its load)
     import importlib
 
     from inceptionism.models import DEFAULT_MODEL, get_spec
 
     spec = get_spec(name or DEFAULT_MODEL)
-    if weights_source(name) == "real":
+    return spec, importlib.import_module(spec.load.__module__)
+
+
+def get_model(name: str | None, seed: int = 0):  # -> (DreamModel, "real" | "random")
+    """The model for a case: with its weights if here, else random ones (``weights_source``)."""
+    import inspect
+
+    import torch
+
+    spec, module = _spec_module(name)
+    if spec.weights_here():
         return spec.load(None), "real"
-    return importlib.import_module(spec.load.__module__).random_model(spec.name), "random"
+    torch.manual_seed(seed)  # the same random weights in the engine's and the baseline's process
+    if callable(getattr(module, "random_model", None)):
+        return module.random_model(spec.name), "random"
+    build = module.build_net
+    net = build(spec.name) if inspect.signature(build).parameters else build()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{spec.name}-random.pth"
+        torch.save(net.state_dict(), path)
+        return spec.load(path), "random"
 
 
 def flops_per_step(step, net, shape: tuple[int, int]) -> int:

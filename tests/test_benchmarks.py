@@ -35,3 +35,48 @@ def test_quick_benchmark_runs_engine_and_baseline_and_writes_json(tmp_path):
         assert r["objective"] > 0
     assert engine["speedup"] > 0 and engine["psnr"] > 15  # the same dream, to float drift
     assert engine["omp_wait_policy"] == "PASSIVE" and base["omp_wait_policy"] == "(default)"
+
+
+def _run_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_models_without_weights_get_random_ones_of_the_right_shapes(monkeypatch, tmp_path):
+    """A model module's ``build_net()`` (random weights) goes through its own loader as a local
+    weights file; a module offering neither that nor ``random_model`` is skipped."""
+    import types
+
+    import torch
+    from conftest import tiny_model, tiny_net
+
+    from inceptionism import models
+
+    run = _run_module()
+    fake = types.ModuleType("fake_models")
+    loaded = []
+
+    def load(weights=None):
+        if weights is None:
+            raise AssertionError("would download")
+        m = tiny_model(torch.float32)
+        m.net.load_state_dict(torch.load(weights))
+        loaded.append(weights)
+        return m
+
+    load.__module__ = fake.__name__
+    fake.build_net = lambda: tiny_net(seed=3)
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    spec = models.ModelSpec("fake", load, lambda: False, "", {"conv3": 1.0})
+    monkeypatch.setitem(models.REGISTRY, "fake", spec)
+    assert run.weights_source("fake") == "random"
+    model, source = run.get_model("fake")
+    assert source == "random" and loaded
+    assert torch.equal(model.net[0].weight, tiny_net(seed=3)[0].weight.float())
+    del fake.build_net
+    assert run.weights_source("fake") is None
