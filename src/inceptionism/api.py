@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import __version__
+from . import __version__, runtime
 from .config import DreamConfig, make_config
 from .engine import dream_tensor, pick_device
 from .io import LoadedImage, load_image, to_pil
 from .models import DreamModel, load_model
+from .models.base import half_dtype
 from .objectives import Objective, from_config
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
@@ -53,15 +54,23 @@ def run(
     objective: Objective | None = None,
     device: str | torch.device = "auto",
     progress: Callable[[int, torch.Tensor], None] | None = None,
+    precision: str = "auto",
 ) -> np.ndarray:
-    """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255."""
+    """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255.
+
+    ``precision``: ``auto`` (float32 until half precision is measured faithful on a GPU:
+    ``models.base.AUTO_CUDA_PRECISION``), ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
+    """
     dev = pick_device(device) if isinstance(device, str) else device
+    half_dtype(precision, dev)  # a bad or unavailable precision fails before any work
+    runtime.configure(dev)
     model.to(dev)
+    fast = model.fast(precision)
     objective = objective or from_config(config, model)
     for layer in objective.layers:
         model.resolve(layer)  # unknown names fail before any work
     pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
-    out = dream_tensor(model, pixels.float(), config, objective, progress)
+    out = dream_tensor(fast, pixels.float(), config, objective, progress)
     return out[0].permute(1, 2, 0).cpu().numpy()
 
 
@@ -73,6 +82,7 @@ def dream(
     objective: Objective | None = None,
     weights: str | Path | None = None,
     device: str = "auto",
+    precision: str = "auto",
     preset: str | None = "default",
     **options: Any,
 ) -> Image.Image:
@@ -91,5 +101,5 @@ def dream(
     cfg = config or make_config(preset, **options)
     net = model if isinstance(model, DreamModel) else get_model(cfg.model, weights)
     loaded = load_image(image, max_side=cfg.max_side)
-    rgb = run(loaded, cfg, net, objective=objective, device=device)
+    rgb = run(loaded, cfg, net, objective=objective, device=device, precision=precision)
     return to_pil(rgb, loaded.alpha)

@@ -10,11 +10,12 @@ import argparse
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_MODEL, DEFAULT_PRESET, PRESETS, make_config
+from .config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS, make_config
 from .errors import DreamError
 
 EXIT_ERROR = 1
@@ -137,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--jitter", type=int, help="random roll in pixels per step (0: none)")
     d.add_argument("--seed", type=int, help="random seed (same seed, same pixels)")
     d.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    d.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="arithmetic on the device: auto (default; float32 for now), fp32, bf16/fp16 (CUDA)",
+    )
     d.add_argument("--weights", help="local weights file instead of the default source")
     d.add_argument("--max-side", type=int, help="shrink the input to at most this many px")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -197,10 +204,14 @@ def cmd_dream(args: argparse.Namespace) -> int:
         file=sys.stderr,
         dynamic_ncols=True,
     ) as bar:
+        shown = [0.0]
 
         def progress(done: int, loss: object) -> None:
             bar.update(done - bar.n)
-            bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)  # type: ignore[arg-type]
+            now = time.monotonic()
+            if now - shown[0] >= 0.5 or done == total:  # reading a GPU loss waits for the GPU
+                shown[0] = now
+                bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)  # type: ignore[arg-type]
 
         rgb = run(
             image,
@@ -209,6 +220,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
             objective=objective,
             device=args.device,
             progress=None if args.quiet else progress,
+            precision=args.precision,
         )
     io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
     if not args.quiet:

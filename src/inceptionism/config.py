@@ -17,6 +17,9 @@ from .errors import DreamError, unknown_name
 
 DEFAULT_MODEL = "efficientnet-lite0"
 DEFAULT_PRESET = "default"
+# Arithmetic of the network on the device (a run setting, not part of the dream's recipe):
+# auto = float32 for now (see models.base.AUTO_CUDA_PRECISION); bf16/fp16: CUDA autocast.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ def dream_tensor(
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out."""
+    model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
     objective = objective or from_config(config, model)
     shaping = shaping_from_config(config, model.preprocess)
     img = model.preprocess(pixels)

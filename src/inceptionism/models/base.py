@@ -7,14 +7,18 @@ dream on an early layer never pays for the rest of the network.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import unknown_name
+from ..config import PRECISIONS
+from ..errors import DreamError, unknown_name
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,120 @@ class _Captured(Exception):
     """Raised by a hook to stop the forward pass once every requested layer has been seen."""
 
 
+# -- speed: batch-norm folding, memory layout, half precision ---------------------------------
+
+
+# What ``auto`` means on CUDA. float32 (TF32 convs, torch's default) until the GPU suite and
+# tests/test_fidelity_gpu.py have shown bfloat16 within the fidelity bounds on a GPU; then
+# "bf16" here makes it the default (see benchmarks/README.md). CPUs always use float32.
+AUTO_CUDA_PRECISION = "fp32"
+
+
+def half_dtype(
+    precision: str, device: torch.device, bf16_ok: bool | None = None
+) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device``, or None for plain float32.
+
+    Half precision is a CUDA-only option (a CPU gains nothing here and loses fidelity);
+    ``auto`` is ``AUTO_CUDA_PRECISION`` on CUDA (bf16 falls back to float32 on GPUs without it).
+    """
+    if precision not in PRECISIONS:
+        raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+    if precision == "fp32" or device.type != "cuda":
+        if precision in ("bf16", "fp16"):
+            raise DreamError(f"precision {precision} needs a CUDA GPU (device here: {device.type})")
+        return None
+    if precision == "auto":
+        precision = AUTO_CUDA_PRECISION
+        if bf16_ok is None:
+            bf16_ok = torch.cuda.is_bf16_supported()
+        if precision == "bf16" and not bf16_ok:
+            return None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by ``k`` (a float or a one-item list
+    filled in later), for float16 loss scaling that cancels exactly at the input."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, k: float | list[float]) -> torch.Tensor:
+        ctx.k = k
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+        k = ctx.k[0] if isinstance(ctx.k, list) else ctx.k
+        return g * k, None
+
+
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode ``bn`` that follows ``conv`` into the conv's weight and bias, in place.
+
+    bn(conv(x)) = s * (W x + b - mean) + beta with s = gamma / sqrt(var + eps), so the conv with
+    weight s * W and bias s * (b - mean) + beta computes the same thing in one op (computed in
+    float64, so the folded net matches the original to float32 rounding).
+    """
+    if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d):
+        raise TypeError(f"cannot fold {type(bn).__name__} into {type(conv).__name__}")
+    if bn.running_mean is None or bn.running_var is None or conv.out_channels != bn.num_features:
+        raise ValueError("batch norm without running statistics or of another width")
+    f64 = torch.float64
+    s = torch.rsqrt(bn.running_var.to(f64) + bn.eps)
+    if bn.weight is not None:
+        s = s * bn.weight.to(f64)
+    b = -bn.running_mean.to(f64) if conv.bias is None else conv.bias.to(f64) - bn.running_mean
+    b = b * s
+    if bn.bias is not None:
+        b = b + bn.bias.to(f64)
+    dtype = conv.weight.dtype
+    w = conv.weight.to(f64) * s.view(-1, *([1] * (conv.weight.dim() - 1)))
+    conv.weight = nn.Parameter(w.to(dtype), requires_grad=False)
+    conv.bias = nn.Parameter(b.to(dtype), requires_grad=False)
+
+
+def _set_module(net: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(net.get_submodule(parent) if parent else net, name, module)
+
+
+def fuse_pairs(net: nn.Module) -> list[tuple[str, str]]:
+    """The (conv, batch norm) module paths that ``net`` declares run back to back.
+
+    A network opts in with a ``fuse_pairs()`` method (or list attribute); finding the pairs
+    generically (torch.fx) is fragile with the early-stop hooks, so each model says it.
+    """
+    pairs = getattr(net, "fuse_pairs", None)
+    return list(pairs() if callable(pairs) else pairs or [])
+
+
+def _sharing_copy(net: nn.Module) -> nn.Module:
+    """A copy of the module tree sharing every parameter and buffer with ``net``: the changes
+    below assign new tensors, so the original stays as loaded, and only what they replace costs
+    memory (not, say, VGG's 400 MB of classifier weights)."""
+    memo: dict[int, Any] = {id(t): t for t in (*net.parameters(), *net.buffers())}
+    return copy.deepcopy(net, memo)
+
+
+def _conv_weights_channels_last(net: nn.Module) -> None:
+    """New channels-last copies of the 4-D (conv) weights: oneDNN then runs the convs, and
+    their gradients, in that layout (the image itself can stay as it is)."""
+    cl = torch.channels_last
+    for m in net.modules():
+        w = m._parameters.get("weight")
+        if w is not None and w.dim() == 4 and not w.is_contiguous(memory_format=cl):
+            m.weight = nn.Parameter(w.detach().contiguous(memory_format=cl), requires_grad=False)
+
+
+def fold_batchnorms(net: nn.Module, pairs: Iterable[tuple[str, str]]) -> nn.Module:
+    """Fold each batch norm into its conv in place; the norm becomes an ``nn.Identity`` so every
+    module path (and so every layer name and hook) stays valid and sees the same values."""
+    for conv, bn in pairs:
+        fold_batchnorm(net.get_submodule(conv), net.get_submodule(bn))  # type: ignore[arg-type]
+        _set_module(net, bn, nn.Identity())
+    return net
+
+
 @dataclass
 class LayerInfo:
     name: str
@@ -84,6 +202,10 @@ class DreamModel:
     aliases: dict[str, str] = field(default_factory=dict)
     description: str = ""
     _info: list[LayerInfo] | None = field(default=None, repr=False)
+    # "fp32" for a model as loaded; see ``fast`` for the others.
+    precision: str = "fp32"
+    _fast: dict[tuple[Any, ...], DreamModel] = field(default_factory=dict, repr=False)
+    _prepared: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.net.eval()
@@ -105,7 +227,42 @@ class DreamModel:
 
     def to(self, device: torch.device | str) -> DreamModel:
         self.net.to(device)
+        for m in self._fast.values():
+            m.net.to(device)
         return self
+
+    # -- speed ---------------------------------------------------------------------------------
+    def fast(
+        self, precision: str = "auto", *, fuse: bool = True, channels_last: bool = True
+    ) -> DreamModel:
+        """This model set up for dreaming (cached; a model already set up returns itself).
+
+        Eval-only and for dreaming only: batch norms folded into the convs before them (one op
+        instead of two, forward and backward), weights channels-last (oneDNN's fast layout for
+        depthwise convs), and on CUDA the autocast ``precision`` (see ``half_dtype``). Layer
+        names, hooks and values stay those of the original, to float rounding; only a tap on a
+        conv that had a batch norm folded into it now sees the normalised output.
+        """
+        if self._prepared:
+            return self
+        if precision not in PRECISIONS:
+            raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+        key = (precision, fuse, channels_last)
+        if key not in self._fast:
+            net = next(
+                (m.net for k, m in self._fast.items() if k[1:] == key[1:]), None
+            )  # share the folded weights between precisions
+            if net is None:
+                pairs = fuse_pairs(self.net) if fuse else []
+                net = self.net
+                if pairs or channels_last:
+                    net = fold_batchnorms(_sharing_copy(self.net), pairs)
+                if channels_last:
+                    _conv_weights_channels_last(net)
+            self._fast[key] = dataclasses.replace(
+                self, net=net, precision=precision, _fast={}, _prepared=True
+            )
+        return self._fast[key]
 
     @property
     def device(self) -> torch.device:
@@ -123,6 +280,13 @@ class DreamModel:
 
         Hooks catch each layer's output; the forward pass stops as soon as all have been seen.
         """
+        half = half_dtype(self.precision, x.device) if self.precision != "fp32" else None
+        return self._taps(x, layers, half)
+
+    def _taps(
+        self, x: torch.Tensor, layers: Iterable[str], half: torch.dtype | None
+    ) -> dict[str, torch.Tensor]:
+        """``activations`` with the forward under autocast to ``half`` (None: as is)."""
         wanted: dict[str, list[str]] = {}
         for n in layers:
             wanted.setdefault(self.layers[self.resolve(n)], []).append(n)
@@ -141,15 +305,30 @@ class DreamModel:
 
             return hook
 
+        unscale = [1.0]
+        if half is torch.float16:  # loss scaling, undone at the input once the scale is known
+            x = _ScaleGrad.apply(x, unscale)
         for path in wanted:
             handles.append(modules[path].register_forward_hook(make_hook(path)))
         try:
-            self.net(x)
+            if half is None:
+                self.net(x)
+            else:
+                with torch.autocast(x.device.type, half):
+                    self.net(x)
         except _Captured:
             pass
         finally:
             for h in handles:
                 h.remove()
+        if half is not None:
+            out = {n: a.float() for n, a in out.items()}  # objectives in float32
+        if half is torch.float16 and out:
+            # d(mean or l2/numel)/d(activation) ~ 1/numel underflows float16: scale it up by
+            # about the smallest layer's size (a power of two, so exact) on the way back.
+            k = 2.0 ** round(math.log2(min(a.numel() for a in out.values())))
+            unscale[0] = 1.0 / k
+            out = {n: _ScaleGrad.apply(a, k) for n, a in out.items()}
         return out
 
     def min_side(self, layers: Iterable[str], min_size: int = 1) -> int:

@@ -24,6 +24,11 @@ from .base import DreamModel, Preprocess
 # Stride of each of the seven stages of EfficientNet-B0 (and so of every Lite variant).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 BN_EPS = 1e-3
+# Only for nets with random weights (benchmarks, tests): EfficientNet-B0's stages as
+# (expand, kernel, repeats, channels), and each Lite variant's (width, depth) multipliers.
+B0_STAGES = ((1, 3, 1, 16), (6, 3, 2, 24), (6, 5, 2, 40), (6, 3, 3, 80), (6, 5, 3, 112))
+B0_STAGES += ((6, 5, 4, 192), (6, 3, 1, 320))
+LITE_SCALING = {0: (1.0, 1.0), 1: (1.0, 1.1), 2: (1.1, 1.2), 3: (1.2, 1.4), 4: (1.4, 1.8)}
 
 
 class Conv2dSame(nn.Conv2d):
@@ -46,7 +51,7 @@ class Conv2dSame(nn.Conv2d):
         ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
         pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
         x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-        return F.conv2d(x, self.weight, None, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class MBConv(nn.Module):
@@ -95,6 +100,16 @@ class EfficientNetLite(nn.Module):
         x = self._head_act(self._bn1(self._conv_head(x)))
         return self._fc(x.mean((2, 3)))
 
+    def fuse_pairs(self) -> list[tuple[str, str]]:
+        """(conv, batch norm) module paths that run back to back, for ``DreamModel.fast``."""
+        pairs = [("_conv_stem", "_bn0")]
+        for i, block in enumerate(self._blocks):
+            p = f"_blocks.{i}."
+            if block.has_expand:
+                pairs.append((p + "_expand_conv", p + "_bn0"))
+            pairs += [(p + "_depthwise_conv", p + "_bn1"), (p + "_project_conv", p + "_bn2")]
+        return [*pairs, ("_conv_head", "_bn1")]
+
 
 def block_layout(state: dict[str, torch.Tensor]) -> list[tuple[int, int, int, int, int]]:
     """(in, out, expand, kernel, stride) per block, read from the weights' shapes.
@@ -116,6 +131,46 @@ def block_layout(state: dict[str, torch.Tensor]) -> list[tuple[int, int, int, in
         cin = cout
         n += 1
     return layout
+
+
+def lite_layout(variant: int) -> list[tuple[int, int, int, int, int]]:
+    """The block layout of EfficientNet-Lite``variant`` from the published scaling rules (Lite
+    keeps the stem, the head, and the first and last stages' depth fixed), for random nets."""
+    width, depth = LITE_SCALING[variant]
+
+    def channels(c: int) -> int:
+        new = max(8, int(c * width + 4) // 8 * 8)
+        return new + 8 if new < 0.9 * c * width else new
+
+    layout, cin = [], 32
+    stages = zip(B0_STAGES, STAGE_STRIDES, strict=True)
+    for i, ((expand, k, repeats, c), stride) in enumerate(stages):
+        fixed = i in (0, len(B0_STAGES) - 1)
+        cout = channels(c)
+        for j in range(repeats if fixed else math.ceil(repeats * depth)):
+            layout.append((cin, cout, expand, k, stride if j == 0 else 1))
+            cin = cout
+    return layout
+
+
+def random_model(name: str, seed: int = 0) -> DreamModel:
+    """``name``'s network with random weights and batch-norm statistics of the right shapes:
+    for timing and for tests of the model machinery where the weights are not here."""
+    variants = {f"efficientnet-lite{v}": v for v in LITE_SCALING}
+    if name not in variants:
+        raise DreamError(f"no EfficientNet-Lite named {name!r}")
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the default init of the conv and linear weights
+    net = EfficientNetLite(lite_layout(variants[name]))
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(0.1 * torch.randn(n, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+            m.weight.data.copy_(1 + 0.1 * torch.randn(n, generator=g))
+            m.bias.data.copy_(0.1 * torch.randn(n, generator=g))
+    default = next((s.default_layers for s in SPECS if s.name == name), {"block10": 1.0})
+    return _dream_model(name, net, default)
 
 
 def _weights_file(package: str) -> Path | None:
@@ -166,6 +221,10 @@ def from_state_dict(
         raise DreamError(
             f"{name}: weights do not fit the EfficientNet-Lite layout ({str(e).splitlines()[0]})"
         ) from None
+    return _dream_model(name, net, default_layers)
+
+
+def _dream_model(name: str, net: EfficientNetLite, default_layers: dict[str, float]) -> DreamModel:
     layers = {"stem": "_stem_act"}
     layers.update({f"block{i}": f"_blocks.{i}" for i in range(len(net._blocks))})
     layers.update({"head": "_head_act", "logits": "_fc"})

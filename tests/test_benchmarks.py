@@ -1,0 +1,84 @@
+"""The benchmark script stays runnable: its quick path on one tiny case, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_benchmark_runs_engine_and_baseline_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--cases"]
+    cmd += ["default-256", "--size", "128", "--threads", "1", "--json", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("OMP_WAIT_POLICY", None)  # the baseline gets torch's default, the engine its own
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "| case" in p.stdout and "speed-up" in p.stdout
+    data = json.loads(out.read_text())
+    assert data["device"] == "cpu" and data["matmul_gflop_per_s"] > 0
+    (case,) = data["results"]
+    engine, base = case["engine"], case["baseline"]
+    assert engine["size"] == base["size"] == [128, 85]
+    assert base["steps"] == 4 * 15  # the default preset's schedule, all octaves
+    # octaves under 65 px (block10: stride 16, 2 px border) have a constant objective: skipped
+    assert engine["steps"] == 15
+    for r in (engine, base):
+        assert r["wall_s"] > 0 and r["rss_peak_mb"] > 0 and r["gflop_per_step"] > 0
+        assert r["objective"] > 0
+    assert engine["speedup"] > 0 and engine["psnr"] > 15  # the same dream, to float drift
+    assert engine["omp_wait_policy"] == "PASSIVE" and base["omp_wait_policy"] == "(default)"
+
+
+def _run_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_models_without_weights_get_random_ones_of_the_right_shapes(monkeypatch, tmp_path):
+    """A model module's ``build_net()`` (random weights) goes through its own loader as a local
+    weights file; a module offering neither that nor ``random_model`` is skipped."""
+    import types
+
+    import torch
+    from conftest import tiny_model, tiny_net
+
+    from inceptionism import models
+
+    run = _run_module()
+    fake = types.ModuleType("fake_models")
+    loaded = []
+
+    def load(weights=None):
+        if weights is None:
+            raise AssertionError("would download")
+        m = tiny_model(torch.float32)
+        m.net.load_state_dict(torch.load(weights))
+        loaded.append(weights)
+        return m
+
+    load.__module__ = fake.__name__
+    fake.build_net = lambda: tiny_net(seed=3)
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    spec = models.ModelSpec("fake", load, lambda: False, "", {"conv3": 1.0})
+    monkeypatch.setitem(models.REGISTRY, "fake", spec)
+    assert run.weights_source("fake") == "random"
+    model, source = run.get_model("fake")
+    assert source == "random" and loaded
+    assert torch.equal(model.net[0].weight, tiny_net(seed=3)[0].weight.float())
+    del fake.build_net
+    assert run.weights_source("fake") is None

@@ -1,0 +1,146 @@
+"""The dreaming set-up of a model (``DreamModel.fast``): folded batch norms, channels-last,
+precision plumbing. The numbers are checked against the model as loaded; no GPU needed."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+from conftest import tiny_model
+from torch import nn
+
+from inceptionism import api, cli
+from inceptionism.errors import DreamError
+from inceptionism.io import LoadedImage
+from inceptionism.models import REGISTRY, base, get_spec
+from inceptionism.models.base import fold_batchnorm, half_dtype
+from inceptionism.objectives import reference
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("groups", [1, 4])
+def test_folded_batch_norm_equals_conv_then_norm(bias, groups):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 12, 3, stride=2, padding=1, groups=groups, bias=bias).double()
+    bn = nn.BatchNorm2d(12, eps=1e-3).double().eval()
+    bn.running_mean.normal_()
+    bn.running_var.uniform_(0.2, 3)
+    bn.weight.data.normal_()
+    bn.bias.data.normal_()
+    x = torch.randn(2, 8, 9, 11, dtype=torch.float64)
+    with torch.no_grad():
+        want = bn(conv(x))
+        fold_batchnorm(conv, bn)
+        got = conv(x)
+    assert torch.allclose(got, want, atol=1e-12)
+
+
+def model_for(name: str):
+    """A registered model: random weights (exercising random BN statistics) where its module
+    can build them, else its real weights if here."""
+    spec = get_spec(name)
+    make = getattr(importlib.import_module(spec.load.__module__), "random_model", None)
+    if make is not None:
+        return make(name)
+    if spec.weights_here():
+        return spec.load(None)
+    pytest.skip(f"{name}: no weights here and no random_model()")
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_fast_model_has_every_layer_and_value_of_the_original(name):
+    model = model_for(name)
+    fast = model.fast()
+    assert fast is not model and fast.net is not model.net
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.net.modules()), "all folded"
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.net.modules()), "original kept"
+    layers = list(model.layers)
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = model.activations(x, layers)
+        got = fast.activations(x, layers)
+    assert set(got) == set(want)
+    for n in layers:
+        scale = want[n].abs().max().clamp_min(1e-6)
+        assert (got[n] - want[n]).abs().max() / scale < 1e-4, n
+    # and the gradient the dream follows
+    obj = reference(model.default_layers)
+    grads = []
+    for m in (model, fast):
+        xi = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(obj(m.activations(xi, obj.layers)), xi)
+        grads.append(g)
+    assert torch.allclose(grads[1], grads[0], rtol=1e-3, atol=1e-4 * grads[0].abs().max())
+
+
+def test_fast_is_cached_idempotent_and_follows_the_device(lite0):
+    fast = lite0.fast()
+    assert lite0.fast() is fast and fast.fast() is fast
+    assert lite0.fast(fuse=False, channels_last=False).net is lite0.net  # nothing to change
+    assert lite0.fast("fp32").net is fast.net  # precisions share the folded weights
+    assert fast.net._conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not lite0.net._conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.net._fc.weight is lite0.net._fc.weight  # what is not changed is shared
+    assert lite0.to("cpu") is lite0 and fast.device == torch.device("cpu")
+
+
+def test_a_model_without_batch_norms_only_changes_layout():
+    m = tiny_model()
+    fast = m.fast()
+    assert [type(a) for a in fast.net] == [type(a) for a in m.net]
+    assert torch.equal(fast.net[0].weight, m.net[0].weight)
+
+
+def test_precision_choices(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert half_dtype("auto", cpu) is None and half_dtype("fp32", cuda) is None
+    assert half_dtype("auto", cuda, bf16_ok=True) is None  # until measured on a GPU
+    monkeypatch.setattr(base, "AUTO_CUDA_PRECISION", "bf16")
+    assert half_dtype("auto", cuda, bf16_ok=True) is torch.bfloat16
+    assert half_dtype("auto", cuda, bf16_ok=False) is None
+    assert half_dtype("auto", cpu) is None
+    assert half_dtype("bf16", cuda) is torch.bfloat16
+    assert half_dtype("fp16", cuda) is torch.float16
+    for bad in ("bf16", "fp16"):
+        with pytest.raises(DreamError, match="needs a CUDA GPU"):
+            half_dtype(bad, cpu)
+    with pytest.raises(DreamError, match="unknown precision"):
+        half_dtype("fp8", cuda)
+
+
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+def test_half_precision_gradient_matches_float32(half):
+    """The autocast path, run on the CPU here (CUDA-only in use): float32 objectives and, for
+    float16, loss scaling that cancels exactly, so the gradient neither underflows nor moves."""
+    m = tiny_model(torch.float32)
+    x = torch.randn(1, 3, 80, 112, generator=torch.Generator().manual_seed(2)) * 0.01
+    obj = reference({"conv4": 1.0, "conv2": 0.5})
+    grads = []
+    for dtype in (None, half):
+        xi = x.clone().requires_grad_(True)
+        acts = m._taps(xi, obj.layers, dtype)
+        assert all(a.dtype == torch.float32 for a in acts.values())
+        (g,) = torch.autograd.grad(obj(acts), xi)
+        grads.append(g)
+    nonzero = [(g != 0).float().mean().item() for g in grads]
+    assert nonzero[1] == pytest.approx(nonzero[0], abs=0.005)  # (unscaled float16: 0.03 off)
+    cos = torch.nn.functional.cosine_similarity(grads[0].flatten(), grads[1].flatten(), dim=0)
+    assert cos > 0.9995  # (unscaled float16: 0.995)
+    assert (grads[1].norm() / grads[0].norm() - 1).abs() < 0.05  # the scale is undone
+
+
+def test_half_precision_on_cpu_is_a_user_error(tmp_path, sample_path, capsys):
+    img = LoadedImage(torch.rand(40, 40, 3).numpy() * 255, None, "x")
+    cfg = api.make_config("default", model="tiny", octaves=1, iterations=1)
+    with pytest.raises(DreamError, match="bf16 needs a CUDA GPU"):
+        api.run(img, cfg, tiny_model(torch.float32), device="cpu", precision="bf16")
+    out = tmp_path / "out.png"
+    args = ["dream", str(sample_path), "-o", str(out), "--device", "cpu", "-q"]
+    assert cli.main([*args, "--precision", "fp16"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fp16 needs a CUDA GPU" in err and not out.exists()
+    with pytest.raises(SystemExit) as e:
+        cli.main([*args, "--precision", "fp8"])
+    assert e.value.code == cli.EXIT_USAGE
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,70 @@
+"""Fidelity on a CUDA GPU, in each precision: the same bounds as test_fidelity.py, against the
+plain float32 transcription of the notebook run on the CPU. Skipped without a GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import psnr, sample_array, to_pixels
+from reference import Features, deep_dream
+
+from inceptionism.config import make_config
+from inceptionism.engine import dream_tensor
+from inceptionism.models import load_model
+from inceptionism.objectives import layer_l2
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+@pytest.fixture(scope="module")
+def models():
+    """(the model on the CPU for the reference, its copy on the GPU for the engine)."""
+    return load_model("efficientnet-lite0"), load_model("efficientnet-lite0").to("cuda")
+
+
+def both(models, precision: str, octaves: int, iterations: int, long_side: int = 224):
+    cpu, gpu = models
+    cfg = make_config(
+        "seed", layers={"block8": 1.0}, max_loss=1e9, octaves=octaves, iterations=iterations
+    )
+    x = to_pixels(sample_array(long_side))
+    ours = dream_tensor(gpu.fast(precision), x.cuda(), cfg).cpu()
+    feats = Features(cpu.net, {"block8": cpu.layers["block8"]})
+    ref = deep_dream(
+        feats,
+        {"block8": 1.0},
+        cpu.preprocess(x),
+        step=cfg.step,
+        num_octave=octaves,
+        octave_scale=cfg.octave_scale,
+        iterations=iterations,
+        max_loss=cfg.max_loss,
+    )
+    return x, ours, cpu.preprocess.invert(ref).clamp(0, 255)
+
+
+@pytest.mark.parametrize("precision", ["auto", "fp32", "bf16", "fp16"])
+def test_short_schedules_equal_the_reference(models, precision):
+    x, ours, ref = both(models, precision, 1, 3)
+    _, ours2, ref2 = both(models, precision, 2, 1)
+    print(f"\n{precision}: PSNR {psnr(ours, ref):.1f} dB (1x3), {psnr(ours2, ref2):.1f} dB (2x1)")
+    assert psnr(ours, x) < 45
+    assert psnr(ours, ref) >= 45
+    assert psnr(ours2, ref2) >= 45
+
+
+@pytest.mark.parametrize("precision", ["auto", "fp32", "bf16", "fp16"])
+def test_full_schedule_reaches_the_same_objective(models, precision):
+    x, ours, ref = both(models, precision, 10, 10, long_side=240)
+    cpu = models[0]
+    obj = layer_l2("block8")
+    with torch.no_grad():
+        start, a, b = (
+            obj(cpu.activations(cpu.preprocess(t), ["block8"])).item() for t in (x, ours, ref)
+        )
+    print(f"\n{precision}: objective {a:.4g} vs reference {b:.4g} ({a / b - 1:+.2%})")
+    assert a > 2 * start
+    assert a == pytest.approx(b, rel=0.05)
