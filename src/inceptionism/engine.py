@@ -16,6 +16,7 @@ from .config import DreamConfig
 from .errors import DreamError
 from .models.base import DreamModel
 from .objectives import Objective, reference
+from .tiling import tiled
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
@@ -125,6 +126,7 @@ def dream_tensor(
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
+    step_grad = tiled(step_grad, model, objective, config, shapes[-1])  # big images: by tiles
     shrunk_original = resize(original, shapes[0])
     for shape in shapes:
         img = resize(img, shape)
