@@ -111,6 +111,8 @@ def _one(action: argparse.Action, value: Any) -> Any:
         out = kind(value)  # type: ignore[operator]
     elif isinstance(value, (int, float)):
         out = kind(repr(value))  # type: ignore[operator]
+        if isinstance(out, bool) or not isinstance(out, (int, float)):
+            raise TypeError  # a number where the option wants a name (e.g. layer = 3)
     else:
         raise TypeError
     if action.choices is not None and out not in action.choices:
@@ -123,15 +125,18 @@ def _expected(action: argparse.Action) -> str:
     if action.nargs == 0:
         return "true or false"
     kind = action.type
-    one = (
-        "a string"
-        if kind is None
-        else "a whole number"
-        if kind is int
-        else "a number"
-        if _numeric(kind)  # type: ignore[arg-type]
-        else "a string"
-    )
+    if kind is None:
+        one = "a string"
+    elif kind is int:
+        one = "a whole number"
+    elif _numeric(kind):  # type: ignore[arg-type]
+        one = "a number"
+    else:
+        try:
+            takes_numbers = isinstance(kind("1"), int)  # type: ignore[operator]
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            takes_numbers = False
+        one = "a string or a whole number" if takes_numbers else "a string"
     return f"{one} or a list of them" if isinstance(action, argparse._AppendAction) else one
 
 

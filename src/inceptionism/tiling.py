@@ -14,7 +14,8 @@ the per-step gradient function and leaves the octave loop alone:
   into its middle), so whatever difference is left at a seam never sits still. The offsets come
   from their own generator, so the jitter sequence is the same tiled or not.
 * Windows start on multiples of the deepest layer's stride, so every window samples the image
-  on the same grid as the whole image does.
+  on the same grid as the whole image does; and they come in at most four shapes per octave,
+  so memory does not fragment with a new shape every step.
 * The gradient is normalised by the engine over the whole image, not per tile.
 
 Objective with tiles: each window's loss is weighted by its share of the image, so for the
@@ -189,15 +190,31 @@ def resolve_tile(
 # -- the tiled gradient -----------------------------------------------------------------------
 
 
-def cores(size: int, tile: int, margin: int, offset: int) -> list[tuple[int, int]]:
-    """Split ``[0, size)`` into cores of ``tile - 2 * margin`` with boundaries at ``offset + k *
-    core``; a size that fits in one window is one core."""
+def spans(size: int, tile: int, margin: int, align: int, offset: int) -> list[tuple[int, ...]]:
+    """``(core start, core end, window start, window end)`` along one axis of ``size`` px.
+
+    The cores partition the axis, cut at ``offset + k * core`` (``core = tile - 2 * margin``);
+    each window holds its core plus at least ``margin`` px of context where the image goes on.
+    Every window but the last is exactly ``tile`` long and the last one always ends at the
+    edge, so one octave has at most two window lengths per axis: the same few shapes every step
+    keep the memory allocator and the conv kernels' caches from growing with random sizes. The
+    edge windows serve longer cores (they need context on one side only), and all windows start
+    on multiples of ``align``. An axis that fits in one window is one core.
+    """
     if size <= tile:
-        return [(0, size)]
+        return [(0, size, 0, size)]
     core = tile - 2 * margin
+    last_lo = -(-(size - tile) // align) * align  # the last window: [last_lo, size), <= tile
     cuts = [p for p in range(offset % core, size, core) if p > 0]
-    edges = [0, *cuts, size]
-    return list(itertools.pairwise(edges))
+    first = max(p for p in cuts if p <= tile - margin)  # exists: cuts are core apart
+    last = min(p for p in cuts if p >= last_lo + margin)
+    inner = [p for p in cuts if first <= p <= last] if last > first else [first]
+    edges = [0, *inner, size]
+    out = []
+    for a, b in itertools.pairwise(edges):
+        lo, hi = (0, tile) if a == 0 else (last_lo, size) if b == size else (a - margin, b + margin)
+        out.append((a, b, lo, hi))
+    return out
 
 
 def tiled_gradient(
@@ -205,6 +222,7 @@ def tiled_gradient(
     x: torch.Tensor,
     tile: int,
     margin: int,
+    align: int = 1,
     offset: tuple[int, int] = (0, 0),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and gradient of the whole image from windows of at most ``tile`` px a side.
@@ -217,10 +235,8 @@ def tiled_gradient(
     area = h * w
     grad = torch.empty_like(x)  # the cores cover every pixel once
     loss = torch.zeros((), dtype=x.dtype, device=x.device)
-    for y0, y1 in cores(h, tile, margin, offset[0]):
-        wy0, wy1 = max(0, y0 - margin), min(h, y1 + margin)
-        for x0, x1 in cores(w, tile, margin, offset[1]):
-            wx0, wx1 = max(0, x0 - margin), min(w, x1 + margin)
+    for y0, y1, wy0, wy1 in spans(h, tile, margin, align, offset[0]):
+        for x0, x1, wx0, wx1 in spans(w, tile, margin, align, offset[1]):
             part, g = step_grad(x[..., wy0:wy1, wx0:wx1])
             share = (wy1 - wy0) * (wx1 - wx0) / area  # undo the objective's mean over the window
             grad[..., y0:y1, x0:x1] = g[..., y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] * share
@@ -262,6 +278,6 @@ def tiled(
         if h <= tile and w <= tile:
             return step_grad(x)
         oy, ox = (torch.randint(0, core // align, (2,), generator=rng) * align).tolist()
-        return tiled_gradient(step_grad, x, tile, margin, (oy, ox))
+        return tiled_gradient(step_grad, x, tile, margin, align, (oy, ox))
 
     return step
