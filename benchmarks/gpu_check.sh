@@ -21,7 +21,7 @@ export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
 cat "$OUT/env.txt"
 
 echo "== suite"
-/usr/bin/time -f "suite wall %e s" timeout 300 $PY benchmarks/run.py --device cuda \
+timeout 300 $PY benchmarks/run.py --device cuda \
   --json "$OUT/gpu.json" 2>&1 | grep -v "^# .*\.\.\.$" | tee "$OUT/gpu.txt"
 
 echo "== fidelity"

@@ -106,6 +106,19 @@ def _add_steering(d: argparse.ArgumentParser) -> None:
     d.add_argument("--clip", action=b, help="keep pixels in 0..255 at every step")
 
 
+def _tile(text: str) -> int | str:
+    """``auto`` or a whole number of pixels >= 0 (0: no tiling)."""
+    if text == "auto":
+        return text
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not 'auto' or a whole number: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"need 'auto', 0 (off) or pixels > 0, got {text!r}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="deepdream", description="Deep Dream (Inceptionism) on photos.")
     p.add_argument("--version", action="version", version=f"inceptionism {__version__}")
@@ -113,8 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("dream", help="dream on an image")
     d._sub = "dream"  # type: ignore[attr-defined]
-    d.add_argument("input", help="image file (JPEG, PNG, WebP, TIFF, BMP, GIF)")
-    d.add_argument("-o", "--output", help="output file (default: INPUT.dream.png beside it)")
+    d.add_argument(
+        "input",
+        nargs="*",
+        help="image file (JPEG, PNG, WebP, TIFF, BMP, GIF); several files, folders or quoted "
+        "glob patterns dream as a batch",
+    )
+    d.add_argument(
+        "-o",
+        "--output",
+        help="output file (default: INPUT.dream.png beside it); for a batch, a folder "
+        "(created if missing)",
+    )
     d.add_argument("--model", default=None, help=f"model name (default {DEFAULT_MODEL})")
     d.add_argument(
         "--layer",
@@ -146,7 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--weights", help="local weights file instead of the default source")
     d.add_argument("--max-side", type=int, help="shrink the input to at most this many px")
+    d.add_argument(
+        "--tile",
+        type=_tile,
+        metavar="PX",
+        help="largest square the network sees at once: auto (default; from free memory), 0 = off",
+    )
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    d.add_argument("--overwrite", action="store_true", help="batch: redo finished outputs")
+    src = d.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
+    src.add_argument(
+        "--config-from", metavar="DREAM", help="the settings stored in a dream made by deepdream"
+    )
+    d.add_argument(
+        "--print-config", action="store_true", help="print the settings as TOML and exit"
+    )
 
     lay = sub.add_parser("layers", help="list a model's layers with channels and stride")
     lay._sub = "layers"  # type: ignore[attr-defined]
@@ -162,12 +200,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_dream(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def cmd_dream_inputs(args: argparse.Namespace) -> int:
+    """Settings files, then one input exactly as ``cmd_dream`` or several as a batch."""
+    from . import batch, configfile
 
-    from . import io
-    from .api import get_model, metadata, run
-    from .engine import total_steps
+    args = configfile.apply(args, args.argv, build_parser)
+    if args.print_config:
+        cfg, model, _ = dream_settings(args)
+        actions = configfile.setting_actions(build_parser())
+        print(configfile.dumps(configfile.effective(args, cfg, model.default_layers, actions)))
+        return 0
+    if not args.input:
+        print(
+            "deepdream: error: the following arguments are required: input "
+            "(see deepdream dream --help)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if batch.is_batch(args.input):
+        return batch.run(args, dream_settings, cmd_dream)
+    args.input = args.input[0]
+    return cmd_dream(args)
+
+
+def dream_settings(args: argparse.Namespace) -> tuple:
+    """(config, model, objective) from the options: checked once, before any input is read."""
+    from .api import get_model
     from .objectives import from_config
 
     cfg = make_config(
@@ -189,12 +247,29 @@ def cmd_dream(args: argparse.Namespace) -> int:
         jitter=args.jitter,
         seed=args.seed,
         max_side=args.max_side,
+        tile=args.tile,
+        **getattr(args, "config_fields", {}),
     )
-    output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
-    image = io.load_image(args.input, max_side=cfg.max_side)
     model = get_model(cfg.model, args.weights)
     objective = from_config(cfg, model)
+    for layer in objective.layers:
+        model.resolve(layer)  # unknown names fail before any work
+    return cfg, model, objective
+
+
+def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
+    from tqdm import tqdm
+
+    from . import io
+    from .api import metadata, run
+    from .engine import pick_device, total_steps
+    from .tiling import resolve_tile
+
+    cfg, model, objective = settings or dream_settings(args)
+    output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
+    image = io.load_image(args.input, max_side=cfg.max_side)
     h, w = image.rgb.shape[:2]
+    cfg = resolve_tile(cfg, model, objective, (h, w), pick_device(args.device))  # for metadata
     total = total_steps(model, (h, w), cfg, objective)
     with tqdm(
         total=total,
@@ -203,6 +278,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         desc=Path(args.input).name,
         file=sys.stderr,
         dynamic_ncols=True,
+        leave=None,  # below a batch's bar: cleared when done
     ) as bar:
         shown = [0.0]
 
@@ -224,7 +300,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         )
     io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
     if not args.quiet:
-        print(output)
+        tqdm.write(str(output), file=sys.stdout)
     return 0
 
 
@@ -265,8 +341,9 @@ def cmd_classes(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # to tell flags from defaults
     commands = {
-        "dream": cmd_dream,
+        "dream": cmd_dream_inputs,
         "layers": cmd_layers,
         "models": cmd_models,
         "classes": cmd_classes,

@@ -43,6 +43,7 @@ class DreamConfig:
     jitter: int = 0
     seed: int = 0
     max_side: int | None = None
+    tile: int | str = "auto"  # window side for tiled gradients; 0 = off (see tiling.py)
     preset: str | None = None
     classes: Mapping[str, float] = field(default_factory=dict)
     guide: str | None = None
@@ -71,6 +72,10 @@ class DreamConfig:
             raise bad(f"jitter {self.jitter!r}: need a whole number of pixels >= 0")
         if self.max_side is not None and (not isinstance(self.max_side, int) or self.max_side < 1):
             raise bad(f"max side {self.max_side!r}: need a whole number of pixels >= 1")
+        if self.tile != "auto" and (
+            not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0
+        ):
+            raise bad(f"tile {self.tile!r}: need 'auto', 0 (off) or a whole number of pixels")
         for name, w in (self.layers or {}).items():
             if not math.isfinite(w):
                 raise bad(f"weight {w!r} for layer {name!r}: need a finite number")

@@ -17,6 +17,7 @@ from .config import DreamConfig
 from .errors import DreamError
 from .models.base import DreamModel
 from .objectives import Objective, from_config
+from .tiling import tiled
 from .transforms import NO_SHAPING, Shaping
 from .transforms import from_config as shaping_from_config
 
@@ -134,6 +135,7 @@ def dream_tensor(
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
+    step_grad = tiled(step_grad, model, objective, config, shapes[-1])  # big images: by tiles
     shrunk_original = resize(original, shapes[0])
     for shape in shapes:
         img = resize(img, shape)

@@ -1,0 +1,234 @@
+"""Tiled gradients: exact on a tiny net, close and seamless on the real model, and the automatic
+tile size (with fake memory numbers)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import psnr, sample_array, tiny_model, to_pixels
+from PIL import Image
+
+from inceptionism import tiling
+from inceptionism.config import DreamConfig, make_config
+from inceptionism.engine import dream_tensor, gradient_ascent, loss_and_gradient
+from inceptionism.errors import DreamError
+from inceptionism.objectives import reference
+from inceptionism.tiling import (
+    choose_tile,
+    geometry,
+    graph_budget,
+    resolve_tile,
+    spans,
+    tiled_gradient,
+)
+
+MiB = 2**20
+GiB = 2**30
+
+
+def random_pixels(h: int, w: int, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, h, w, generator=g, dtype=torch.float64) * 255
+
+
+def test_spans_partition_each_axis_into_cores_with_context_in_few_window_shapes():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        align = int(rng.choice([1, 2, 4, 16, 32]))
+        margin = 4 * align
+        tile = int(rng.integers(2 * margin + align, 12 * margin)) // align * align
+        size = int(rng.integers(tile // 2, 6 * tile))
+        lengths = set()
+        for offset in range(0, tile - 2 * margin, align):
+            parts = spans(size, tile, margin, align, offset)
+            assert parts[0][0] == 0 and parts[-1][1] == size
+            assert all(p[1] == q[0] for p, q in itertools.pairwise(parts))  # no gap, no overlap
+            for a, b, lo, hi in parts:
+                assert a < b and lo % align == 0 and hi - lo <= tile
+                assert lo <= max(0, a - margin) and hi >= min(size, b + margin)
+                lengths.add(hi - lo)
+        assert len(lengths) <= 2, (size, tile, margin, align, lengths)
+    assert spans(100, 128, 16, 4, 8) == [(0, 100, 0, 100)]
+
+
+def test_tiled_gradient_is_the_whole_gradient_when_margins_cover_the_receptive_field():
+    """conv3 of the tiny net sees 9 px at stride 4: a 16 px margin leaves every core pixel's
+    gradient exactly as in the whole image, whatever the grid offset."""
+    model = tiny_model()
+    objective = reference({"conv3": 1.0})
+    align, margin = geometry(model, objective)
+    assert (align, margin) == (4, 16)
+    x = model.preprocess(random_pixels(96, 128))
+    _, full = loss_and_gradient(model, objective, x)
+    for offset in [(0, 0), (8, 20), (28, 4)]:
+        _, got = tiled_gradient(
+            lambda t: loss_and_gradient(model, objective, t), x, 64, 16, 4, offset
+        )
+        assert torch.allclose(got, full, rtol=1e-9, atol=1e-12 * full.abs().max())
+
+
+def test_tiled_dream_equals_untiled_dream_on_the_tiny_net():
+    """Jitter, octaves, random grid offsets and the normalisation over the whole image together:
+    the tiled dream is the untiled one."""
+    model = tiny_model()
+    x = random_pixels(96, 128)
+    cfg = DreamConfig(model="tiny", octaves=2, octave_scale=2.0, iterations=3, jitter=8, seed=2)
+    whole = dream_tensor(model, x, cfg.replace(tile=0))
+    tiled = dream_tensor(model, x, cfg.replace(tile=64))
+    assert psnr(whole, tiled) > 100
+    assert psnr(whole, x) < 60  # it did dream
+
+
+def test_an_image_that_fits_in_one_tile_is_not_tiled(monkeypatch):
+    model = tiny_model()
+    x = random_pixels(96, 128)
+    cfg = DreamConfig(model="tiny", octaves=2, iterations=2, jitter=8, seed=2)
+    calls = []
+    monkeypatch.setattr(tiling, "tiled_gradient", lambda *a, **k: calls.append(1))
+    a = dream_tensor(model, x, cfg.replace(tile=0))
+    b = dream_tensor(model, x, cfg.replace(tile=128))
+    c = dream_tensor(model, x, cfg)  # auto: small images are never tiled
+    assert torch.equal(a, b) and torch.equal(a, c) and calls == []
+
+
+def test_too_small_a_tile_is_refused_in_one_line():
+    model = tiny_model()
+    cfg = DreamConfig(model="tiny", octaves=1, iterations=1, tile=20)
+    with pytest.raises(DreamError, match=r"tile 20 is too small.*at least 36"):
+        dream_tensor(model, random_pixels(48, 64), cfg)
+    with pytest.raises(DreamError, match="tile"):
+        DreamConfig(tile=-1)
+    with pytest.raises(DreamError, match="tile"):
+        DreamConfig(tile="big")  # type: ignore[arg-type]
+
+
+# -- choosing the tile size ---------------------------------------------------------------------
+
+
+def test_chooser_tiles_only_what_does_not_fit():
+    bpp = 1420.0  # efficientnet-lite0 up to block10, measured bytes of graph per pixel
+    budget = graph_budget("cpu", free=20 * GiB, image_bytes=3 * 4 * 4000 * 2668)
+    assert budget == tiling.CPU_GRAPH_CAP  # a roomy machine: the CPU cap applies
+    assert choose_tile((300, 451), bpp, budget, 16, 64) == 0
+    assert choose_tile((480, 640), bpp, budget, 16, 64) == 0
+    side = choose_tile((2668, 4000), bpp, budget, 16, 64)
+    assert side % 16 == 0 and 256 <= side < 2668
+    assert side**2 * bpp * tiling.PEAK_FACTOR <= budget
+    # little free RAM: smaller tiles, but never below a few margins
+    low = graph_budget("cpu", free=2 * GiB, image_bytes=3 * 4 * 4000 * 2668)
+    assert low < budget
+    assert 256 <= choose_tile((2668, 4000), bpp, low, 16, 64) < side
+    assert choose_tile((2668, 4000), bpp, 0, 16, 64) == 4 * 64
+    # a big GPU holds the whole graph of a 4000x2668 photo; a 12000x8000 one needs tiles
+    gpu = graph_budget("cuda", free=70 * GiB, image_bytes=3 * 4 * 4000 * 2668)
+    assert choose_tile((2668, 4000), bpp, gpu, 16, 64) == 0
+    gpu = graph_budget("cuda", free=70 * GiB, image_bytes=3 * 4 * 12000 * 8000)
+    assert choose_tile((8000, 12000), bpp, gpu, 16, 64) > 2000
+
+
+def test_auto_tile_follows_the_free_memory(monkeypatch):
+    model = tiny_model()
+    objective = reference({"conv3": 1.0})
+    cfg = DreamConfig(model="tiny")
+    monkeypatch.setattr(tiling, "device_free_bytes", lambda device: 16 * GiB)
+    assert resolve_tile(cfg, model, objective, (96, 128)).tile == 0
+    assert resolve_tile(cfg, model, objective, (20000, 30000)).tile > 0
+    monkeypatch.setattr(tiling, "device_free_bytes", lambda device: 64 * MiB)
+    small = resolve_tile(cfg, model, objective, (600, 800)).tile
+    assert small > 0 and small % 4 == 0
+    assert resolve_tile(cfg.replace(tile=77), model, objective, (600, 800)).tile == 77
+
+
+def test_graph_size_is_measured_per_pixel():
+    model = tiny_model()
+    deep, shallow = reference({"conv4": 1.0}), reference({"conv1": 1.0})
+    bpp = tiling.graph_bytes_per_pixel(model, deep)
+    # conv1 alone keeps at least its input and its 8-channel output (float64) per pixel
+    assert tiling.graph_bytes_per_pixel(model, shallow) >= (3 + 8) * 8
+    assert bpp > tiling.graph_bytes_per_pixel(model, shallow)
+
+
+def test_available_ram_is_a_plausible_number():
+    assert 64 * MiB < tiling.available_ram() < 2**50
+
+
+# -- the real model -------------------------------------------------------------------------------
+
+
+def photo(h: int, w: int) -> torch.Tensor:
+    big = Image.fromarray(sample_array(451).astype(np.uint8)).resize((w, h), Image.BICUBIC)
+    return to_pixels(np.asarray(big, dtype=np.float32))
+
+
+@pytest.mark.slow
+def test_tiled_gradient_correlates_with_the_whole_gradient(lite0):
+    objective = reference({"block10": 1.0})
+    x = lite0.preprocess(photo(512, 768))
+    _, full = loss_and_gradient(lite0, objective, x)
+    align, margin = geometry(lite0, objective)
+    _, got = tiled_gradient(
+        lambda t: loss_and_gradient(lite0, objective, t), x, 448, margin, align, (96, 32)
+    )
+    corr = torch.corrcoef(torch.stack([full.flatten(), got.flatten()]))[0, 1].item()
+    assert corr > 0.99
+
+
+@pytest.mark.slow
+def test_tiled_and_untiled_dreams_agree(lite0):
+    px = photo(320, 480)
+    cfg = make_config(octaves=1, iterations=2, jitter=16, seed=3)
+    whole = dream_tensor(lite0, px, cfg.replace(tile=0))
+    tiled = dream_tensor(lite0, px, cfg.replace(tile=256))
+    assert psnr(whole, tiled) > 35 > psnr(whole, px)
+
+
+def edge_ratios(change: torch.Tensor, rows: list[int], cols: list[int]) -> tuple[float, float]:
+    """Mean |Laplacian| of ``change`` on the pixel rows/columns beside tile boundaries over the
+    mean elsewhere."""
+    d = change[0]
+    lap = (
+        (4 * d[:, 1:-1, 1:-1] - d[:, :-2, 1:-1] - d[:, 2:, 1:-1] - d[:, 1:-1, :-2] - d[:, 1:-1, 2:])
+        .abs()
+        .mean(0)
+    )
+    out = []
+    for axis, cuts in ((0, rows), (1, cols)):
+        mask = torch.zeros(lap.shape[axis], dtype=torch.bool)
+        for b in cuts:  # pixels b-1 and b meet at the cut; lap index i is pixel i + 1
+            mask[b - 2 : b] = True
+        on = lap[mask].mean() if axis == 0 else lap[:, mask].mean()
+        off = lap[~mask].mean() if axis == 0 else lap[:, ~mask].mean()
+        out.append((on / off).item())
+    return out[0], out[1]
+
+
+@pytest.mark.slow
+def test_tile_borders_carry_no_extra_edges_even_on_a_fixed_grid(lite0):
+    """With the grid held still (the worst case: no random offsets), the dream's change has the
+    same edge energy on tile borders as elsewhere; tiles without margins leave visible seams."""
+    objective = reference({"block10": 1.0})
+    x = lite0.preprocess(photo(320, 384))
+    cfg = make_config(iterations=4, jitter=0)
+    align, margin = geometry(lite0, objective)
+
+    def dream(tile: int, margin: int) -> tuple[torch.Tensor, list[int], list[int]]:
+        def step(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            f = lambda w: loss_and_gradient(lite0, objective, w)  # noqa: E731
+            return tiled_gradient(f, t, tile, margin, align)
+
+        y = gradient_ascent(x, step, cfg, torch.Generator())
+        rows = [p[0] for p in spans(320, tile, margin, align, 0)][1:]
+        cols = [p[0] for p in spans(384, tile, margin, align, 0)][1:]
+        return y - x, rows, cols
+
+    change, rows, cols = dream(256, margin)
+    assert rows and cols
+    for ratio in edge_ratios(change, rows, cols):
+        assert 0.8 < ratio < 1.2, ratio
+    naive, rows, cols = dream(128, 0)
+    assert not all(0.8 < r < 1.2 for r in edge_ratios(naive, rows, cols))
+    assert math.isfinite(change.abs().mean().item())
