@@ -17,6 +17,7 @@ Adding a case is one line in ``cases()`` (see the tiling hook there).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import fnmatch
 import json
@@ -227,7 +228,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
             return taps(x, names)
 
         fast.activations = counted  # type: ignore[method-assign]
-        out = dream_tensor(fast, pixels.to(dev), cfg, objective)
+        keep = runtime.keep_freed_memory() if opts["keep_memory"] else contextlib.nullcontext()
+        with keep:
+            out = dream_tensor(fast, pixels.to(dev), cfg, objective)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         wall = time.perf_counter() - t0
@@ -400,6 +403,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="OpenMP idle threads sleep (passive) or spin first (OpenMP's default)",
     )
     g.add_argument("--cudnn-benchmark", default="auto", choices=["auto", "on", "off"])
+    g.add_argument(
+        "--no-keep-memory",
+        dest="keep_memory",
+        action="store_false",
+        help="glibc returns freed memory (no runtime.keep_freed_memory)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -435,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "omp_passive": args.omp_wait == "passive",
         "cudnn_benchmark": {"auto": None, "on": True, "off": False}[args.cudnn_benchmark],
+        "keep_memory": args.keep_memory,
     }
     peak = matmul_flops(device, args.quick)
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)

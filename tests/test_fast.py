@@ -144,3 +144,27 @@ def test_half_precision_on_cpu_is_a_user_error(tmp_path, sample_path, capsys):
         cli.main([*args, "--precision", "fp8"])
     assert e.value.code == cli.EXIT_USAGE
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_freed_memory_is_reused_inside_a_dream_and_returned_after():
+    """The second of two same-sized big allocations page-faults in afresh normally, but not
+    inside ``keep_freed_memory`` (the reason it exists); nesting is fine."""
+    import resource
+
+    from inceptionism import runtime
+
+    if runtime._glibc() is None:
+        pytest.skip("glibc only")
+
+    def faults_of_second_allocation() -> int:
+        torch.ones(16 * 2**20).sum()  # 64 MB, freed at once
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        torch.ones(16 * 2**20).sum()
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    pages = 64 * 2**20 // 4096
+    outside = faults_of_second_allocation()  # ~pages (fewer with huge pages set to "always")
+    with runtime.keep_freed_memory(), runtime.keep_freed_memory():
+        inside = faults_of_second_allocation()
+    assert inside < min(pages // 10, outside + 1)
+    assert runtime._active == 0

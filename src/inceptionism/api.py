@@ -70,7 +70,8 @@ def run(
     for layer in objective.layers:
         model.resolve(layer)  # unknown names fail before any work
     pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
-    out = dream_tensor(fast, pixels.float(), config, objective, progress)
+    with runtime.keep_freed_memory():
+        out = dream_tensor(fast, pixels.float(), config, objective, progress)
     return out[0].permute(1, 2, 0).cpu().numpy()
 
 

@@ -1,31 +1,38 @@
-"""Process-wide speed settings in one place: how CPU threads wait, and cuDNN autotuning.
+"""Process-wide speed settings in one place: how CPU threads wait, what the C allocator does
+with freed memory during a dream, and cuDNN autotuning.
 
-Measured in benchmarks/README.md. Both are settings of the whole process, so the library only
-applies them on the way into a dream (``configure``) or, for OpenMP, before torch is imported.
+Measured in benchmarks/README.md. All are settings of the whole process, so the library applies
+them only around a dream (``dreaming``) or, for OpenMP, before torch is imported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import platform
 import sys
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported lazily: passive_omp_wait must run before it
     import torch
 
-# cuDNN autotuning pays for itself when a dream runs many steps per octave shape (it times every
-# conv algorithm once per new shape, then reuses the fastest).
-CUDNN_BENCHMARK = True
+# cuDNN autotuning (times every conv algorithm once per new shape, then reuses the fastest).
+# Off, torch's default, until the GPU suite shows it pays across a dream's few octave shapes
+# (benchmarks/gpu_check.sh measures it; True here turns it on).
+CUDNN_BENCHMARK = False
 
 
 def passive_omp_wait() -> bool:
     """Let idle OpenMP threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``).
 
     PyTorch's OpenMP threads spin between ops by default; on a machine whose cores are busy with
-    other work (a shared or small laptop), spinning threads steal the cores the working thread
-    needs and a dream step gets several times slower. Sleeping costs a few microseconds per op on
-    an idle machine. OpenMP reads this once, when torch is first imported, so it only applies
-    when we get there first; an explicit ``OMP_WAIT_POLICY`` always wins. Returns whether set.
+    other work (a shared machine, a laptop doing other things), spinning threads steal the cores
+    the working thread needs and a dream step gets several times slower. OpenMP reads this once,
+    when torch is first imported, so it only applies when we get there first; an explicit
+    ``OMP_WAIT_POLICY`` always wins. Returns whether it was set.
     """
     if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
         return False
@@ -35,10 +42,57 @@ def passive_omp_wait() -> bool:
 
 passive_omp_wait()  # on import: the package imports this module before anything imports torch
 
+# glibc mallopt parameters and their defaults.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_DEFAULT_TRIM, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+_lock = threading.Lock()
+_active = 0
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def keep_freed_memory() -> Iterator[None]:
+    """Inside, glibc keeps freed memory for reuse instead of handing it back to the system.
+
+    Every step of a dream allocates and frees the same large activation and gradient buffers;
+    glibc serves big blocks with mmap and returns them on free, so each step page-faults them
+    in afresh (up to a third of a step's time, all in the kernel). With mmap off and trimming
+    raised, the second step on reuses the first one's memory. On exit (of the outermost use)
+    the defaults come back and the spare memory is returned. Elsewhere than glibc: no-op.
+    """
+    global _active
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    with _lock:
+        _active += 1
+        if _active == 1:
+            libc.mallopt(_M_MMAP_MAX, 0)
+            libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM)
+                libc.malloc_trim(0)
+
 
 def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None:
     """Settings for dreaming on ``device``: cuDNN autotuning on CUDA (``CUDNN_BENCHMARK`` unless
-    given). CPU threads stay torch's default, one per available core (measured best)."""
+    given). CPU threads stay torch's default, one per available core: with passive waiting
+    as fast as one thread on a busy machine, and the way to use the second core when it is free."""
     if device.type == "cuda":
         import torch
 

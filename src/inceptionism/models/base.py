@@ -249,20 +249,24 @@ class DreamModel:
             raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
         key = (precision, fuse, channels_last)
         if key not in self._fast:
-            net = next(
-                (m.net for k, m in self._fast.items() if k[1:] == key[1:]), None
-            )  # share the folded weights between precisions
-            if net is None:
-                pairs = fuse_pairs(self.net) if fuse else []
-                net = self.net
-                if pairs or channels_last:
-                    net = fold_batchnorms(_sharing_copy(self.net), pairs)
-                if channels_last:
-                    _conv_weights_channels_last(net)
+            # precisions share one set of folded weights
+            same = [m.net for k, m in self._fast.items() if k[1:] == (fuse, channels_last)]
+            net = same[0] if same else self._dreaming_net(fuse, channels_last)
             self._fast[key] = dataclasses.replace(
                 self, net=net, precision=precision, _fast={}, _prepared=True
             )
         return self._fast[key]
+
+    def _dreaming_net(self, fuse: bool, channels_last: bool) -> nn.Module:
+        """The net with its batch norms folded and/or conv weights channels-last (a copy that
+        shares every tensor it does not change), or the net itself if nothing changes."""
+        pairs = fuse_pairs(self.net) if fuse else []
+        if not pairs and not channels_last:
+            return self.net
+        net = fold_batchnorms(_sharing_copy(self.net), pairs)
+        if channels_last:
+            _conv_weights_channels_last(net)
+        return net
 
     @property
     def device(self) -> torch.device:
