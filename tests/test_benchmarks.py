@@ -31,7 +31,7 @@ def test_quick_benchmark_runs_engine_and_baseline_and_writes_json(tmp_path):
     assert engine["size"] == base["size"] == [128, 85]
     assert base["steps"] == 4 * 15  # the default preset's schedule, all octaves
     # octaves under 65 px (block10: stride 16, 2 px border) have a constant objective: skipped
-    assert engine["steps"] == 15
+    assert engine["steps"] in (15, 16)  # 16: auto tiling's one probe pass is counted too
     for r in (engine, base):
         assert r["wall_s"] > 0 and r["rss_peak_mb"] > 0 and r["gflop_per_step"] > 0
         assert r["objective"] > 0

@@ -41,14 +41,14 @@ def test_same_seed_same_pixels_different_seed_differs(lite0):
 
 
 def test_api_accepts_path_pil_and_array_alike(lite0, sample_path):
-    kw = dict(model=lite0, octaves=1, iterations=2, max_side=96)
+    kw = dict(model=lite0, octaves=1, iterations=2, max_side=120)
     pil = Image.open(sample_path)
     a = inceptionism.dream(sample_path, **kw)
     b = inceptionism.dream(pil, **kw)
-    pil.thumbnail((96, 96), Image.LANCZOS)
+    pil.thumbnail((120, 120), Image.LANCZOS)
     c = inceptionism.dream(np.asarray(pil), model=lite0, octaves=1, iterations=2)
     assert np.array_equal(np.asarray(a), np.asarray(b))
-    assert a.size == c.size == (96, 64)
+    assert a.size == c.size == (120, 80)
 
 
 def test_seed_preset_runs_the_reference_schedule(lite0):
