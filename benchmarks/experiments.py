@@ -16,6 +16,7 @@ batch norms: the floor any fidelity comparison of a long jittered dream sits on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,15 +29,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
-# name -> (DreamModel.fast switches or None for the plain baseline step, extra environment)
+# name -> (DreamModel.fast switches, plus keep_memory for runtime.keep_freed_memory, or None for
+# the plain baseline step; extra environment), each adding one change to the one before.
+ALL_ON = {"fuse": True, "channels_last": True, "keep_memory": True}
 VARIANTS: dict[str, tuple[dict[str, bool] | None, dict[str, str]]] = {
     "plain (baseline)": (None, {}),
     "early stop": ({"fuse": False, "channels_last": False}, {}),
     "+ folded BN": ({"fuse": True, "channels_last": False}, {}),
     "+ channels-last": ({"fuse": True, "channels_last": True}, {}),
-    "+ huge pages": ({"fuse": True, "channels_last": True}, {"THP_MEM_ALLOC_ENABLE": "1"}),
+    "+ keep freed memory": (ALL_ON, {}),
     # Only matters with 2+ threads (--threads 2): OpenMP's idle threads sleep, not spin.
-    "+ OMP passive": ({"fuse": True, "channels_last": True}, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    "+ OMP passive": (ALL_ON, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    # Tried and dropped: torch's transparent huge pages for its allocations.
+    "+ huge pages": (ALL_ON, {"OMP_WAIT_POLICY": "PASSIVE", "THP_MEM_ALLOC_ENABLE": "1"}),
 }
 
 
@@ -63,7 +68,9 @@ def time_steps(variant: str, size: int, threads: int | None, n: int) -> dict[str
     layers = dict(model.default_layers)
     rgb = sample_pixels(size)
     x = model.preprocess(torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous())
-    switches = VARIANTS[variant][0]
+    spec = VARIANTS[variant][0]
+    switches = dict(spec) if spec is not None else None
+    keep = switches.pop("keep_memory", False) if switches is not None else False
     if switches is None:
         feats = baseline.features(model.net, {n: model.layers[n] for n in layers})
 
@@ -77,13 +84,16 @@ def time_steps(variant: str, size: int, threads: int | None, n: int) -> dict[str
         def step() -> None:
             loss_and_gradient(fast, objective, x)
 
-    step()  # warm-up: first-touch allocations, oneDNN primitive creation
+    from inceptionism import runtime
+
     cpu, wall = [], []
-    for _ in range(n):
-        c, w = time.process_time(), time.perf_counter()
-        step()
-        cpu.append(time.process_time() - c)
-        wall.append(time.perf_counter() - w)
+    with runtime.keep_freed_memory() if keep else contextlib.nullcontext():
+        step()  # warm-up: first-touch allocations, oneDNN primitive creation
+        for _ in range(n):
+            c, w = time.process_time(), time.perf_counter()
+            step()
+            cpu.append(time.process_time() - c)
+            wall.append(time.perf_counter() - w)
     return {"cpu_s": statistics.median(cpu), "wall_s": statistics.median(wall)}
 
 
