@@ -47,13 +47,13 @@ StepGrad = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 #: above 0.99 (see tests/test_tiling.py).
 MARGIN_STRIDES = 4
 #: Peak memory of one forward+backward over the bytes of the tensors saved for backward
-#: (measured ~1.0 on CPU for EfficientNet-Lite; the rest is headroom for allocator slack).
+#: (measured 1.0-1.15 on CPU for EfficientNet-Lite; the rest is headroom for allocator slack).
 PEAK_FACTOR = 1.25
 #: Full-size (1, 3, H, W) tensors alive at once outside the graph: input, original, dream,
 #: rolled copy, gradient, normalised step, detail re-injection temporaries.
 FULL_SIZE_COPIES = 8
 #: On a CPU bigger windows are no faster per pixel, so the graph gets at most this much RAM
-#: (a 4000x2668 photo then dreams in under 2.5 GB); GPUs use half of what is free.
+#: (a 4000x2668 photo then dreams in ~2.1 GB at peak); GPUs use half of what is free.
 CPU_GRAPH_CAP = 640 * 2**20
 GPU_FRACTION = 0.5
 CPU_FRACTION = 0.5
