@@ -12,14 +12,11 @@ converted weights, and is kept so that the weights fit.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from . import ModelSpec
-from .base import DreamModel, Preprocess
-from .weights import Published, is_cached, load_published
+from .base import Preprocess
+from .weights import Published, published_spec
 
 NAME = "inception-v1"
 # Full SHA-256 of the published file (its name carries the first 8 digits).
@@ -154,28 +151,13 @@ DEFAULT_LAYERS: dict[str, float] = {"inception4b": 1.0}
 DESCRIPTION = "GoogLeNet / Inception v1 (torchvision weights, ImageNet): the original Deep Dream"
 
 
-def load(weights: str | Path | None = None) -> DreamModel:
-    """GoogLeNet with ``weights`` (a local file) or the published weights (downloaded once)."""
-    net = load_published(build_net, WEIGHTS[NAME], weights, NAME)
-    return DreamModel(
-        name=NAME,
-        net=net,
-        preprocess=Preprocess.uniform(127.5, 127.5),
-        layers=dict(LAYERS),
-        default_layers=dict(DEFAULT_LAYERS),
-        aliases=dict(ALIASES),
-        description=DESCRIPTION,
-    )
-
-
-def weights_here() -> bool:
-    return is_cached(WEIGHTS[NAME].url)
-
-
-SPEC = ModelSpec(
-    name=NAME,
-    load=load,
-    weights_here=weights_here,
-    description=DESCRIPTION,
-    default_layers=DEFAULT_LAYERS,
+SPEC = published_spec(
+    NAME,
+    WEIGHTS,
+    build_net,
+    Preprocess.uniform(127.5, 127.5),
+    LAYERS,
+    DEFAULT_LAYERS,
+    DESCRIPTION,
+    ALIASES,
 )

@@ -13,15 +13,12 @@ written for the Keras Deep Dream example carry over.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ModelSpec
-from .base import DreamModel, Preprocess
-from .weights import Published, is_cached, load_published
+from .base import Preprocess
+from .weights import Published, published_spec
 
 NAME = "inception-v3"
 WEIGHTS: dict[str, Published] = {
@@ -230,28 +227,13 @@ DEFAULT_LAYERS: dict[str, float] = {
 DESCRIPTION = "Inception v3 (torchvision weights, ImageNet); Keras names mixed0..mixed10 work"
 
 
-def load(weights: str | Path | None = None) -> DreamModel:
-    """Inception v3 with ``weights`` (a local file) or the published weights (downloaded once)."""
-    net = load_published(build_net, WEIGHTS[NAME], weights, NAME)
-    return DreamModel(
-        name=NAME,
-        net=net,
-        preprocess=Preprocess.uniform(127.5, 127.5),
-        layers=dict(LAYERS),
-        default_layers=dict(DEFAULT_LAYERS),
-        aliases=dict(ALIASES),
-        description=DESCRIPTION,
-    )
-
-
-def weights_here() -> bool:
-    return is_cached(WEIGHTS[NAME].url)
-
-
-SPEC = ModelSpec(
-    name=NAME,
-    load=load,
-    weights_here=weights_here,
-    description=DESCRIPTION,
-    default_layers=DEFAULT_LAYERS,
+SPEC = published_spec(
+    NAME,
+    WEIGHTS,
+    build_net,
+    Preprocess.uniform(127.5, 127.5),
+    LAYERS,
+    DEFAULT_LAYERS,
+    DESCRIPTION,
+    ALIASES,
 )

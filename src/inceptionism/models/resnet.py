@@ -11,15 +11,12 @@ Layers are module paths: the stem (``conv1``, ``relu``, ``maxpool``), the four s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ModelSpec
-from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, Preprocess
-from .weights import Published, is_cached, load_published
+from .base import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from .weights import Published, published_spec
 
 NAME = "resnet50"
 WEIGHTS: dict[str, Published] = {
@@ -109,27 +106,12 @@ DEFAULT_LAYERS: dict[str, float] = {"layer3": 1.0}
 DESCRIPTION = "ResNet-50 (torchvision IMAGENET1K_V1 weights); layers layer1..layer4, layer3.5, ..."
 
 
-def load(weights: str | Path | None = None) -> DreamModel:
-    """ResNet-50 with ``weights`` (a local file) or the published weights (downloaded once)."""
-    net = load_published(build_net, WEIGHTS[NAME], weights, NAME)
-    return DreamModel(
-        name=NAME,
-        net=net,
-        preprocess=Preprocess.mean_std(IMAGENET_MEAN, IMAGENET_STD),
-        layers=dict(LAYERS),
-        default_layers=dict(DEFAULT_LAYERS),
-        description=DESCRIPTION,
-    )
-
-
-def weights_here() -> bool:
-    return is_cached(WEIGHTS[NAME].url)
-
-
-SPEC = ModelSpec(
-    name=NAME,
-    load=load,
-    weights_here=weights_here,
-    description=DESCRIPTION,
-    default_layers=DEFAULT_LAYERS,
+SPEC = published_spec(
+    NAME,
+    WEIGHTS,
+    build_net,
+    Preprocess.mean_std(IMAGENET_MEAN, IMAGENET_STD),
+    LAYERS,
+    DEFAULT_LAYERS,
+    DESCRIPTION,
 )

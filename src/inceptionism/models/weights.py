@@ -348,3 +348,39 @@ __all__ = [
     "load_published",
     "load_state_dict_file",
 ]
+
+
+def published_spec(
+    name: str,
+    weights: Mapping[str, Published],
+    build: Callable[[], nn.Module],
+    preprocess: object,
+    layers: Mapping[str, str],
+    default_layers: Mapping[str, float],
+    description: str,
+    aliases: Mapping[str, str] | None = None,
+):
+    """The ModelSpec of a model with published weights: ``weights[name]`` is looked up at load
+    time (so tests can point it at a local server), strict loading, cached download."""
+    from . import ModelSpec
+    from .base import DreamModel
+
+    def load(path: str | Path | None = None) -> DreamModel:
+        net = load_published(build, weights[name], path, name)
+        return DreamModel(
+            name=name,
+            net=net,
+            preprocess=preprocess,  # type: ignore[arg-type]
+            layers=dict(layers),
+            default_layers=dict(default_layers),
+            aliases=dict(aliases or {}),
+            description=description,
+        )
+
+    return ModelSpec(
+        name=name,
+        load=load,
+        weights_here=lambda: is_cached(weights[name].url),
+        description=description,
+        default_layers=dict(default_layers),
+    )
