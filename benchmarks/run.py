@@ -63,8 +63,9 @@ def cases(models: list[str]) -> list[Case]:
         Case("seed-1024", 1024, preset="seed"),
         *(Case(f"model-{m}-512", 512, model=m) for m in models),
         Case("frame-1080p", (1920, 1080), devices=("cuda",)),
-        # Tiling adds its row here, e.g. (with the tile option's real name):
-        # Case("tiled-4000", (4000, 2668), options={"tile_size": 512}, baseline=False),
+        # Tiled by a fixed 512 px window on every device (auto would not tile on a big GPU); no
+        # baseline: the plain loop holds the whole 10.7 Mpx graph (and takes an hour on a CPU).
+        Case("tiled-4000", (4000, 2668), options={"tile": 512}, baseline=False),
     ]
 
 
@@ -111,43 +112,27 @@ def sample_pixels(size: int | tuple[int, int]):  # -> np.ndarray (H, W, 3) float
 
 def weights_source(name: str | None) -> str | None:
     """Where a case's weights come from: ``real`` if they are here; ``random`` if the model's
-    module builds the network with random weights of the right shapes (``random_model(name)`` ->
-    DreamModel, or ``build_net()`` -> nn.Module, loaded by the spec as a local weights file);
+    spec builds its network with random weights of the right shapes (``ModelSpec.random``);
     else None, and the case is skipped with a note."""
-    spec, module = _spec_module(name)
+    spec = _spec(name)
     if spec.weights_here():
         return "real"
-    builders = (getattr(module, f, None) for f in ("random_model", "build_net"))
-    return "random" if any(callable(f) for f in builders) else None
+    return "random" if spec.random is not None else None
 
 
-def _spec_module(name: str | None):  # -> (ModelSpec, the module that defines its load)
-    import importlib
-
+def _spec(name: str | None):  # -> ModelSpec
     from inceptionism.models import DEFAULT_MODEL, get_spec
 
-    spec = get_spec(name or DEFAULT_MODEL)
-    return spec, importlib.import_module(spec.load.__module__)
+    return get_spec(name or DEFAULT_MODEL)
 
 
 def get_model(name: str | None, seed: int = 0):  # -> (DreamModel, "real" | "random")
-    """The model for a case: with its weights if here, else random ones (``weights_source``)."""
-    import inspect
-
-    import torch
-
-    spec, module = _spec_module(name)
+    """The model for a case: with its weights if here, else random ones (``weights_source``);
+    the same seed gives the engine's and the baseline's process the same random weights."""
+    spec = _spec(name)
     if spec.weights_here():
         return spec.load(None), "real"
-    torch.manual_seed(seed)  # the same random weights in the engine's and the baseline's process
-    if callable(getattr(module, "random_model", None)):
-        return module.random_model(spec.name), "random"
-    build = module.build_net
-    net = build(spec.name) if inspect.signature(build).parameters else build()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{spec.name}-random.pth"
-        torch.save(net.state_dict(), path)
-        return spec.load(path), "random"
+    return spec.random(seed), "random"
 
 
 def flops_per_step(step, net, shape: tuple[int, int]) -> int:
@@ -306,7 +291,9 @@ def _size(size: Any) -> int | tuple[int, int]:
 
 
 def run_worker(job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(Path(__file__).parent)])}
+    # The tree's code first, then whatever the caller had on the path (e.g. a weights package).
+    paths = [str(SRC), str(Path(__file__).parent), *os.getenv("PYTHONPATH", "").split(os.pathsep)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     p = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(job)],
         env=env,
@@ -396,7 +383,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g = p.add_argument_group("engine switches (defaults: what the API does)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     g.add_argument("--no-fuse", dest="fuse", action="store_false", help="keep batch norms")
-    g.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    g.add_argument(
+        "--channels-last", default="auto", choices=["auto", "on", "off"], help="auto: on the CPU"
+    )
     p.add_argument("--threads", type=int, help="torch.set_num_threads for both (default: torch's)")
     g.add_argument(
         "--omp-wait",
@@ -446,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = {
         "precision": args.precision,
         "fuse": args.fuse,
-        "channels_last": args.channels_last,
+        "channels_last": {"auto": None, "on": True, "off": False}[args.channels_last],
         "threads": args.threads,
         "omp_passive": args.omp_wait == "passive",
         "cudnn_benchmark": {"auto": None, "on": True, "off": False}[args.cudnn_benchmark],
@@ -494,7 +483,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             for r in got.values():
                 rows.append({"case": case.name, **r})
+                print(f"# {case.name}: {r['impl']} {r['wall_s']:.2f} s", file=sys.stderr)
             results.append({"case": asdict(case), **got})
+            if args.json:  # after every case, so a run cut short still leaves its rows
+                write_json(args.json, command, device, peak, opts, results)
     print(table(rows))
     print(
         f"\nfloat32 matmul: {peak / 1e9:.1f} GFLOP/s ({device}, {torch.get_num_threads()} "
@@ -503,20 +495,28 @@ def main(argv: list[str] | None = None) -> int:
         "PSNR: engine output vs baseline output."
     )
     if args.json:
-        info = {
-            "command": command,
-            "device": device,
-            "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "matmul_gflop_per_s": peak / 1e9,
-            "opts": opts,
-            "results": results,
-        }
-        Path(args.json).write_text(json.dumps(info, indent=2) + "\n")
+        write_json(args.json, command, device, peak, opts, results)
     return 0
+
+
+def write_json(
+    path: str, command: str, device: str, peak: float, opts: dict, results: list
+) -> None:
+    import torch
+
+    info = {
+        "command": command,
+        "device": device,
+        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "matmul_gflop_per_s": peak / 1e9,
+        "opts": opts,
+        "results": results,
+    }
+    Path(path).write_text(json.dumps(info, indent=2) + "\n")
 
 
 if __name__ == "__main__":

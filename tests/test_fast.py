@@ -3,8 +3,6 @@ precision plumbing. The numbers are checked against the model as loaded; no GPU 
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 import torch
 from conftest import tiny_model
@@ -14,7 +12,7 @@ from inceptionism import api, cli
 from inceptionism.errors import DreamError
 from inceptionism.io import LoadedImage
 from inceptionism.models import REGISTRY, base, get_spec
-from inceptionism.models.base import fold_batchnorm, half_dtype
+from inceptionism.models.base import fold_batchnorm, fuse_pairs, half_dtype
 from inceptionism.objectives import reference
 
 
@@ -40,12 +38,11 @@ def model_for(name: str):
     """A registered model: random weights (exercising random BN statistics) where its module
     can build them, else its real weights if here."""
     spec = get_spec(name)
-    make = getattr(importlib.import_module(spec.load.__module__), "random_model", None)
-    if make is not None:
-        return make(name)
+    if spec.random is not None:
+        return spec.random(0)
     if spec.weights_here():
         return spec.load(None)
-    pytest.skip(f"{name}: no weights here and no random_model()")
+    pytest.skip(f"{name}: no weights here and no ModelSpec.random")
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -54,9 +51,11 @@ def test_fast_model_has_every_layer_and_value_of_the_original(name):
     fast = model.fast()
     assert fast is not model and fast.net is not model.net
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.net.modules()), "all folded"
-    assert any(isinstance(m, nn.BatchNorm2d) for m in model.net.modules()), "original kept"
-    layers = list(model.layers)
-    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    folded = {conv for conv, _ in fuse_pairs(model.net)}
+    assert len(folded) == sum(isinstance(m, nn.BatchNorm2d) for m in model.net.modules())
+    # a tap on a conv with a folded batch norm sees the normalised output (documented)
+    layers = [n for n, path in model.layers.items() if path not in folded]
+    x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want = model.activations(x, layers)
         got = fast.activations(x, layers)
@@ -71,7 +70,8 @@ def test_fast_model_has_every_layer_and_value_of_the_original(name):
         xi = x.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(obj(m.activations(xi, obj.layers)), xi)
         grads.append(g)
-    assert torch.allclose(grads[1], grads[0], rtol=1e-3, atol=1e-4 * grads[0].abs().max())
+    # in norm: float rounding flips a few ReLU/max-pool kinks, which moves single elements
+    assert (grads[1] - grads[0]).norm() / grads[0].norm() < 1e-2
 
 
 def test_fast_is_cached_idempotent_and_follows_the_device(lite0):
@@ -146,28 +146,41 @@ def test_half_precision_on_cpu_is_a_user_error(tmp_path, sample_path, capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+FREED_MEMORY_PROBE = """
+import resource, torch
+from inceptionism import runtime
+
+def faults_of_second_allocation():
+    torch.ones(16 * 2**20).sum()  # 64 MB, freed at once
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    torch.ones(16 * 2**20).sum()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+outside = faults_of_second_allocation()  # ~pages (fewer with huge pages set to "always")
+with runtime.keep_freed_memory(), runtime.keep_freed_memory():
+    inside = faults_of_second_allocation()
+print(outside, inside, runtime._active)
+"""
+
+
 def test_freed_memory_is_reused_inside_a_dream_and_returned_after():
     """The second of two same-sized big allocations page-faults in afresh normally, but not
-    inside ``keep_freed_memory`` (the reason it exists); nesting is fine."""
-    import resource
+    inside ``keep_freed_memory`` (the reason it exists); nesting is fine. In a fresh process:
+    what malloc does with a free depends on the heap's history (other tests' big models)."""
+    import subprocess
+    import sys
 
     from inceptionism import runtime
 
     if runtime._glibc() is None:
         pytest.skip("glibc only")
-
-    def faults_of_second_allocation() -> int:
-        torch.ones(16 * 2**20).sum()  # 64 MB, freed at once
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        torch.ones(16 * 2**20).sum()
-        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
+    run = subprocess.run(
+        [sys.executable, "-c", FREED_MEMORY_PROBE], capture_output=True, text=True, check=True
+    )
+    outside, inside, active = (int(v) for v in run.stdout.split())
     pages = 64 * 2**20 // 4096
-    outside = faults_of_second_allocation()  # ~pages (fewer with huge pages set to "always")
-    with runtime.keep_freed_memory(), runtime.keep_freed_memory():
-        inside = faults_of_second_allocation()
     assert inside < min(pages // 10, outside + 1)
-    assert runtime._active == 0
+    assert active == 0
 
 
 @pytest.mark.parametrize("variant", [0, 1, 2])
@@ -185,3 +198,17 @@ def test_random_lite_nets_have_the_published_layout(variant):
     assert {k: v.shape for k, v in net.state_dict().items()} == {
         k: v.shape for k, v in state.items()
     }
+
+
+def test_channels_last_only_where_it_pays():
+    """Channels-last weights are for oneDNN on the CPU; on CUDA they cost cuDNN seconds of set-up
+    for every new image shape (an H100: a default dream of 1024 px took 18 s instead of 1.3 s),
+    so ``fast()`` elsewhere keeps the loaded layout (any non-CPU device shows it: meta here)."""
+    model = get_spec("efficientnet-lite0").random(0)
+    cl = torch.channels_last
+    assert model.fast().net._conv_stem.weight.is_contiguous(memory_format=cl)
+    model.to("meta")
+    elsewhere = model.fast()
+    assert not elsewhere.net._conv_stem.weight.is_contiguous(memory_format=cl)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in elsewhere.net.modules())
+    assert model.fast(channels_last=True).net._conv_stem.weight.is_contiguous(memory_format=cl)

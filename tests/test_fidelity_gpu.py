@@ -8,6 +8,7 @@ import torch
 from conftest import psnr, sample_array, to_pixels
 from reference import Features, deep_dream
 
+from inceptionism import runtime
 from inceptionism.config import make_config
 from inceptionism.engine import dream_tensor
 from inceptionism.models import load_model
@@ -22,6 +23,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def models():
     """(the model on the CPU for the reference, its copy on the GPU for the engine)."""
+    runtime.configure(torch.device("cuda"))  # as api.run does: no TF32 behind fp32's back
     return load_model("efficientnet-lite0"), load_model("efficientnet-lite0").to("cuda")
 
 
@@ -46,14 +48,19 @@ def both(models, precision: str, octaves: int, iterations: int, long_side: int =
     return x, ours, cpu.preprocess.invert(ref).clamp(0, 255)
 
 
+# Half precision is opt-in (--precision) because it misses the 45 dB bound: an H100 and an H200
+# gave bf16 39.3 / 42.8 dB and fp16 41.9 / 48.0 dB; its bound only catches a broken autocast.
+BOUND_DB = {"auto": 45, "fp32": 45, "bf16": 35, "fp16": 35}
+
+
 @pytest.mark.parametrize("precision", ["auto", "fp32", "bf16", "fp16"])
 def test_short_schedules_equal_the_reference(models, precision):
     x, ours, ref = both(models, precision, 1, 3)
     _, ours2, ref2 = both(models, precision, 2, 1)
     print(f"\n{precision}: PSNR {psnr(ours, ref):.1f} dB (1x3), {psnr(ours2, ref2):.1f} dB (2x1)")
-    assert psnr(ours, x) < 45
-    assert psnr(ours, ref) >= 45
-    assert psnr(ours2, ref2) >= 45
+    assert psnr(ours, x) < 45  # the dream did change the image
+    assert psnr(ours, ref) >= BOUND_DB[precision]
+    assert psnr(ours2, ref2) >= BOUND_DB[precision]
 
 
 @pytest.mark.parametrize("precision", ["auto", "fp32", "bf16", "fp16"])

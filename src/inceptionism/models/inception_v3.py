@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Preprocess
+from .base import Preprocess, conv_bn_pairs
 from .weights import Published, published_spec
 
 NAME = "inception-v3"
@@ -194,6 +194,10 @@ class Inception3(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(0.5)
         self.fc = nn.Linear(2048, num_classes)
+
+    def fuse_pairs(self) -> list[tuple[str, str]]:
+        """Every BasicConv2d's conv and batch norm (see ``DreamModel.fast``)."""
+        return conv_bn_pairs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in _TRUNK:

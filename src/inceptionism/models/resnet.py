@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from .base import IMAGENET_MEAN, IMAGENET_STD, Preprocess, conv_bn_pairs
 from .weights import Published, published_spec
 
 NAME = "resnet50"
@@ -77,6 +77,11 @@ class ResNet(nn.Module):
             setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(cin, num_classes)
+
+    def fuse_pairs(self) -> list[tuple[str, str]]:
+        """Every conv and the batch norm after it, the shortcuts' too (see ``DreamModel.fast``)."""
+        names = [(f"conv{i}", f"bn{i}") for i in (1, 2, 3)] + [("0", "1")]  # downsample.0/.1
+        return conv_bn_pairs(self, names)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

@@ -98,7 +98,16 @@ def _description(name: str) -> str:
 
 def load(name: str, weights: str | Path | None = None) -> DreamModel:
     """VGG ``name`` with ``weights`` (a local file) or the published weights (downloaded once)."""
-    net = load_published(partial(build_net, name), WEIGHTS[name], weights, name)
+    return _model(name, load_published(partial(build_net, name), WEIGHTS[name], weights, name))
+
+
+def random_model(name: str, seed: int = 0) -> DreamModel:
+    """VGG ``name`` with random weights (see ``ModelSpec.random``)."""
+    torch.manual_seed(seed)
+    return _model(name, build_net(name).eval())
+
+
+def _model(name: str, net: nn.Module) -> DreamModel:
     return DreamModel(
         name=name,
         net=net,
@@ -120,6 +129,7 @@ SPECS = [
         weights_here=partial(_weights_here, name),
         description=_description(name),
         default_layers=DEFAULT_LAYERS[name],
+        random=partial(random_model, name),
     )
     for name in CONFIGS
 ]

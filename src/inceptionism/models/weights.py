@@ -363,10 +363,16 @@ def published_spec(
     """The ModelSpec of a model with published weights: ``weights[name]`` is looked up at load
     time (so tests can point it at a local server), strict loading, cached download."""
     from . import ModelSpec
-    from .base import DreamModel
+    from .base import DreamModel, randomized
 
     def load(path: str | Path | None = None) -> DreamModel:
-        net = load_published(build, weights[name], path, name)
+        return model(load_published(build, weights[name], path, name))
+
+    def random(seed: int = 0) -> DreamModel:
+        torch.manual_seed(seed)  # the default init of the convs and linears
+        return model(randomized(build(), seed))
+
+    def model(net: nn.Module) -> DreamModel:
         return DreamModel(
             name=name,
             net=net,
@@ -383,4 +389,5 @@ def published_spec(
         weights_here=lambda: is_cached(weights[name].url),
         description=description,
         default_layers=dict(default_layers),
+        random=random,
     )
