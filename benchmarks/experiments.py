@@ -40,6 +40,8 @@ VARIANTS: dict[str, tuple[dict[str, bool] | None, dict[str, str]]] = {
     "+ keep freed memory": (ALL_ON, {}),
     # Only matters with 2+ threads (--threads 2): OpenMP's idle threads sleep, not spin.
     "+ OMP passive": (ALL_ON, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    # What the package sets now instead: a short spin, then sleep (runtime.OMP_SPINCOUNT).
+    "+ OMP short spin": (ALL_ON, {"GOMP_SPINCOUNT": "10000"}),
     # Tried and dropped: torch's transparent huge pages for its allocations.
     "+ huge pages": (ALL_ON, {"OMP_WAIT_POLICY": "PASSIVE", "THP_MEM_ALLOC_ENABLE": "1"}),
 }

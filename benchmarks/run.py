@@ -168,11 +168,11 @@ def flops_per_step(step, net, shape: tuple[int, int]) -> int:
 def worker(job: dict[str, Any]) -> dict[str, Any]:
     """Run one case with one implementation; returns the measurements."""
     opts = job["opts"]
-    if job["impl"] == "baseline" or not opts["omp_passive"]:
+    if job["impl"] == "baseline" or not opts["omp_short_spin"]:
         import torch  # before inceptionism: torch's own OpenMP settings
 
     sys.path.insert(0, str(SRC))
-    import inceptionism  # noqa: F401  (before numpy/torch: sets OMP_WAIT_POLICY, see runtime.py)
+    import inceptionism  # noqa: F401  (before numpy/torch: sets GOMP_SPINCOUNT, see runtime.py)
 
     # isort: split
     import numpy as np
@@ -189,7 +189,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     dev = torch.device(job["device"])
     model, weights = get_model(case.model)
     rgb = sample_pixels(case.size)
-    cfg = make_config(case.preset, model=model.name, **case.options)
+    tile = {} if opts.get("tile") is None else {"tile": opts["tile"]}
+    cfg = make_config(case.preset, model=model.name, **{**case.options, **tile})
     layers = dict(cfg.layers or model.default_layers)
     objective = reference(layers)
     pixels = torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous()
@@ -280,6 +281,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         "objective": achieved,
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
+        "omp_spincount": os.environ.get("GOMP_SPINCOUNT", "(default)"),
     }
 
 
@@ -382,6 +384,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     g = p.add_argument_group("engine switches (defaults: what the API does)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    g.add_argument("--tile", help="tile size for every case: auto, 0 (off) or pixels")
     g.add_argument("--no-fuse", dest="fuse", action="store_false", help="keep batch norms")
     g.add_argument(
         "--channels-last", default="auto", choices=["auto", "on", "off"], help="auto: on the CPU"
@@ -389,9 +392,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, help="torch.set_num_threads for both (default: torch's)")
     g.add_argument(
         "--omp-wait",
-        default="passive",
-        choices=["passive", "default"],
-        help="OpenMP idle threads sleep (passive) or spin first (OpenMP's default)",
+        default="short-spin",
+        choices=["short-spin", "default"],
+        help="OpenMP idle threads spin briefly, then sleep (ours), or OpenMP's default long spin",
     )
     g.add_argument("--cudnn-benchmark", default="auto", choices=["auto", "on", "off"])
     g.add_argument(
@@ -437,9 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         "fuse": args.fuse,
         "channels_last": {"auto": None, "on": True, "off": False}[args.channels_last],
         "threads": args.threads,
-        "omp_passive": args.omp_wait == "passive",
+        "omp_short_spin": args.omp_wait == "short-spin",
         "cudnn_benchmark": {"auto": None, "on": True, "off": False}[args.cudnn_benchmark],
         "keep_memory": args.keep_memory,
+        "tile": None if args.tile is None else args.tile if args.tile == "auto" else int(args.tile),
     }
     if args.threads:
         torch.set_num_threads(args.threads)  # the yardstick with the threads the cases get

@@ -20,7 +20,8 @@ def test_quick_benchmark_runs_engine_and_baseline_and_writes_json(tmp_path):
     cmd = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--cases"]
     cmd += ["default-256", "--size", "128", "--threads", "1", "--json", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    env.pop("OMP_WAIT_POLICY", None)  # the baseline gets torch's default, the engine its own
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):  # the baseline: torch's; the engine: ours
+        env.pop(var, None)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert p.returncode == 0, p.stderr
     assert "| case" in p.stdout and "speed-up" in p.stdout
@@ -36,7 +37,7 @@ def test_quick_benchmark_runs_engine_and_baseline_and_writes_json(tmp_path):
         assert r["wall_s"] > 0 and r["rss_peak_mb"] > 0 and r["gflop_per_step"] > 0
         assert r["objective"] > 0
     assert engine["speedup"] > 0 and engine["psnr"] > 15  # the same dream, to float drift
-    assert engine["omp_wait_policy"] == "PASSIVE" and base["omp_wait_policy"] == "(default)"
+    assert engine["omp_spincount"] == "10000" and base["omp_spincount"] == "(default)"
 
 
 def _run_module():

@@ -111,14 +111,17 @@ def test_too_small_a_tile_is_refused_in_one_line():
 def test_chooser_tiles_only_what_does_not_fit():
     bpp = 1420.0  # efficientnet-lite0 up to block10, measured bytes of graph per pixel
     budget = graph_budget("cpu", free=20 * GiB, image_bytes=3 * 4 * 4000 * 2668)
-    assert budget == tiling.CPU_GRAPH_CAP  # a roomy machine: the CPU cap applies
+    # a roomy machine: the CPU cap applies
+    assert budget == tiling.CPU_DREAM_CAP - tiling.FULL_SIZE_COPIES * 3 * 4 * 4000 * 2668
     assert choose_tile((300, 451), bpp, budget, 16, 64) == 0
     assert choose_tile((480, 640), bpp, budget, 16, 64) == 0
+    roomy = graph_budget("cpu", free=20 * GiB, image_bytes=3 * 4 * 1024 * 681)
+    assert choose_tile((681, 1024), 1107.0, roomy, 16, 64) == 0  # the 1024 px default dream
     side = choose_tile((2668, 4000), bpp, budget, 16, 64)
     assert side % 16 == 0 and 256 <= side < 2668
     assert side**2 * bpp * tiling.PEAK_FACTOR <= budget
     # little free RAM: smaller tiles, but never below a few margins
-    low = graph_budget("cpu", free=2 * GiB, image_bytes=3 * 4 * 4000 * 2668)
+    low = graph_budget("cpu", free=3 * GiB // 2, image_bytes=3 * 4 * 4000 * 2668)
     assert low < budget
     assert 256 <= choose_tile((2668, 4000), bpp, low, 16, 64) < side
     assert choose_tile((2668, 4000), bpp, 0, 16, 64) == 4 * 64

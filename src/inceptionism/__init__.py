@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import runtime  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch is imported)
+from . import runtime  # noqa: F401  (first: sets GOMP_SPINCOUNT before torch is imported)
 from .api import dream
 from .config import PRESETS, DreamConfig, make_config
 from .errors import DreamError

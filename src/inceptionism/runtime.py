@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # torch is imported lazily: passive_omp_wait must run before it
+if TYPE_CHECKING:  # torch is imported lazily: short_omp_spin must run before it
     import torch
 
 # cuDNN autotuning (times every conv algorithm once per new shape, then reuses the fastest).
@@ -25,22 +25,32 @@ if TYPE_CHECKING:  # torch is imported lazily: passive_omp_wait must run before 
 CUDNN_BENCHMARK = False
 
 
-def passive_omp_wait() -> bool:
-    """Let idle OpenMP threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``).
+#: Spins an idle OpenMP thread makes before it sleeps (GNU OpenMP, which PyTorch's Linux builds
+#: use; its default is 300000). The 2-core machine, default dream at 1024 px, wall seconds:
+#: idle 8.2 (default) / 8.3 (this) / 12.0 (PASSIVE, no spin); with two busy processes beside it
+#: 109 (default) / 18 to 21 (this) / 18.7 (PASSIVE). See benchmarks/README.md.
+OMP_SPINCOUNT = "10000"
+
+
+def short_omp_spin() -> bool:
+    """Let idle OpenMP threads spin only briefly before they sleep (``GOMP_SPINCOUNT``).
 
     PyTorch's OpenMP threads spin between ops by default; on a machine whose cores are busy with
     other work (a shared machine, a laptop doing other things), spinning threads steal the cores
-    the working thread needs and a dream step gets several times slower. OpenMP reads this once,
-    when torch is first imported, so it only applies when we get there first; an explicit
-    ``OMP_WAIT_POLICY`` always wins. Returns whether it was set.
+    the working thread needs and a dream gets five times slower. Sleeping at once
+    (``OMP_WAIT_POLICY=PASSIVE``) fixes that but costs an idle machine 45%, as every op then
+    wakes its threads; a short spin covers the gap between one op and the next. OpenMP reads this
+    once, when torch is first imported, so it only applies when we get there first; an explicit
+    ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` always wins. Returns whether it was set.
     """
-    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+    mine = ("torch" in sys.modules, "OMP_WAIT_POLICY" in os.environ, "GOMP_SPINCOUNT" in os.environ)
+    if any(mine):
         return False
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["GOMP_SPINCOUNT"] = OMP_SPINCOUNT
     return True
 
 
-passive_omp_wait()  # on import: the package imports this module before anything imports torch
+short_omp_spin()  # on import: the package imports this module before anything imports torch
 
 # glibc mallopt parameters and their defaults.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -91,7 +101,7 @@ def keep_freed_memory() -> Iterator[None]:
 
 def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None:
     """Settings for dreaming on ``device``: cuDNN autotuning on CUDA (``CUDNN_BENCHMARK`` unless
-    given). CPU threads stay torch's default, one per available core: with passive waiting
+    given). CPU threads stay torch's default, one per available core: with the short spin
     as fast as one thread on a busy machine, and the way to use the second core when it is free."""
     if device.type == "cuda":
         import torch

@@ -52,9 +52,11 @@ PEAK_FACTOR = 1.25
 #: Full-size (1, 3, H, W) tensors alive at once outside the graph: input, original, dream,
 #: rolled copy, gradient, normalised step, detail re-injection temporaries.
 FULL_SIZE_COPIES = 8
-#: On a CPU bigger windows are no faster per pixel, so the graph gets at most this much RAM
-#: (a 4000x2668 photo then dreams in ~2.1 GB at peak); GPUs use half of what is free.
-CPU_GRAPH_CAP = 640 * 2**20
+#: On a CPU a dream takes at most this much RAM, full-size copies and graph together, unless
+#: the image alone needs more: a 1024 px photo (about 1 GB) dreams untiled, since the windows'
+#: overlap costs compute (untiled 1.6x faster there); a 4000x2668 photo keeps ~2.1 GB at peak.
+#: GPUs use half of what is free.
+CPU_DREAM_CAP = 1536 * 2**20
 GPU_FRACTION = 0.5
 CPU_FRACTION = 0.5
 #: Windows are at least this many margins wide, or the overlap would cost more than the cores.
@@ -136,13 +138,14 @@ def device_free_bytes(device: torch.device) -> int:
 def graph_budget(device_type: str, free: int, image_bytes: int) -> int:
     """Bytes one window's graph may use, given ``free`` bytes on the device.
 
-    The full-size tensors come first; the graph gets a share of what is left (on a CPU at most
-    ``CPU_GRAPH_CAP``, as bigger windows buy no speed there but cost the rest of the machine).
+    The full-size tensors come first; the graph gets a share of what is left (on a CPU no more
+    than keeps the whole dream within ``CPU_DREAM_CAP``, leaving the rest of the machine alone).
     """
-    left = max(0, free - FULL_SIZE_COPIES * image_bytes)
+    copies = FULL_SIZE_COPIES * image_bytes
+    left = max(0, free - copies)
     if device_type == "cuda":
         return int(left * GPU_FRACTION)
-    return int(min(left * CPU_FRACTION, CPU_GRAPH_CAP))
+    return int(max(0, min(left * CPU_FRACTION, CPU_DREAM_CAP - copies)))
 
 
 def choose_tile(

@@ -79,6 +79,8 @@ class InceptionAux(nn.Module):
 class GoogLeNet(nn.Module):
     """Inference-only GoogLeNet: the auxiliary heads hold weights but are not run."""
 
+    fuse_pairs = conv_bn_pairs  # every BasicConv2d's conv and norm (DreamModel.fast)
+
     def __init__(self, num_classes: int = 1000):
         super().__init__()
         self.conv1 = BasicConv2d(3, 64, 7, stride=2, padding=3)
@@ -102,10 +104,6 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(0.2)
         self.fc = nn.Linear(1024, num_classes)
-
-    def fuse_pairs(self) -> list[tuple[str, str]]:
-        """Every BasicConv2d's conv and batch norm (see ``DreamModel.fast``)."""
-        return conv_bn_pairs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool1(self.conv1(x))

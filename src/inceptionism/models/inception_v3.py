@@ -170,6 +170,8 @@ class InceptionAux(nn.Module):
 class Inception3(nn.Module):
     """Inference-only Inception v3 (the auxiliary head holds weights but is not run)."""
 
+    fuse_pairs = conv_bn_pairs  # every BasicConv2d's conv and norm (DreamModel.fast)
+
     def __init__(self, num_classes: int = 1000):
         super().__init__()
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, 3, stride=2)
@@ -194,10 +196,6 @@ class Inception3(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(0.5)
         self.fc = nn.Linear(2048, num_classes)
-
-    def fuse_pairs(self) -> list[tuple[str, str]]:
-        """Every BasicConv2d's conv and batch norm (see ``DreamModel.fast``)."""
-        return conv_bn_pairs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in _TRUNK:
