@@ -11,8 +11,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from weights_server import WeightsServer  # tests/, on the path from here on
+
 from inceptionism.models import load_model
 from inceptionism.models.base import DreamModel, Preprocess
+from inceptionism.models.weights import CACHE_ENV
 
 SAMPLE = Path(__file__).parents[1] / "src" / "inceptionism" / "data" / "chelsea.png"
 
@@ -68,3 +71,21 @@ def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     b = torch.as_tensor(b, dtype=torch.float64)
     mse = torch.mean((a - b) ** 2).item()
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 serving weights files (tests/weights_server.py)."""
+    s = WeightsServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty weights cache of this test's own, and no proxy between us and 127.0.0.1."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")
+    return folder

@@ -14,22 +14,6 @@ from inceptionism.models import weights as W
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(W.CACHE_ENV, str(folder))
-    monkeypatch.setenv("no_proxy", "*")  # never send 127.0.0.1 through a proxy
-    monkeypatch.setenv("NO_PROXY", "*")
-    return folder
-
-
-@pytest.fixture
-def server():
-    s = WeightsServer()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def payload(tmp_path: Path) -> tuple[Path, str]:
     """A small real state dict file and its SHA-256."""
     path = tmp_path / "src" / "tiny-12345678.pth"

@@ -19,13 +19,16 @@ from inceptionism.objectives import layer_l2
 pytestmark = pytest.mark.slow
 
 
-def both(lite0, octaves: int, iterations: int, long_side: int = 224):
+def both(lite0, octaves: int, iterations: int, long_side: int = 224, engine=None):
+    """(input, the engine's dream, the reference's dream) as pixels on the CPU. The reference
+    runs on ``lite0`` as loaded; the engine on ``engine`` (e.g. a GPU copy) if given."""
+    engine = engine or lite0
     cfg = make_config(
         "seed", layers={"block8": 1.0}, max_loss=1e9, octaves=octaves, iterations=iterations
     )
     assert cfg.jitter == 0 and cfg.step == 0.01 and cfg.octave_scale == 1.2
     x = to_pixels(sample_array(long_side))
-    ours = dream_tensor(lite0, x, cfg)
+    ours = dream_tensor(engine, x.to(engine.device), cfg).cpu()
     feats = Features(lite0.net, {"block8": lite0.layers["block8"]})
     ref = deep_dream(
         feats,

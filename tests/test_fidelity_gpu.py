@@ -4,13 +4,11 @@ plain float32 transcription of the notebook run on the CPU. Skipped without a GP
 from __future__ import annotations
 
 import pytest
+import test_fidelity as fidelity
 import torch
-from conftest import psnr, sample_array, to_pixels
-from reference import Features, deep_dream
+from conftest import psnr
 
 from inceptionism import runtime
-from inceptionism.config import make_config
-from inceptionism.engine import dream_tensor
 from inceptionism.models import load_model
 from inceptionism.objectives import layer_l2
 
@@ -29,23 +27,7 @@ def models():
 
 def both(models, precision: str, octaves: int, iterations: int, long_side: int = 224):
     cpu, gpu = models
-    cfg = make_config(
-        "seed", layers={"block8": 1.0}, max_loss=1e9, octaves=octaves, iterations=iterations
-    )
-    x = to_pixels(sample_array(long_side))
-    ours = dream_tensor(gpu.fast(precision), x.cuda(), cfg).cpu()
-    feats = Features(cpu.net, {"block8": cpu.layers["block8"]})
-    ref = deep_dream(
-        feats,
-        {"block8": 1.0},
-        cpu.preprocess(x),
-        step=cfg.step,
-        num_octave=octaves,
-        octave_scale=cfg.octave_scale,
-        iterations=iterations,
-        max_loss=cfg.max_loss,
-    )
-    return x, ours, cpu.preprocess.invert(ref).clamp(0, 255)
+    return fidelity.both(cpu, octaves, iterations, long_side, engine=gpu.fast(precision))
 
 
 # Half precision is opt-in (--precision) because it misses the 45 dB bound: an H100 and an H200

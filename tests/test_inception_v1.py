@@ -7,18 +7,17 @@ cannot be downloaded here), served by a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from weights_server import WeightsServer, closed_port_url
+from weights_server import closed_port_url
 
 from inceptionism.errors import DreamError
 from inceptionism.models import inception_v1
 from inceptionism.models.base import DreamModel
-from inceptionism.models.weights import CACHE_ENV, Published
+from inceptionism.models.weights import Published
 
 NAME = inception_v1.NAME
 FILE = inception_v1.WEIGHTS[NAME].filename  # googlenet-1378be20.pth
@@ -38,23 +37,6 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 @pytest.fixture(scope="module")
 def model(published) -> DreamModel:
     return inception_v1.SPEC.load(published[0])
-
-
-@pytest.fixture
-def server():
-    s = WeightsServer()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(folder))
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.setenv("NO_PROXY", "*")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, url: str, sha: str) -> None:

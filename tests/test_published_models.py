@@ -9,7 +9,6 @@ names/shapes of its state dicts.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,12 +17,11 @@ from types import ModuleType
 
 import pytest
 import torch
-from weights_server import WeightsServer
 
 from inceptionism.errors import DreamError
 from inceptionism.models import REGISTRY, ModelSpec, inception_v3, resnet, vgg
 from inceptionism.models.base import DreamModel
-from inceptionism.models.weights import CACHE_ENV, Published
+from inceptionism.models.weights import Published
 
 
 @dataclass
@@ -126,23 +124,6 @@ def published(request, tmp_path_factory) -> Iterator[tuple[str, Path, str, dict]
 def model(published) -> DreamModel:
     name, path, _, _ = published
     return spec_of(name).load(path)
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = WeightsServer()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(folder))
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.setenv("NO_PROXY", "*")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_registered() -> None:
