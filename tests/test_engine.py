@@ -176,3 +176,30 @@ def test_invalid_config_numbers_are_refused():
         with pytest.raises(DreamError):
             DreamConfig(**bad)
     assert np.isinf(DreamConfig(max_loss=math.inf).max_loss)
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("size", [(8, 8), (9, 8), (8, 11), (13, 13)])
+def test_tf_same_strided_conv_pads_like_tensorflow(k, size):
+    """EfficientNet-Lite's stride-2 convs pad inside the conv (a zero tap in front where TF pads
+    one more after than before): exactly an explicit TF "same" pad followed by a plain conv,
+    values and input gradient, for every parity of the input size."""
+    import math
+
+    import torch.nn.functional as F
+
+    from inceptionism.models.efficientnet_lite import Conv2dSame
+
+    torch.manual_seed(0)
+    conv = Conv2dSame(4, 4, k, stride=2, groups=4).double()
+    x = torch.randn(1, 4, *size, dtype=torch.float64, requires_grad=True)
+    ph, pw = (max((math.ceil(n / 2) - 1) * 2 + k - n, 0) for n in size)
+    want = F.conv2d(F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]), conv.weight,
+                    stride=2, groups=4)  # fmt: skip
+    got = conv(x)
+    assert got.shape == want.shape == (1, 4, math.ceil(size[0] / 2), math.ceil(size[1] / 2))
+    assert torch.allclose(got, want, rtol=0, atol=1e-12)
+    g = torch.randn_like(got)
+    (g_got,) = torch.autograd.grad(got, x, g, retain_graph=True)
+    (g_want,) = torch.autograd.grad(want, x, g)
+    assert torch.allclose(g_got, g_want, rtol=0, atol=1e-12)
