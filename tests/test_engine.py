@@ -181,8 +181,8 @@ def test_invalid_config_numbers_are_refused():
 @pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("size", [(8, 8), (9, 8), (8, 11), (13, 13)])
 def test_tf_same_strided_conv_pads_like_tensorflow(k, size):
-    """EfficientNet-Lite's stride-2 convs pad inside the conv (a zero tap in front where TF pads
-    one more after than before): exactly an explicit TF "same" pad followed by a plain conv,
+    """EfficientNet-Lite's stride-2 convs, set up for dreaming, pad inside the conv (a zero tap in
+    front where TF pads one more after than before): exactly an explicit TF "same" pad and a conv,
     values and input gradient, for every parity of the input size."""
     import math
 
@@ -196,6 +196,7 @@ def test_tf_same_strided_conv_pads_like_tensorflow(k, size):
     ph, pw = (max((math.ceil(n / 2) - 1) * 2 + k - n, 0) for n in size)
     want = F.conv2d(F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]), conv.weight,
                     stride=2, groups=4)  # fmt: skip
+    conv.for_dreaming()  # what DreamModel.fast() does; as loaded it pads with F.pad
     got = conv(x)
     assert got.shape == want.shape == (1, 4, math.ceil(size[0] / 2), math.ceil(size[1] / 2))
     assert torch.allclose(got, want, rtol=0, atol=1e-12)

@@ -294,12 +294,17 @@ class DreamModel:
         return self._fast[key]
 
     def _dreaming_net(self, fuse: bool, channels_last: bool) -> nn.Module:
-        """The net with its batch norms folded and/or conv weights channels-last (a copy that
-        shares every tensor it does not change), or the net itself if nothing changes."""
+        """The net with its batch norms folded, its modules' own rewrites for dreaming applied
+        (``for_dreaming()``, e.g. EfficientNet's padding) and/or conv weights channels-last (a
+        copy that shares every tensor it does not change), or the net itself if nothing changes.
+        """
         pairs = fuse_pairs(self.net) if fuse else []
-        if not pairs and not channels_last:
+        own = [n for n, m in self.net.named_modules() if hasattr(m, "for_dreaming")] if fuse else []
+        if not pairs and not own and not channels_last:
             return self.net
         net = fold_batchnorms(_sharing_copy(self.net), pairs)
+        for name in own:
+            net.get_submodule(name).for_dreaming()
         if channels_last:
             _conv_weights_channels_last(net)
         return net

@@ -36,11 +36,14 @@ class Conv2dSame(nn.Conv2d):
 
     The weights were trained in TF, so a symmetric padding would shift every strided feature map
     by half a pixel. Stride-1 convs pad symmetrically and use the static fast path. Stride-2
-    convs pad inside the conv too: where TF pads one more after than before, the kernel gets a
-    zero tap in front and the conv one more pad on both sides, which is the same sum (to the
-    bit) without copying the (expanded, largest) activation into a padded tensor; that copy,
-    its zero fill and its backward were 14% of a CPU step at 1024 px.
+    convs pad with ``F.pad`` as loaded; for dreaming (``for_dreaming``, which ``fast()`` calls)
+    they pad inside the conv instead: where TF pads one more after than before, the kernel gets
+    a zero tap in front and the conv one more pad on both sides, the same sums (to the bit)
+    without copying the (expanded, largest) activation into a padded tensor; that copy, its
+    zero fill and its backward were 14% of a CPU step at 1024 px.
     """
+
+    pad_in_conv = False
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> None:
         super().__init__(
@@ -54,11 +57,18 @@ class Conv2dSame(nn.Conv2d):
         ih, iw = x.shape[-2:]
         ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
         pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+        if not self.pad_in_conv:  # TF: pad // 2 before, the rest after
+            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         weight = self.weight
-        if ph % 2 or pw % 2:  # TF: pad // 2 before, the rest after
+        if ph % 2 or pw % 2:
             weight = F.pad(weight, [pw % 2, 0, ph % 2, 0])
         padding = ((ph + 1) // 2, (pw + 1) // 2)
         return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def for_dreaming(self) -> None:
+        """Pad inside the conv (see the class): the same values, no padded copy."""
+        self.pad_in_conv = True
 
 
 class MBConv(nn.Module):
