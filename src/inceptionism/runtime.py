@@ -43,8 +43,7 @@ def short_omp_spin() -> bool:
     once, when torch is first imported, so it only applies when we get there first; an explicit
     ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` always wins. Returns whether it was set.
     """
-    mine = ("torch" in sys.modules, "OMP_WAIT_POLICY" in os.environ, "GOMP_SPINCOUNT" in os.environ)
-    if any(mine):
+    if "torch" in sys.modules or {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & os.environ.keys():
         return False
     os.environ["GOMP_SPINCOUNT"] = OMP_SPINCOUNT
     return True

@@ -12,14 +12,12 @@ its tensor overwritten by ``relu4_3``.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import ModelSpec
-from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, Preprocess
-from .weights import Published, is_cached, load_published
+from .base import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from .weights import Published, published_spec
 
 # Channels of each conv per block; a max-pool closes every block.
 CONFIGS: dict[str, list[list[int]]] = {
@@ -96,40 +94,15 @@ def _description(name: str) -> str:
     return f"{name.upper()} (torchvision weights, ImageNet); layers conv4_3, relu4_3, pool4, ..."
 
 
-def load(name: str, weights: str | Path | None = None) -> DreamModel:
-    """VGG ``name`` with ``weights`` (a local file) or the published weights (downloaded once)."""
-    return _model(name, load_published(partial(build_net, name), WEIGHTS[name], weights, name))
-
-
-def random_model(name: str, seed: int = 0) -> DreamModel:
-    """VGG ``name`` with random weights (see ``ModelSpec.random``)."""
-    torch.manual_seed(seed)
-    return _model(name, build_net(name).eval())
-
-
-def _model(name: str, net: nn.Module) -> DreamModel:
-    return DreamModel(
-        name=name,
-        net=net,
-        preprocess=Preprocess.mean_std(IMAGENET_MEAN, IMAGENET_STD),
-        layers=layer_names(name),
-        default_layers=dict(DEFAULT_LAYERS[name]),
-        description=_description(name),
-    )
-
-
-def _weights_here(name: str) -> bool:
-    return is_cached(WEIGHTS[name].url)
-
-
 SPECS = [
-    ModelSpec(
-        name=name,
-        load=partial(load, name),
-        weights_here=partial(_weights_here, name),
-        description=_description(name),
-        default_layers=DEFAULT_LAYERS[name],
-        random=partial(random_model, name),
+    published_spec(
+        name,
+        WEIGHTS,
+        partial(build_net, name),
+        Preprocess.mean_std(IMAGENET_MEAN, IMAGENET_STD),
+        layer_names(name),
+        DEFAULT_LAYERS[name],
+        _description(name),
     )
     for name in CONFIGS
 ]
