@@ -48,7 +48,7 @@ def child(argv: list[str]) -> None:
     """Run one dream through the CLI in this (fresh) process and report it as JSON."""
     import torch
 
-    from inceptionism.cli import main as deepdream
+    from inceptionism.frontends.cli import main as deepdream
 
     t = time.perf_counter()
     code = deepdream(["dream", *argv])

@@ -62,9 +62,9 @@ def time_steps(variant: str, size: int, threads: int | None, n: int) -> dict[str
     import baseline
     from run import sample_pixels
 
-    from inceptionism.engine import loss_and_gradient
+    from inceptionism.algorithm.engine import loss_and_gradient
+    from inceptionism.algorithm.objectives import reference
     from inceptionism.models import load_model
-    from inceptionism.objectives import reference
 
     model = load_model()
     layers = dict(model.default_layers)
@@ -129,8 +129,8 @@ def cmd_compile(args: argparse.Namespace) -> None:
     """torch.compile of the truncated forward + loss (hooks and the early-stop exception do not
     compile), against eager on the same folded channels-last net, per octave shape."""
     torch = _setup(args.threads)
+    from inceptionism.algorithm.engine import octave_shapes
     from inceptionism.config import make_config
-    from inceptionism.engine import octave_shapes
     from inceptionism.models import load_model
 
     model = load_model()
@@ -175,8 +175,8 @@ def cmd_drift(args: argparse.Namespace) -> None:
     from conftest import psnr
     from run import sample_pixels
 
+    from inceptionism.algorithm.engine import dream_tensor
     from inceptionism.config import make_config
-    from inceptionism.engine import dream_tensor
     from inceptionism.models import load_model
 
     m32, m64 = load_model(), load_model()

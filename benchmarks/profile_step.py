@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import torch
 
 from inceptionism import runtime
+from inceptionism.algorithm.engine import dream_tensor, loss_and_gradient, normalize
+from inceptionism.algorithm.objectives import reference
 from inceptionism.config import make_config
-from inceptionism.engine import dream_tensor, loss_and_gradient, normalize
 from inceptionism.models import load_model
-from inceptionism.objectives import reference
 
 
 def sync(device: torch.device) -> None:

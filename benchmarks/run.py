@@ -179,9 +179,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from inceptionism import runtime
+    from inceptionism.algorithm.engine import dream_tensor, loss_and_gradient
+    from inceptionism.algorithm.objectives import reference
     from inceptionism.config import make_config
-    from inceptionism.engine import dream_tensor, loss_and_gradient
-    from inceptionism.objectives import reference
 
     if opts["threads"]:
         torch.set_num_threads(opts["threads"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inceptionism.cli import main
+from inceptionism.frontends.cli import main
 from inceptionism.io import read_metadata
 
 FAST = ["--octaves", "2", "--iterations", "2", "-q"]

@@ -9,7 +9,7 @@ from conftest import sample_array, to_pixels
 from PIL import Image
 
 import inceptionism
-from inceptionism.objectives import reference
+from inceptionism.algorithm.objectives import reference
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_seed_preset_runs_the_reference_schedule(lite0):
         0,
     )
     steps = []
-    from inceptionism.engine import dream_tensor
+    from inceptionism.algorithm.engine import dream_tensor
 
     dream_tensor(
         lite0, to_pixels(sample_array(200)), cfg, progress=lambda n, loss: steps.append(loss.item())

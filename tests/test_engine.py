@@ -10,15 +10,15 @@ import torch
 from conftest import psnr, tiny_model
 from reference import Features, deep_dream
 
-from inceptionism.config import DreamConfig
-from inceptionism.engine import (
+from inceptionism.algorithm.engine import (
     dream_tensor,
     normalize,
     octave_shapes,
     usable_shapes,
 )
+from inceptionism.algorithm.objectives import layer_l2, reference
+from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
-from inceptionism.objectives import layer_l2, reference
 
 
 def random_pixels(h: int = 48, w: int = 64, seed: int = 1) -> torch.Tensor:

@@ -8,12 +8,13 @@ import torch
 from conftest import tiny_model
 from torch import nn
 
-from inceptionism import api, cli
+from inceptionism import api
+from inceptionism.algorithm.objectives import reference
 from inceptionism.errors import DreamError
+from inceptionism.frontends import cli
 from inceptionism.io import LoadedImage
 from inceptionism.models import REGISTRY, base, get_spec
 from inceptionism.models.base import fold_batchnorm, fuse_pairs, half_dtype
-from inceptionism.objectives import reference
 
 
 @pytest.mark.parametrize("bias", [False, True])

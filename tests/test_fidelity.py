@@ -12,9 +12,9 @@ import torch
 from conftest import psnr, sample_array, to_pixels
 from reference import Features, deep_dream
 
+from inceptionism.algorithm.engine import dream_tensor
+from inceptionism.algorithm.objectives import layer_l2
 from inceptionism.config import make_config
-from inceptionism.engine import dream_tensor
-from inceptionism.objectives import layer_l2
 
 pytestmark = pytest.mark.slow
 

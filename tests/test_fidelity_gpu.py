@@ -9,8 +9,8 @@ import torch
 from conftest import psnr
 
 from inceptionism import runtime
+from inceptionism.algorithm.objectives import layer_l2
 from inceptionism.models import load_model
-from inceptionism.objectives import layer_l2
 
 pytestmark = [
     pytest.mark.slow,

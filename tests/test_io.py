@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-import inceptionism.io as dio
+import inceptionism.io.images as dio
 from inceptionism.errors import DreamError
 from inceptionism.io import (
     SUPPORTED_OUTPUT,

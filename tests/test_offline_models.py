@@ -10,11 +10,11 @@ import torch
 from conftest import sample_array, to_pixels
 
 import inceptionism
-from inceptionism.cli import main
+from inceptionism.algorithm.objectives import reference
+from inceptionism.frontends.cli import main
 from inceptionism.models import REGISTRY, load_model
 from inceptionism.models.base import Preprocess
 from inceptionism.models.custom import from_module
-from inceptionism.objectives import reference
 
 pytestmark = pytest.mark.slow
 

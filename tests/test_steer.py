@@ -11,11 +11,8 @@ from conftest import sample_array, tiny_model, to_pixels
 from PIL import Image
 
 import inceptionism
-from inceptionism.classes import lookup, names, search
-from inceptionism.config import DreamConfig, make_config
-from inceptionism.engine import dream_tensor, gradient_ascent
-from inceptionism.errors import DreamError
-from inceptionism.objectives import (
+from inceptionism.algorithm.engine import dream_tensor, gradient_ascent
+from inceptionism.algorithm.objectives import (
     channel,
     class_logit,
     from_config,
@@ -23,7 +20,16 @@ from inceptionism.objectives import (
     layer_l2,
     parse_layer,
 )
-from inceptionism.transforms import Shaping, chroma, pixel_bounds, smooth_cascade, to_grey_axis
+from inceptionism.algorithm.shaping import (
+    Shaping,
+    chroma,
+    pixel_bounds,
+    smooth_cascade,
+    to_grey_axis,
+)
+from inceptionism.config import DreamConfig, make_config
+from inceptionism.errors import DreamError
+from inceptionism.models.classes import lookup, names, search
 
 
 def random_pixels(h: int = 48, w: int = 64, seed: int = 1, lo: float = 0, hi: float = 255):

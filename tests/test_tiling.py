@@ -11,12 +11,10 @@ import torch
 from conftest import psnr, sample_array, tiny_model, to_pixels
 from PIL import Image
 
-from inceptionism import tiling
-from inceptionism.config import DreamConfig, make_config
-from inceptionism.engine import dream_tensor, gradient_ascent, loss_and_gradient
-from inceptionism.errors import DreamError
-from inceptionism.objectives import reference
-from inceptionism.tiling import (
+from inceptionism.algorithm import tiling
+from inceptionism.algorithm.engine import dream_tensor, gradient_ascent, loss_and_gradient
+from inceptionism.algorithm.objectives import reference
+from inceptionism.algorithm.tiling import (
     choose_tile,
     geometry,
     graph_budget,
@@ -24,6 +22,8 @@ from inceptionism.tiling import (
     spans,
     tiled_gradient,
 )
+from inceptionism.config import DreamConfig, make_config
+from inceptionism.errors import DreamError
 
 MiB = 2**20
 GiB = 2**30

@@ -5,11 +5,11 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import runtime  # noqa: F401  (first: sets GOMP_SPINCOUNT before torch is imported)
+from .algorithm.objectives import Objective, channel, class_logit, guide, layer_l2
 from .api import dream
 from .config import PRESETS, DreamConfig, make_config
 from .errors import DreamError
 from .models import REGISTRY, DreamModel, load_model
-from .objectives import Objective, channel, class_logit, guide, layer_l2
 
 __all__ = [
     "PRESETS",

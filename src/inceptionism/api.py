@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from . import __version__, runtime
+from .algorithm.engine import dream_tensor, pick_device
+from .algorithm.objectives import Objective, from_config
 from .config import DreamConfig, make_config
-from .engine import dream_tensor, pick_device
 from .io import LoadedImage, load_image, to_pil
 from .models import DreamModel, load_model
 from .models.base import half_dtype
-from .objectives import Objective, from_config
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 

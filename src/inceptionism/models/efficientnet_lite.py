@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DreamError
-from . import ModelSpec
 from .base import DreamModel, Preprocess, randomized
+from .spec import ModelSpec
 
 # Stride of each of the seven stages of EfficientNet-B0 (and so of every Lite variant).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)

@@ -362,8 +362,8 @@ def published_spec(
 ):
     """The ModelSpec of a model with published weights: ``weights[name]`` is looked up at load
     time (so tests can point it at a local server), strict loading, cached download."""
-    from . import ModelSpec
     from .base import DreamModel, randomized
+    from .spec import ModelSpec
 
     def load(path: str | Path | None = None) -> DreamModel:
         return model(load_published(build, weights[name], path, name))

@@ -13,9 +13,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import DreamError
+from inceptionism.errors import DreamError
 
-_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
+_FILE = Path(__file__).parent.parent / "data" / "imagenet_classes.txt"
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DreamError
+from inceptionism.errors import DreamError
 
 EXIT_ERROR = 1
 _MAGIC = re.compile(r"[*?[]")
@@ -39,7 +39,7 @@ def is_batch(inputs: Sequence[str]) -> bool:
 def _image_suffixes() -> set[str]:
     from PIL import Image
 
-    from .io import _INPUT_FORMATS
+    from inceptionism.io.images import _INPUT_FORMATS
 
     return {ext for ext, fmt in Image.registered_extensions().items() if fmt in _INPUT_FORMATS}
 
@@ -95,7 +95,7 @@ def plan(
     files: Sequence[Path], folder: Path | None
 ) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
     """(input, output) pairs; an input whose output another input already has is a problem."""
-    from .io import default_output_path
+    from inceptionism.io import default_output_path
 
     pairs: list[tuple[Path, Path]] = []
     problems: list[tuple[str, str]] = []

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS, make_config
-from .errors import DreamError
+from inceptionism import __version__
+from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS, make_config
+from inceptionism.errors import DreamError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -47,7 +47,7 @@ def _finite(text: str) -> float:
 
 def _layer(text: str) -> tuple[str, float]:
     """``NAME[:CHANNEL[,CHANNEL...]][=WEIGHT]``, the key normalised (``block8:17,40``)."""
-    from .objectives import parse_layer
+    from inceptionism.algorithm.objectives import parse_layer
 
     spec, _, weight = text.partition("=")
     if not spec:
@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_dream_inputs(args: argparse.Namespace) -> int:
     """Settings files, then one input exactly as ``cmd_dream`` or several as a batch."""
-    from . import batch, configfile
+    from inceptionism.frontends import configfile
+    from inceptionism.jobs import batch
 
     args = configfile.apply(args, args.argv, build_parser)
     if args.print_config:
@@ -225,8 +226,8 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
 
 def dream_settings(args: argparse.Namespace) -> tuple:
     """(config, model, objective) from the options: checked once, before any input is read."""
-    from .api import get_model
-    from .objectives import from_config
+    from inceptionism.algorithm.objectives import from_config
+    from inceptionism.api import get_model
 
     cfg = make_config(
         args.preset,
@@ -260,10 +261,10 @@ def dream_settings(args: argparse.Namespace) -> tuple:
 def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
     from tqdm import tqdm
 
-    from . import io
-    from .api import metadata, run
-    from .engine import pick_device, total_steps
-    from .tiling import resolve_tile
+    from inceptionism import io
+    from inceptionism.algorithm.engine import pick_device, total_steps
+    from inceptionism.algorithm.tiling import resolve_tile
+    from inceptionism.api import metadata, run
 
     cfg, model, objective = settings or dream_settings(args)
     output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
@@ -305,7 +306,7 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from .api import get_model
+    from inceptionism.api import get_model
 
     model = get_model(args.model, args.weights)
     aliases: dict[str, list[str]] = {}
@@ -322,7 +323,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
-    from .models import REGISTRY
+    from inceptionism.models import REGISTRY
 
     for spec in REGISTRY.values():
         here = "weights here" if spec.weights_here() else "weights not downloaded yet"
@@ -332,7 +333,7 @@ def cmd_models(_args: argparse.Namespace) -> int:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    from .classes import search
+    from inceptionism.models.classes import search
 
     for i, name in search(args.word):
         print(f"{i:>4}  {name}")

@@ -34,10 +34,10 @@ from collections.abc import Callable
 
 import torch
 
-from .config import DreamConfig
-from .errors import DreamError
-from .models.base import DreamModel
-from .objectives import Objective
+from inceptionism.algorithm.objectives import Objective
+from inceptionism.config import DreamConfig
+from inceptionism.errors import DreamError
+from inceptionism.models.base import DreamModel
 
 StepGrad = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 

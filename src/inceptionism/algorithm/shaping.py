@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import DreamConfig
-from .models.base import Preprocess
+from inceptionism.config import DreamConfig
+from inceptionism.models.base import Preprocess
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import DreamConfig
-from .errors import DreamError, unknown_name
+from inceptionism.config import DreamConfig
+from inceptionism.errors import DreamError, unknown_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -188,7 +188,7 @@ def settings_from_dream(
     path: str | Path, actions: Mapping[str, argparse.Action]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(option values, other DreamConfig fields) stored in a dream's metadata by ``deepdream``."""
-    from .io import read_metadata
+    from inceptionism.io import read_metadata
 
     label = f"settings of {path}"
     meta = read_metadata(path)

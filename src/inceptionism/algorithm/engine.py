@@ -13,13 +13,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .config import DreamConfig
-from .errors import DreamError
-from .models.base import DreamModel
-from .objectives import Objective, from_config
-from .tiling import tiled
-from .transforms import NO_SHAPING, Shaping
-from .transforms import from_config as shaping_from_config
+from inceptionism.algorithm.objectives import Objective, from_config
+from inceptionism.algorithm.shaping import NO_SHAPING, Shaping
+from inceptionism.algorithm.shaping import from_config as shaping_from_config
+from inceptionism.algorithm.tiling import tiled
+from inceptionism.config import DreamConfig
+from inceptionism.errors import DreamError
+from inceptionism.models.base import DreamModel
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .errors import DreamError
+from inceptionism.errors import DreamError
 
 if TYPE_CHECKING:
-    from .config import DreamConfig
-    from .models.base import DreamModel
+    from inceptionism.config import DreamConfig
+    from inceptionism.models.base import DreamModel
 
 Activations = Mapping[str, torch.Tensor]
 
@@ -114,7 +114,7 @@ def class_logit(index: int | str, layer: str = "logits", label: str = "") -> Obj
     ``index`` may be an ImageNet class name, matched forgivingly (``"tabby cat"`` -> 281).
     """
     if isinstance(index, str):
-        from .classes import lookup, names
+        from inceptionism.models.classes import lookup, names
 
         index = lookup(index)
         label = label or names()[index]
@@ -194,7 +194,7 @@ def channels_of(model: DreamModel, layer: str) -> int:
 def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
     from pathlib import Path
 
-    from .io import load_image
+    from inceptionism.io import load_image
 
     if not Path(path).exists():
         raise DreamError(f"guide image not found: {path}")
@@ -219,7 +219,7 @@ def from_config(config: DreamConfig, model: DreamModel) -> Objective:
 
     With none of them given, the model's default layers, i.e. exactly the reference objective.
     """
-    from . import classes as imagenet
+    from inceptionism.models import classes as imagenet
 
     steered = bool(config.classes or config.guide)
     layers = dict(config.layers or ({} if steered else model.default_layers))

@@ -1,0 +1,1 @@
+"""Front ends: the ``deepdream`` command (``cli``) and its settings files (``configfile``)."""

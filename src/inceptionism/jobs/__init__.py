@@ -1,0 +1,1 @@
+"""Many dreams: batches of files (``batch``) and the executors that run them."""

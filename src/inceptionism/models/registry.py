@@ -1,0 +1,41 @@
+"""The model registry. Adding a model is one file in this package and one line in ``_specs()``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import unknown_name
+from .base import DreamModel
+from .custom import is_factory_name, load_factory
+from .spec import ModelSpec
+
+
+def _specs() -> list[ModelSpec]:
+    from . import efficientnet_lite, inception_v1, inception_v3, resnet, vgg
+
+    return [
+        *efficientnet_lite.SPECS,
+        inception_v1.SPEC,
+        inception_v3.SPEC,
+        *vgg.SPECS,
+        resnet.SPEC,
+    ]
+
+
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _specs()}
+DEFAULT_MODEL = "efficientnet-lite0"
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registered model ``name`` (a ``file.py:factory`` name is a user model, no spec)."""
+    if name not in REGISTRY:
+        raise unknown_name("model", name, REGISTRY)
+    return REGISTRY[name]
+
+
+def load_model(name: str = DEFAULT_MODEL, weights: str | Path | None = None) -> DreamModel:
+    """Build a registered model with its weights (downloaded once and cached where needed), or a
+    user model from ``path/to/file.py:factory`` / ``package.module:factory``."""
+    if is_factory_name(name):
+        return load_factory(name, weights)
+    return get_spec(name).load(weights)
