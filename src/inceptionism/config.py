@@ -30,7 +30,7 @@ class DreamConfig:
     describes a dream: ``layers`` keys are ``NAME`` or ``NAME:CHANNEL[,CHANNEL...]``, ``classes``
     maps ImageNet class names or indexes to weights, ``guide`` is an image file whose features
     at ``guide_layer`` (default: the model's default layer) the dream moves towards.
-    ``objectives.from_config`` turns all of it into one objective.
+    ``objectives.objective_for`` turns all of it into one objective.
     """
 
     model: str = DEFAULT_MODEL
@@ -89,6 +89,18 @@ class DreamConfig:
             raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
         if not math.isfinite(self.smooth) or self.smooth < 0:
             raise bad(f"smooth {self.smooth!r}: need a finite number >= 0 (0: off)")
+
+    @property
+    def steered(self) -> bool:
+        """Whether classes or a guide say what to dream of (then no default layers are added)."""
+        return bool(self.classes or self.guide)
+
+    def effective_layers(self, default_layers: Mapping[str, float]) -> dict[str, float]:
+        """The layers the dream amplifies: ``layers`` if given, else the model's default layers
+        unless the dream is steered (the one place this rule lives)."""
+        if self.layers:
+            return dict(self.layers)
+        return {} if self.steered else dict(default_layers)
 
     def replace(self, **changes: Any) -> DreamConfig:
         return dataclasses.replace(self, **changes)

@@ -13,10 +13,21 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inceptionism import __version__
-from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS, make_config
+from inceptionism.config import (
+    DEFAULT_MODEL,
+    DEFAULT_PRESET,
+    PRECISIONS,
+    PRESETS,
+    DreamConfig,
+    make_config,
+)
 from inceptionism.errors import DreamError
+
+if TYPE_CHECKING:
+    from inceptionism.session import Dreamer
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -207,7 +218,10 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
 
     args = configfile.apply(args, args.argv, build_parser)
     if args.print_config:
-        cfg, model, _ = dream_settings(args)
+        from inceptionism.session import shared_model
+
+        cfg = recipe(args)
+        model = shared_model(cfg.model, args.weights)
         actions = configfile.setting_actions(build_parser())
         print(configfile.dumps(configfile.effective(args, cfg, model.default_layers, actions)))
         return 0
@@ -224,12 +238,9 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
     return cmd_dream(args)
 
 
-def dream_settings(args: argparse.Namespace) -> tuple:
-    """(config, model, objective) from the options: checked once, before any input is read."""
-    from inceptionism.algorithm.objectives import from_config
-    from inceptionism.api import get_model
-
-    cfg = make_config(
+def recipe(args: argparse.Namespace) -> DreamConfig:
+    """The dream's recipe from the options (and settings files), checked."""
+    return make_config(
         args.preset,
         model=args.model,
         layers=_summed(args.layer),
@@ -251,27 +262,32 @@ def dream_settings(args: argparse.Namespace) -> tuple:
         tile=args.tile,
         **getattr(args, "config_fields", {}),
     )
-    model = get_model(cfg.model, args.weights)
-    objective = from_config(cfg, model)
-    for layer in objective.layers:
-        model.resolve(layer)  # unknown names fail before any work
-    return cfg, model, objective
 
 
-def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
+def dream_settings(args: argparse.Namespace) -> Dreamer:
+    """The session for the options: checked and set up once, before any input is read."""
+    from inceptionism.session import Dreamer
+
+    cfg = recipe(args)
+    return Dreamer(
+        cfg.model,
+        cfg,
+        device=args.device,
+        precision=args.precision,
+        weights=args.weights,
+    )
+
+
+def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     from tqdm import tqdm
 
     from inceptionism import io
-    from inceptionism.algorithm.engine import pick_device, total_steps
-    from inceptionism.algorithm.tiling import resolve_tile
-    from inceptionism.api import metadata, run
 
-    cfg, model, objective = settings or dream_settings(args)
+    dreamer = dreamer or dream_settings(args)
     output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
-    image = io.load_image(args.input, max_side=cfg.max_side)
-    h, w = image.rgb.shape[:2]
-    cfg = resolve_tile(cfg, model, objective, (h, w), pick_device(args.device))  # for metadata
-    total = total_steps(model, (h, w), cfg, objective)
+    image = io.load_image(args.input, max_side=dreamer.recipe.max_side)
+    shape = image.rgb.shape[:2]
+    total = dreamer.total_steps(shape)
     with tqdm(
         total=total,
         disable=args.quiet,
@@ -281,34 +297,25 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
         dynamic_ncols=True,
         leave=None,  # below a batch's bar: cleared when done
     ) as bar:
-        shown = [0.0]
-
-        def progress(done: int, loss: object) -> None:
-            bar.update(done - bar.n)
+        shown = 0.0
+        for event in dreamer.steps(image):
+            if args.quiet:
+                continue
+            bar.update(event.step - bar.n)
             now = time.monotonic()
-            if now - shown[0] >= 0.5 or done == total:  # reading a GPU loss waits for the GPU
-                shown[0] = now
-                bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)  # type: ignore[arg-type]
-
-        rgb = run(
-            image,
-            cfg,
-            model,
-            objective=objective,
-            device=args.device,
-            progress=None if args.quiet else progress,
-            precision=args.precision,
-        )
-    io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
+            if now - shown >= 0.5 or event.step == total:  # reading a GPU loss waits for it
+                shown = now
+                bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
+    io.save_image(output, event.result, image.alpha, dreamer.metadata(shape))
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from inceptionism.api import get_model
+    from inceptionism.session import shared_model
 
-    model = get_model(args.model, args.weights)
+    model = shared_model(args.model, args.weights)
     aliases: dict[str, list[str]] = {}
     for alias, name in model.aliases.items():
         aliases.setdefault(name, []).append(alias)
