@@ -25,6 +25,7 @@ from inceptionism.config import (
     make_config,
 )
 from inceptionism.errors import DreamError
+from inceptionism.frontends import studio_cli
 
 if TYPE_CHECKING:
     from inceptionism.session import Dreamer
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("classes", help="list the ImageNet class names for --class")
     c._sub = "classes"  # type: ignore[attr-defined]
     c.add_argument("word", nargs="?", default="", help="only names containing this")
+    studio_cli.add_parsers(sub, _Parser)
     return p
 
 
@@ -355,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "layers": cmd_layers,
         "models": cmd_models,
         "classes": cmd_classes,
+        **studio_cli.COMMANDS,
     }
     try:
         return commands[args.command](args)

@@ -1,0 +1,348 @@
+"""The web studio through its API (gradio_client) against a real ``deepdream ui`` server on a
+free loopback port, plus the ``deepdream atlas`` command and the studio's pure helpers.
+
+Dreams are tiny (192x128 px, 2 octaves, a few steps): the machine is small and shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import ipaddress
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client", reason="the ui extra is not installed")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client.utils import Status  # noqa: E402
+from test_io import png_claiming  # noqa: E402
+from webapp import SAMPLE, StudioServer, deepdream, noise_png, picture  # noqa: E402
+
+from inceptionism.errors import DreamError  # noqa: E402
+from inceptionism.io import read_metadata, save_image  # noqa: E402
+
+LIMIT_MB = 1
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = StudioServer("--max-upload", f"{LIMIT_MB}MB", "--device", "cpu", "--queue", "4")
+    yield s
+    temp = s.temp_dir
+    assert temp.is_dir()
+    s.close()
+    assert s.proc.returncode == 0, s.output
+    assert not temp.exists(), "the studio left its temporary folder behind"
+
+
+def client(server: StudioServer, tmp_path: Path) -> Client:
+    return Client(server.url, verbose=False, download_files=str(tmp_path / uuid.uuid4().hex))
+
+
+class Form:
+    """The /dream (or /atlas) parameters by their field labels, defaults from the server."""
+
+    def __init__(self, c: Client, endpoint: str = "/dream") -> None:
+        info = c.view_api(print_info=False, return_format="dict")["named_endpoints"][endpoint]
+        self.labels = [p["label"] for p in info["parameters"]]
+        self.args = [p.get("parameter_default") for p in info["parameters"]]
+        self.endpoint = endpoint
+
+    def set(self, **values: object) -> Form:
+        for label, v in values.items():
+            self.args[self.labels.index(label.replace("_", " ").capitalize())] = v
+        return self
+
+    def picture(self, path: Path) -> Form:
+        self.args[0] = handle_file(str(path))
+        return self
+
+
+def wait_for(cond, timeout: float = 120, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def steps(c: Client) -> dict:
+    return c.predict(api_name="/steps")
+
+
+def cli_error(path: Path) -> str:
+    """What ``deepdream dream`` says about ``path`` (run beside it, named as uploaded)."""
+    r = deepdream("dream", path.name, "-o", "out.png", cwd=path.parent)
+    assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("deepdream: error: ")
+    return r.stderr.strip().removeprefix("deepdream: error: ")
+
+
+# -- dreaming --------------------------------------------------------------------------------------
+
+
+def test_dream_streams_previews_and_result_reproducible_by_the_command(server, tmp_path):
+    c = client(server, tmp_path)
+    photo = picture(tmp_path / "photo.png")
+    form = Form(c).picture(photo).set(octaves=2, iterations=4)
+    job = c.submit(*form.args, api_name="/dream")
+    updates = []
+    for out in job:
+        updates.append(out)
+    outputs = job.outputs()
+    images = [o[0] for o in outputs if isinstance(o[0], str)]
+    assert len(images) >= 2 + 1, [o[1] for o in outputs]  # octaves + 1
+    final = outputs[-1]
+    view, status, png, command = final[0], final[1], final[2], final[3]
+    assert status.startswith("done"), status
+    with Image.open(png) as im:
+        assert im.size == (192, 128)  # the input's size
+    meta = read_metadata(png)
+    assert meta["config"]["octaves"] == 2 and meta["config"]["iterations"] == 4
+    assert meta["model"] == "efficientnet-lite0" and meta["layers"] == {"block10": 1.0}
+    assert np.array_equal(np.asarray(Image.open(view)), np.asarray(Image.open(png)))
+    # the page's command makes the same pixels
+    words = command.split()
+    assert words[:3] == ["deepdream", "dream", "photo.png"], command
+    out_name = words[words.index("-o") + 1]
+    r = deepdream(*words[1:], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / out_name)), np.asarray(Image.open(png)))
+    table = final[5]  # (the session's state is not sent: the gallery and table show it)
+    assert table["data"][-1][2] == command, table
+
+
+def test_stop_stops_the_work_on_the_server(server, tmp_path):
+    c = client(server, tmp_path)
+    form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=2, iterations=400)
+    job = c.submit(*form.args, api_name="/dream")
+    wait_for(lambda: steps(c)["session"] >= 3)
+    assert c.predict(api_name="/stop") == "stopping…"
+    after_stop = steps(c)["session"]
+    wait_for(lambda: steps(c)["running"] == 0, timeout=30)
+    first = steps(c)
+    time.sleep(2)
+    later = steps(c)
+    assert later == first, (first, later)  # no step ran in these 2 s
+    assert first["session"] - after_stop <= 2  # within a step (two, counting the race)
+    assert first["session"] < 800  # far from done
+    wait_for(job.done, timeout=30)
+
+
+def test_a_second_job_waits_in_the_queue(server, tmp_path):
+    a, b = client(server, tmp_path), client(server, tmp_path)
+    photo = picture(tmp_path / "p.png")
+    long = a.submit(*Form(a).picture(photo).set(octaves=2, iterations=400).args, api_name="/dream")
+    wait_for(lambda: steps(a)["session"] >= 2)
+    short = b.submit(*Form(b).picture(photo).set(octaves=2, iterations=2).args, api_name="/dream")
+    queued = wait_for(lambda: short.status().code == Status.IN_QUEUE and short.status(), 60)
+    assert queued.rank is not None and queued.rank >= 0  # the position the page shows
+    time.sleep(1.5)
+    assert short.status().code == Status.IN_QUEUE
+    assert steps(b)["session"] == 0  # it has not started while the first one runs
+    a.predict(api_name="/stop")
+    wait_for(short.done, timeout=120)
+    assert short.outputs()[-1][1].startswith("done")
+    assert steps(b)["session"] == 4
+    wait_for(long.done, timeout=30)
+
+
+def test_upload_over_the_limit_gets_413(server, tmp_path):
+    import httpx
+
+    big = noise_png(tmp_path / "big.png", LIMIT_MB * 1.5)
+    small = picture(tmp_path / "small.png")
+    assert big.stat().st_size > LIMIT_MB * 1024 * 1024 > small.stat().st_size
+    url = server.url + "gradio_api/upload"
+    for path, code in ((big, 413), (small, 200)):
+        with path.open("rb") as fh:
+            r = httpx.post(url, files={"files": (path.name, fh, "image/png")}, timeout=60)
+        assert r.status_code == code, (path.name, r.status_code, r.text[:200])
+
+
+@pytest.mark.parametrize("kind", ["not an image", "truncated", "decompression bomb"])
+def test_bad_upload_gets_the_cli_message_and_the_page_keeps_working(server, tmp_path, kind):
+    c = client(server, tmp_path)
+    bad = tmp_path / "bad.png"
+    if kind == "not an image":
+        bad.write_text("hello, I am not a picture\n")
+    elif kind == "truncated":
+        data = picture(tmp_path / "whole.png").read_bytes()
+        bad.write_bytes(data[: len(data) // 2])
+    else:
+        png_claiming(bad, 30000, 30000)
+    expected = cli_error(bad)
+    with pytest.raises(AppError) as exc:
+        c.predict(*Form(c).picture(bad).set(octaves=1, iterations=1).args, api_name="/dream")
+    assert str(exc.value) == expected
+    assert "\n" not in str(exc.value)
+    good = Form(c).picture(picture(tmp_path / "good.png")).set(octaves=1, iterations=1)
+    assert c.predict(*good.args, api_name="/dream")[1].startswith("done")
+
+
+def test_settings_from_an_uploaded_dream_are_untrusted(server, tmp_path):
+    c = client(server, tmp_path)
+    mine = tmp_path / "mine.png"
+    rgb = np.asarray(Image.open(picture(tmp_path / "p.png")), np.float32)
+    cfg = {"model": "efficientnet-lite0", "octaves": 3, "iterations": 7, "seed": 5}
+    save_image(mine, rgb, None, {"config": cfg})
+    got = c.predict(handle_file(str(mine)), api_name="/load_settings")
+    labels = Form(c).labels
+    generic = labels[labels.index("Guide layer") :]  # the generated fields, after the special ones
+    values = {k: v["value"] for k, v in zip(generic, got[4:], strict=True) if "value" in v}
+    assert values["Octaves"] == 3 and values["Iterations"] == 7 and values["Seed"] == 5
+    evil = tmp_path / "evil.png"
+    save_image(evil, rgb, None, {"config": {**cfg, "model": "evil.py:factory"}})
+    with pytest.raises(AppError, match="would run its code"):
+        c.predict(handle_file(str(evil)), api_name="/load_settings")
+
+
+def test_model_from_the_page_must_be_registered(server, tmp_path):
+    c = client(server, tmp_path)
+    form = Form(c).picture(picture(tmp_path / "p.png")).set(model="evil.py:factory")
+    with pytest.raises(AppError):
+        c.predict(*form.args, api_name="/dream")
+
+
+def test_atlas_streams_labelled_tiles(server, tmp_path):
+    c = client(server, tmp_path)
+    form = Form(c, "/atlas").picture(picture(tmp_path / "p.png")).set(octaves=1, iterations=2)
+    form.args[form.labels.index("Atlas of")] = "block3"
+    form.args[form.labels.index("Channels of that layer")] = "0-2"
+    form.args[form.labels.index("Tile size (px)")] = 96
+    job = c.submit(*form.args, api_name="/atlas")
+    sizes = [len(o[0] or []) for o in job]
+    outputs = job.outputs()
+    galleries = [len(o[0]) for o in outputs if o[0]]
+    assert galleries[-1] == 3 and len(set(galleries)) >= 2, (sizes, galleries)
+    labels = [item["caption"] for item in outputs[-1][0]]
+    assert labels == ["block3:0", "block3:1", "block3:2"]
+    sheet = outputs[-1][2]
+    assert sheet and Image.open(sheet).size[0] > 96
+
+
+# -- reachability --------------------------------------------------------------------------------
+
+
+def non_loopback_address() -> str | None:
+    """An IPv4 address of this machine other than loopback: the source address of its routes
+    (a UDP connect sends no packet), else what ``hostname -I`` lists."""
+    found: list[str] = []
+    for target in ("10.254.254.254", "203.0.113.1", "192.168.254.254"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect((target, 9))
+                found.append(s.getsockname()[0])
+            except OSError:
+                pass
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        found += subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    for addr in found:
+        with contextlib.suppress(ValueError):
+            ip = ipaddress.ip_address(addr)
+            if ip.version == 4 and not ip.is_loopback and not ip.is_unspecified:
+                return addr
+    return None
+
+
+def test_not_reachable_on_a_non_loopback_address_by_default(server):
+    addr = non_loopback_address()
+    if addr is None:
+        pytest.skip("this machine has no non-loopback address to try")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+        pass  # reachable here
+    with pytest.raises(OSError):
+        socket.create_connection((addr, server.port), timeout=5).close()
+
+
+def test_another_host_prints_a_warning():
+    r = deepdream("ui", "--host", "0.0.0.0", "--device", "no-such-device", timeout=60)
+    assert r.returncode != 0
+    assert "warning: the studio listens on 0.0.0.0" in r.stderr
+    assert "deepdream: error: unknown device" in r.stderr
+
+
+# -- the atlas command ---------------------------------------------------------------------------
+
+
+def test_atlas_command_writes_a_labelled_sheet(tmp_path):
+    out = tmp_path / "sheet.png"
+    args = ["atlas", str(SAMPLE), "--layer", "block3", "--channels", "0-3", "-o", str(out)]
+    args += ["--max-side", "96", "--octaves", "1", "--iterations", "2", "-q"]
+    r = deepdream(*args)
+    assert r.returncode == 0, r.stderr
+    sheet = np.asarray(Image.open(out))
+    assert sheet.shape[1] > 2 * 96 and sheet.shape[0] > 64
+    meta = read_metadata(out)
+    assert meta["atlas"]["tiles"] == [f"block3:{i}" for i in range(4)]
+    r = deepdream(*args)  # an existing sheet is kept
+    assert r.returncode == 1 and "--overwrite" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_atlas_command_bad_channels(tmp_path):
+    r = deepdream("atlas", str(SAMPLE), "--layer", "block3", "--channels", "38-45", "-o",
+                  str(tmp_path / "s.png"), "-q")  # fmt: skip
+    assert r.returncode == 1 and "block3 has 40 channels" in r.stderr, r.stderr
+    assert not (tmp_path / "s.png").exists()
+
+
+# -- pure helpers ----------------------------------------------------------------------------------
+
+
+def test_parse_size_and_loopback():
+    from inceptionism.frontends.web import is_loopback, parse_size
+
+    assert parse_size("25MB") == 25 * 1024**2 and parse_size("512kb") == 512 * 1024
+    assert parse_size("1000") == 1000
+    for bad in ("", "MB", "-1MB", "12XB"):
+        with pytest.raises(DreamError):
+            parse_size(bad)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.2")
+
+
+def test_atlas_tiles_and_channels():
+    from inceptionism.atlas import parse_channels, tiles_for
+    from inceptionism.models.base import LayerInfo
+
+    assert parse_channels("0-3,7,2") == [0, 1, 2, 3, 7]
+    for bad in ("a", "5-2", "-1", "0-100000"):
+        with pytest.raises(DreamError):
+            parse_channels(bad)
+    infos = [LayerInfo("a", 8, 2, "m"), LayerInfo("b", 4, 4, "n"), LayerInfo("logits", 10, 0, "f")]
+    assert [t.label for t in tiles_for(infos)] == ["a (8 ch, /2)", "b (4 ch, /4)"]
+    assert [t.layers for t in tiles_for(infos, "b")] == [{f"b:{i}": 1.0} for i in range(4)]
+    with pytest.raises(DreamError, match="no channel 4"):
+        tiles_for(infos, "b", [4])
+
+
+def test_the_form_is_the_options_schema(server, tmp_path):
+    """Every option the page offers comes from the schema, labelled and bounded by it."""
+    from inceptionism.frontends.web import form_options
+
+    c = client(server, tmp_path)
+    labels = Form(c).labels
+    for opt in form_options():
+        if opt.kind in ("int", "float", "bool", "choice", "tile", "str") and opt.name != "model":
+            assert opt.title.capitalize() in labels, opt.name
+    assert not {"Device", "Weights", "Threads", "Quiet", "Overwrite"} & set(labels)
+
+
+def test_contact_sheet_png_roundtrip(tmp_path):
+    from inceptionism.atlas import contact_sheet
+
+    tiles = [(f"t{i}", np.full((20, 30, 3), i * 40, np.uint8)) for i in range(5)]
+    sheet = contact_sheet(tiles, columns=2, title="x")
+    buf = io.BytesIO()
+    sheet.save(buf, "PNG")
+    assert sheet.size[0] == 2 * 30 + 3 * 6
