@@ -3,9 +3,9 @@
 A config file uses the ``deepdream dream`` option names as keys (``octaves = 6``,
 ``octave_scale = 1.4`` or ``octave-scale``, ``layer = ["block8=1"]`` or ``layers = {block8 =
 1}``). The keys, their types and messages come from the options schema
-(:mod:`inceptionism.options`), so every dream option is a config key too. Precedence: explicit
-flags > the file > the preset > the reference defaults. ``--config-from`` takes the settings stored in a dream's
-metadata instead, so the same input gives the same pixels again.
+(:mod:`inceptionism.options`), so every dream option is a config key too. Precedence:
+explicit flags > the file > the preset > the reference defaults. ``--config-from`` takes the
+settings stored in a dream's metadata instead, so the same input gives the same pixels again.
 """
 
 from __future__ import annotations
