@@ -323,12 +323,9 @@ def _from_text(opt: Option, text: str) -> Any:
         if text == "auto":
             return text
         try:
-            v = int(text)
+            return int(text)  # its bounds: checked with the recipe, as from anywhere else
         except ValueError:
             raise DreamError(f"not 'auto' or a whole number: {quote(text)}") from None
-        if v < 0:
-            raise DreamError(f"need 'auto', 0 (off) or pixels > 0, got {quote(text)}")
-        return v
     return text
 
 
