@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import psnr, tiny_model
-from reference import Features, deep_dream
+from reference import deep_dream, features
 
 from inceptionism.algorithm.engine import (
     dream_tensor,
@@ -72,7 +72,7 @@ def test_detail_reinjection_matches_the_reference_on_two_octaves(tiny):
     x = random_pixels()
     cfg = DreamConfig(model="tiny", octaves=2, iterations=1, max_loss=math.inf)
     y = dream_tensor(tiny, x, cfg)
-    feats = Features(tiny.net, {"conv3": "5"})
+    feats = features(tiny.net, {"conv3": "5"})
     ref = deep_dream(
         feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=2, iterations=1, max_loss=None
     )
@@ -85,7 +85,7 @@ def test_engine_equals_plain_reference_in_float64(tiny, octaves, iterations):
     x = random_pixels(64, 80)
     cfg = DreamConfig(model="tiny", octaves=octaves, iterations=iterations, step=0.05)
     y = dream_tensor(tiny, x, cfg)
-    feats = Features(tiny.net, {"conv3": "5"})
+    feats = features(tiny.net, {"conv3": "5"})
     ref = deep_dream(
         feats,
         {"conv3": 1.0},
