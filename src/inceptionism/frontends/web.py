@@ -354,8 +354,9 @@ def recipe_from_form(
 
 
 def field_value(opt: Any, value: Any) -> Any:
-    """A field's value as the option's type: whole numbers as int, an empty unbounded-above
-    number (max loss) as infinity, a tile as 'auto' or pixels."""
+    """A field's value as the option's type: whole numbers as int; numbers typed as text (an
+    optional number, or one that may be infinite) parsed, empty meaning none (infinity for
+    max loss); a tile as 'auto' or pixels."""
     if isinstance(value, str):
         value = value.strip()
         if value == "" and opt.kind != "str":
@@ -364,28 +365,36 @@ def field_value(opt: Any, value: Any) -> Any:
         if opt.kind == "float" and not opt.finite:
             return math.inf
         return None
-    if opt.kind == "int" and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if opt.kind == "tile" and isinstance(value, str) and value != "auto":
+    if isinstance(value, str) and opt.kind in ("int", "float", "tile") and value != "auto":
         try:
-            return int(value)
+            return int(value) if opt.kind != "float" else float(value)
         except ValueError:
             raise DreamError(f"invalid {opt.title} {value!r}: need {opt.requirement()}") from None
-    if opt.kind == "tile" and isinstance(value, float) and value.is_integer():
+    if opt.kind in ("int", "tile") and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
+def typed_as_text(opt: Any) -> bool:
+    """Whether a number field is text: a number input cannot be empty (none) or infinite."""
+    return opt.kind in ("int", "float") and (opt.optional or not opt.finite)
+
+
+def shown(value: Any) -> str:
+    """A value as a text field shows it: none as empty, infinity as inf."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return str(value)
+
+
 def form_defaults(preset: str | None, model: str) -> dict[str, Any]:
-    """What each field shows for ``preset`` on ``model`` (the schema's defaults, the preset's
-    values over them), as the page can show it (infinity: empty)."""
+    """What each field shows for ``preset`` on ``model``: the schema's defaults, the preset's
+    values over them."""
     from inceptionism.options import defaults
 
-    out = defaults(preset or None, model)
-    for k, v in out.items():
-        if isinstance(v, float) and math.isinf(v):
-            out[k] = None
-    return out
+    return defaults(preset or None, model)
 
 
 # -- the equivalent command --------------------------------------------------------------------
@@ -474,8 +483,14 @@ class Progress:
         )
 
 
-def uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+def enlarged(preview: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An octave's preview at the picture's size, so the dream grows in place on the page."""
+    if preview.shape[:2] == tuple(shape):
+        return preview
+    from PIL import Image
+
+    pil = Image.fromarray(preview).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.asarray(pil)
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -592,7 +607,7 @@ def build_app(studio: Studio) -> Any:
                 info=opt.help,
                 elem_id=opt.name,
             )
-        elif opt.kind in ("int", "float"):
+        elif opt.kind in ("int", "float") and not typed_as_text(opt):
             hi = opt.maximum if opt.maximum is not None and opt.maximum < 2**53 else None
             fields[opt.name] = gr.Number(
                 value=first.get(opt.name),
@@ -601,7 +616,7 @@ def build_app(studio: Studio) -> Any:
                 precision=0 if opt.kind == "int" else None,
                 step=1 if opt.kind == "int" else 0.01,
                 label=label,
-                info=info + ("; empty: none" if not opt.finite or opt.optional else ""),
+                info=info,
                 elem_id=opt.name,
             )
         elif opt.kind == "bool":
@@ -616,12 +631,12 @@ def build_app(studio: Studio) -> Any:
                 info=opt.help,
                 elem_id=opt.name,
             )
-        else:  # tile, str: text as the command line takes it
-            value = first.get(opt.name)
+        else:  # tile, str, numbers that may be none or infinite: text as the CLI takes it
+            empty = "; empty: none" if opt.optional else ""
             fields[opt.name] = gr.Textbox(
-                value="" if value is None else str(value),
+                value=shown(first.get(opt.name)),
                 label=label,
-                info=info,
+                info=info + empty,
                 elem_id=opt.name,
             )
 
@@ -759,7 +774,7 @@ def build_app(studio: Studio) -> Any:
                 else:
                     v = values.get(name)
                     if isinstance(fields[name], gr.Textbox):
-                        v = "" if v is None else str(v)
+                        v = shown(v)
                     out.append(gr.update(value=v))
             return out
 
@@ -779,7 +794,7 @@ def build_app(studio: Studio) -> Any:
         preset_field = fields.get("preset")
         model_field = special["model"]
         model_outputs = [special["model_note"], special["layers"], atlas_layer, *generic]
-        model_field.change(
+        model_field.input(
             on_model, [model_field, preset_field], model_outputs, queue=False, api_name=False
         )
         if preset_field is not None:
@@ -821,14 +836,12 @@ def build_app(studio: Studio) -> Any:
             ]
             for name in generic_names:
                 v = getattr(cfg, name, None) if OPTION[name].recipe else fields[name].value
-                if isinstance(v, float) and math.isinf(v):
-                    v = None
                 if name in LAYER_FIELDS:
                     out.append(
                         gr.update(choices=layer_choices(cfg.model, MODEL_DEFAULT), value=v or "")
                     )
                 elif isinstance(fields[name], gr.Textbox):
-                    out.append(gr.update(value="" if v is None else str(v)))
+                    out.append(gr.update(value=shown(v)))
                 else:
                     out.append(gr.update(value=v))
             return out
@@ -892,7 +905,7 @@ def build_app(studio: Studio) -> Any:
                     if not sent:
                         line += f" · first preview after {now - clicked:.2f} s"
                     sent = now
-                    yield {view: event.preview, status: line}
+                    yield {view: enlarged(event.preview, shape), status: line}
             assert event is not None and event.result is not None
             out = studio.result_path(job.session, upload.name)
             save_image(out, event.result, loaded.alpha, dreamer.metadata(shape))

@@ -1,0 +1,1123 @@
+"""``deepdream ui``: a local web studio on the :class:`~inceptionism.Dreamer` session (Gradio).
+
+Drop a picture, pick settings, watch the dream grow octave by octave, stop it when it looks
+right, download it with its full recipe inside. The form is generated from the options schema
+(:data:`inceptionism.options.OPTIONS`): no option is declared here a second time.
+
+Two halves: :class:`Studio` is the server's state and rules, free of Gradio (one dream per
+device at a time, each browser session's cancel flags and step counters, what an upload may be,
+the recipe from the form, the equivalent ``deepdream dream`` command); :func:`build_app` draws
+the page on it. Gradio is imported only when the page is built, after its temporary folder has
+been pointed at ours.
+
+Trust: everything from the page is untrusted. Uploads are read only through
+:func:`inceptionism.io.load_image` (the CLI's checks and messages), only registered models can
+be chosen, no field names a file, and settings read from an uploaded dream go through
+:func:`inceptionism.safety.untrusted_settings`.
+"""
+
+# No "from __future__ import annotations": Gradio reads the handlers' hints (gr.Request) at
+# runtime.
+
+import contextlib
+import hashlib
+import ipaddress
+import math
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
+from inceptionism.errors import Cancelled, DreamError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_MAX_UPLOAD = "25MB"
+#: Jobs waiting for the device beyond the one running; more are refused ("queue is full").
+DEFAULT_QUEUE = 8
+SAMPLE = Path(__file__).parents[1] / "data" / "chelsea.png"
+#: Least time between two previews sent to the page (each is an image to encode and send).
+PREVIEW_INTERVAL_S = 0.35
+#: Steps between two previews the session renders (the page gets the latest, at most every
+#: PREVIEW_INTERVAL_S, and always the end of each octave).
+PREVIEW_EVERY = 3
+#: Options the page never shows: the server decides how it computes (--device, threads), and
+#: no field names a file on the server (weights).
+SERVER_OPTIONS = frozenset({"device", "weights", "threads"})
+#: Fields that pick one of the model's layers rather than take free text.
+LAYER_FIELDS = frozenset({"guide_layer"})
+
+
+# -- sizes and addresses ------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    """``25MB``, ``500kb``, ``1GB`` or a number of bytes, as bytes (a KB is 1024 bytes)."""
+    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+    t = text.strip().upper().replace(" ", "")
+    num = t.rstrip("KMGB")
+    unit = t[len(num) :]
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1.0
+    if unit not in units or not math.isfinite(value) or value <= 0:
+        raise DreamError(f"invalid size {text!r}: need a size such as 25MB, 500KB or 1GB")
+    return int(value * units[unit])
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# -- models and layers, as the page lists them --------------------------------------------------
+
+
+@cache
+def layer_listing(model: str) -> tuple[tuple[str, int, int], ...]:
+    """(name, channels, stride) of every layer of a registered model, without its weights where
+    the model can say (an architecture listing), so a user sees them before any download."""
+    from inceptionism.models.registry import get_spec
+
+    spec = get_spec(model)
+    if spec.weights_here():
+        from inceptionism.session import shared_model
+
+        infos = shared_model(model).layer_info()
+    elif hasattr(spec, "layer_info"):  # the weights-free listing (ModelSpec.architecture)
+        infos = spec.layer_info()
+    elif spec.random is not None:
+        infos = spec.random(0).layer_info()
+    else:
+        return ()
+    return tuple((li.name, li.channels, li.stride) for li in infos)
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, name) of every registered model; those whose weights are not here say so."""
+    from inceptionism.models import REGISTRY
+
+    return [
+        (name if spec.weights_here() else f"{name} (weights not here)", name)
+        for name, spec in REGISTRY.items()
+    ]
+
+
+def model_note(model: str) -> str:
+    """What the page says about a model: what it is, and how to get weights that are not here."""
+    from inceptionism.models.registry import get_spec
+
+    spec = get_spec(model)
+    if spec.weights_here():
+        return f"**{model}**: {spec.description}"
+    return (
+        f"**{model}**: {spec.description}. Its weights are not on this machine yet: the first "
+        f"dream with it downloads them (this needs internet), or fetch them beforehand with "
+        f"`deepdream dream --model {model} <any picture>`, or start the studio on a machine "
+        "that has them."
+    )
+
+
+# -- one dream as the page asked for it --------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    """A picture from the page: where it lies in our temporary folder and what the user called
+    it (their file's name: what messages and the equivalent command say)."""
+
+    path: Path
+    name: str
+
+
+@dataclass(eq=False)
+class Job:
+    """One dream or atlas of one browser session: its cancel flag and its progress."""
+
+    session: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+
+
+class Studio:
+    """The server's state and rules, shared by every browser session; no Gradio here.
+
+    One dream runs on the device at a time (``device_lock``; Gradio's queue also runs one job
+    of the ``device`` group at a time and keeps the others waiting with their position shown).
+    Each browser session's running jobs are registered so Stop can set their cancel flags, and
+    every gradient step is counted (per session and in all), which ``/steps`` reports.
+    """
+
+    def __init__(
+        self,
+        device: str = "auto",
+        *,
+        max_upload: int = parse_size(DEFAULT_MAX_UPLOAD),
+        temp_dir: Path | None = None,
+        queue_size: int = DEFAULT_QUEUE,
+    ) -> None:
+        from inceptionism.algorithm.engine import pick_device
+
+        pick_device(device)  # an unknown or absent device fails before the page starts
+        self.device = device
+        self.max_upload = max_upload
+        self.queue_size = queue_size
+        self.temp_dir = Path(temp_dir or tempfile.mkdtemp(prefix="deepdream-ui-"))
+        self.results = self.temp_dir / "results"
+        self.results.mkdir(parents=True, exist_ok=True)
+        self.device_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._jobs: dict[str, set[Job]] = {}
+        self.session_steps: dict[str, int] = {}
+        self.steps_done = 0
+
+    # -- jobs ------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def job(self, session: str) -> Iterator[Job]:
+        """A job of ``session`` holding the device: registered for Stop while it runs."""
+        job = Job(session)
+        with self._lock:
+            self._jobs.setdefault(session, set()).add(job)
+        try:
+            with self.device_lock:
+                yield job
+        finally:
+            with self._lock:
+                self._jobs.get(session, set()).discard(job)
+
+    def stop(self, session: str) -> int:
+        """Set the cancel flag of every job of ``session``: each stops within one step.
+        Returns how many were running."""
+        with self._lock:
+            jobs = list(self._jobs.get(session, ()))
+        for job in jobs:
+            job.cancel.set()
+        return len(jobs)
+
+    def count_step(self, session: str) -> None:
+        with self._lock:
+            self.steps_done += 1
+            self.session_steps[session] = self.session_steps.get(session, 0) + 1
+
+    def steps(self, session: str) -> dict[str, int]:
+        """Gradient steps done for ``session`` and in all, and how many jobs run now."""
+        with self._lock:
+            running = sum(len(j) for j in self._jobs.values())
+            return {
+                "session": self.session_steps.get(session, 0),
+                "server": self.steps_done,
+                "running": running,
+            }
+
+    # -- uploads ---------------------------------------------------------------------------------
+    def upload(self, path: str | os.PathLike | None, what: str = "picture") -> Upload:
+        """An uploaded file, only if it lies in our temporary folder (where the server put it):
+        the page names no other file."""
+        if not path:
+            raise DreamError(f"no {what}: upload or paste one, or use the sample")
+        p = Path(path)
+        try:
+            inside = p.resolve().is_relative_to(self.temp_dir.resolve())
+        except OSError:
+            inside = False
+        if not inside and p.resolve() != SAMPLE.resolve():
+            raise DreamError(f"the {what} must be uploaded through the page")
+        return Upload(p, p.name)
+
+    def load(self, upload: Upload, max_side: int | None) -> Any:
+        """The picture, read by the CLI's loader: its errors name the user's file name, as the
+        CLI names the file it was given."""
+        from inceptionism.io import load_image
+
+        try:
+            return load_image(upload.path, max_side=max_side)
+        except DreamError as e:
+            raise _renamed(e, upload) from None
+
+    def result_path(self, session: str, stem: str) -> Path:
+        folder = self.results / _safe(session)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{_safe(Path(stem).stem)}.dream-{uuid.uuid4().hex[:6]}.png"
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _renamed(e: DreamError, upload: Upload) -> DreamError:
+    text = str(upload.path)
+    return DreamError(e.message.replace(text, upload.name), e.hint and e.hint.replace(text, ""))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:64] or "picture"
+
+
+def is_sample(upload: Upload) -> bool:
+    """Whether the picture is the bundled sample (then the command names the sample's file)."""
+    try:
+        if upload.path.stat().st_size != SAMPLE.stat().st_size:
+            return False
+        return _digest(upload.path) == _digest(SAMPLE)
+    except OSError:
+        return False
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the form, generated from the options schema -----------------------------------------------
+
+
+def form_options() -> list[Any]:
+    """The options the page shows: every recipe option, and the run options a user may choose
+    per dream (precision), in the schema's order. Not the server's (device, threads, weights)
+    nor the command line's own (quiet, overwrite)."""
+    from inceptionism.options import OPTIONS, PYTHON
+
+    return [
+        o
+        for o in OPTIONS
+        if PYTHON in o.where and o.name not in SERVER_OPTIONS and o.kind != "device"
+    ]
+
+
+def spell_for_page(option: str, value: str = "") -> str:
+    """How a hint names an option on the page: its field's label (quoted)."""
+    from inceptionism.options import OPTION
+
+    label = OPTION[option].title if option in OPTION else option.replace("_", " ")
+    return f"the “{label}” field" + (f" ({value})" if value else "")
+
+
+def page_message(e: DreamError) -> str:
+    return e.render(spell_for_page)
+
+
+def recipe_from_form(
+    values: Mapping[str, Any],
+    *,
+    layers: Sequence[str] = (),
+    channels: str = "",
+    classes: Sequence[str] = (),
+    guide: Upload | None = None,
+) -> tuple[DreamConfig, dict[str, Any]]:
+    """(recipe, run options) from the form's values (option name -> field value) and the
+    special fields (layers with channels, classes, guide picture). Checked as the CLI checks."""
+    from inceptionism.options import OPTION
+
+    given: dict[str, Any] = {}
+    run: dict[str, Any] = {}
+    for name, value in values.items():
+        opt = OPTION[name]
+        value = field_value(opt, value)
+        if opt.recipe:
+            given[name] = value
+        else:
+            run[name] = value if value is not None else opt.default
+    if layers:
+        chans = channels.replace(" ", "").strip(",")
+        given["layers"] = {f"{n}:{chans}" if chans else n: 1.0 for n in layers}
+    given["classes"] = dict.fromkeys(classes, 1.0)
+    given["guide"] = str(guide.path) if guide is not None else None
+    if given.get("guide") is None:
+        given["guide_layer"] = None
+    preset = given.pop("preset", DEFAULT_PRESET) or None
+    model = given.pop("model", DEFAULT_MODEL) or DEFAULT_MODEL
+    from inceptionism.models.registry import get_spec
+
+    get_spec(model)  # registered models only: never a file.py:factory from the page
+    if given.get("layers"):
+        from inceptionism.algorithm.objectives import parse_layer
+
+        for key in given["layers"]:
+            parse_layer(key)  # channels in the CLI's syntax, with its message
+    return make_config(preset, model=model, **given), run
+
+
+def field_value(opt: Any, value: Any) -> Any:
+    """A field's value as the option's type: whole numbers as int, an empty unbounded-above
+    number (max loss) as infinity, a tile as 'auto' or pixels."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "" and opt.kind != "str":
+            value = None
+    if value is None:
+        if opt.kind == "float" and not opt.finite:
+            return math.inf
+        return None
+    if opt.kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if opt.kind == "tile" and isinstance(value, str) and value != "auto":
+        try:
+            return int(value)
+        except ValueError:
+            raise DreamError(f"invalid {opt.title} {value!r}: need {opt.requirement()}") from None
+    if opt.kind == "tile" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def form_defaults(preset: str | None, model: str) -> dict[str, Any]:
+    """What each field shows for ``preset`` on ``model`` (the schema's defaults, the preset's
+    values over them), as the page can show it (infinity: empty)."""
+    from inceptionism.options import defaults
+
+    out = defaults(preset or None, model)
+    for k, v in out.items():
+        if isinstance(v, float) and math.isinf(v):
+            out[k] = None
+    return out
+
+
+# -- the equivalent command --------------------------------------------------------------------
+
+
+def _number(v: float) -> str:
+    return f"{v:g}" if float(f"{v:g}") == v else repr(float(v))
+
+
+def command_for(
+    config: DreamConfig,
+    run: Mapping[str, Any],
+    input_name: str,
+    output_name: str,
+    *,
+    guide_name: str | None = None,
+    device: str = "auto",
+) -> str:
+    """The ``deepdream dream`` command that makes the same pixels from the same picture: every
+    recipe value that differs from what the command line would take anyway."""
+    from inceptionism.options import CLI, where
+
+    base = make_config(config.preset, model=config.model)
+    words = ["deepdream", "dream", input_name, "-o", output_name, "--model", config.model]
+    if config.preset != DEFAULT_PRESET:
+        words += ["--preset", config.preset or "seed"]
+    for opt in where(CLI):
+        if not opt.recipe or opt.name in ("model", "preset"):
+            continue
+        value, before = getattr(config, opt.name), getattr(base, opt.name)
+        if value == before and opt.name != "seed":
+            continue
+        flag = opt.cli_flag
+        if opt.kind == "layers":
+            for key, w in (value or {}).items():
+                words += [flag, key if w == 1 else f"{key}={_number(w)}"]
+        elif opt.kind == "classes":
+            for key, w in value.items():
+                words += [flag, key if w == 1 else f"{key}={_number(w)}"]
+        elif opt.kind == "bool":
+            words.append(flag if value else "--no-" + flag[2:])
+        elif opt.kind == "path":
+            if value is not None:
+                words += [flag, guide_name or Path(value).name]
+        elif value is not None:
+            words += [flag, _number(value) if isinstance(value, float) else str(value)]
+    if device != "auto":
+        words += ["--device", device]
+    for name, value in run.items():
+        from inceptionism.options import OPTION
+
+        opt = OPTION[name]
+        if CLI in opt.where and value != opt.default and value is not None:
+            words += [opt.cli_flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+class Progress:
+    """Octave k of N, step, loss and time left, from the events of a dream.
+
+    Later octaves are bigger, so a step there costs more: the time left is the remaining steps
+    weighted by their octave's area, at the speed measured so far.
+    """
+
+    def __init__(self, shape: tuple[int, int], config: DreamConfig) -> None:
+        from inceptionism.algorithm.engine import octave_shapes
+
+        self.areas = [h * w for h, w in octave_shapes(shape, config.octaves, config.octave_scale)]
+        self.iterations = config.iterations
+        self.start = time.monotonic()
+        self.done_area = 0.0
+
+    def line(self, octave: int, octaves: int, step: int, total: int, loss: float) -> str:
+        areas = self.areas[-octaves:]  # the octaves too small for the network were dropped
+        per_step = [areas[min(i // max(self.iterations, 1), len(areas) - 1)] for i in range(total)]
+        done = sum(per_step[:step])
+        elapsed = time.monotonic() - self.start
+        left = elapsed / done * (sum(per_step) - done) if done else float("nan")
+        eta = f"{left:.0f} s left" if math.isfinite(left) else "…"
+        return (
+            f"octave {octave}/{octaves} · step {step}/{total} · loss {loss:.3f} · "
+            f"{elapsed:.1f} s · {eta}"
+        )
+
+
+def uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+GROUP_TITLES = {
+    "model": "Model",
+    "steering": "What to dream of",
+    "schedule": "Schedule",
+    "quality": "Quality",
+    "size": "Size",
+    "run": "Computation",
+}
+MODEL_DEFAULT = "(the model's default)"
+EVERY_LAYER = "(every layer: one tile each)"
+OPEN_GROUPS = frozenset({"model", "steering", "schedule"})
+CSS = """
+#status textarea { font-family: ui-monospace, monospace; }
+"""
+
+
+def layer_choices(model: str, empty: str | None = None) -> list[tuple[str, str]]:
+    """(label, name) of the model's layers, channels and stride in the label; ``empty``: the
+    label of a first choice meaning "none chosen"."""
+    out = [(empty, "")] if empty else []
+    for name, channels, stride in layer_listing(model):
+        where = f"/{stride}" if stride else "scores"
+        out.append((f"{name} · {channels} ch · {where}", name))
+    return out
+
+
+def class_choices() -> list[tuple[str, str]]:
+    from inceptionism.models.classes import search
+
+    return [(f"{i} {name}", name) for i, name in search("")]
+
+
+def build_app(studio: Studio) -> Any:
+    """The Gradio page on ``studio``: the Image tab, the Layer atlas tab, and the ``/steps``
+    and ``/stop`` API endpoints the tests (and scripts) use."""
+    import gradio as gr
+
+    from inceptionism.atlas import ATLAS_SIDE, contact_sheet, dream_atlas, parse_channels, tiles_for
+    from inceptionism.io import read_metadata, save_image
+    from inceptionism.options import OPTION
+from gradio.events import Dependency
+
+    class Picture(gr.Image):
+        """An image upload handed to us as the file the browser sent, unopened: our loader
+        checks it and names what is wrong as the CLI does (gr.Image would open it with PIL
+        first and answer a bad file with an error of its own), and an inline data: URL, which
+        would bypass the server's upload limit, is refused."""
+
+        def get_block_name(self) -> str:
+            return "image"
+
+        def preprocess(self, payload: Any) -> str | None:
+            if payload is None:
+                return None
+            if not getattr(payload, "path", None):
+                raise gr.Error("pictures must be uploaded as files", print_exception=False)
+            return str(payload.path)
+
+    def fail(e: DreamError) -> gr.Error:
+        return gr.Error(page_message(e), print_exception=False)
+
+    options = form_options()
+    first = form_defaults(DEFAULT_PRESET, DEFAULT_MODEL)
+    fields: dict[str, Any] = {}  # generic fields: option name -> component
+    special: dict[str, Any] = {}
+
+    def draw(opt: Any) -> None:
+        label, info = opt.title.capitalize(), f"{opt.help}; {opt.requirement()}"
+        if opt.name == "model":
+            special["model"] = gr.Dropdown(
+                model_choices(), value=DEFAULT_MODEL, label=label, info=opt.help, elem_id="model"
+            )
+            special["model_note"] = gr.Markdown(model_note(DEFAULT_MODEL))
+        elif opt.kind == "layers":
+            special["layers"] = gr.Dropdown(
+                layer_choices(DEFAULT_MODEL),
+                value=[],
+                multiselect=True,
+                label="Layers",
+                info="layers to amplify (empty: the model's default); channels · stride shown",
+                elem_id="layers",
+            )
+            special["channels"] = gr.Textbox(
+                label="Channels",
+                info="only these channels of the chosen layers, e.g. 3,17 (empty: all)",
+                elem_id="channels",
+            )
+        elif opt.kind == "classes":
+            special["classes"] = gr.Dropdown(
+                class_choices(),
+                value=[],
+                multiselect=True,
+                filterable=True,
+                label="Classes",
+                info=f"{opt.help}: type to search the 1000 ImageNet names",
+                elem_id="classes",
+            )
+        elif opt.kind == "path":
+            special[opt.name] = Picture(
+                type="filepath",
+                sources=["upload", "clipboard"],
+                label=f"{label} picture",
+                height=160,
+                elem_id=opt.name,
+            )
+        elif opt.name in LAYER_FIELDS:
+            fields[opt.name] = gr.Dropdown(
+                layer_choices(DEFAULT_MODEL, MODEL_DEFAULT),
+                value="",
+                label=label,
+                info=opt.help,
+                elem_id=opt.name,
+            )
+        elif opt.kind in ("int", "float"):
+            hi = opt.maximum if opt.maximum is not None and opt.maximum < 2**53 else None
+            fields[opt.name] = gr.Number(
+                value=first.get(opt.name),
+                minimum=opt.minimum,
+                maximum=hi,
+                precision=0 if opt.kind == "int" else None,
+                step=1 if opt.kind == "int" else 0.01,
+                label=label,
+                info=info + ("; empty: none" if not opt.finite or opt.optional else ""),
+                elem_id=opt.name,
+            )
+        elif opt.kind == "bool":
+            fields[opt.name] = gr.Checkbox(
+                value=bool(first.get(opt.name)), label=label, info=opt.help, elem_id=opt.name
+            )
+        elif opt.kind == "choice":
+            fields[opt.name] = gr.Dropdown(
+                list(opt.allowed()),
+                value=first.get(opt.name) or opt.default,
+                label=label,
+                info=opt.help,
+                elem_id=opt.name,
+            )
+        else:  # tile, str: text as the command line takes it
+            value = first.get(opt.name)
+            fields[opt.name] = gr.Textbox(
+                value="" if value is None else str(value),
+                label=label,
+                info=info,
+                elem_id=opt.name,
+            )
+
+    def form_values(data: Mapping[Any, Any]) -> dict[str, Any]:
+        return {name: data[c] for name, c in fields.items()}
+
+    def recipe(data: Mapping[Any, Any]) -> tuple[DreamConfig, dict[str, Any], Upload | None]:
+        guide_path = data.get(special["guide"]) if "guide" in special else None
+        guide = studio.upload(guide_path, "guide picture") if guide_path else None
+        values = form_values(data)
+        values["model"] = data[special["model"]]
+        cfg, run = recipe_from_form(
+            values,
+            layers=data[special["layers"]] or (),
+            channels=data[special["channels"]] or "",
+            classes=data[special["classes"]] or (),
+            guide=guide,
+        )
+        return cfg, run, guide
+
+    with gr.Blocks(
+        title="deepdream studio", analytics_enabled=False, delete_cache=(1800, 3600)
+    ) as app:
+        history = gr.State([])
+        gr.Markdown(
+            "## deepdream studio\nDrop a picture (or use the sample), pick a model and layers, "
+            "press **Dream** and watch it grow; **Stop** ends it within one step."
+        )
+        with gr.Tab("Image"), gr.Row():
+            with gr.Column(scale=5):
+                picture = Picture(
+                    value=str(SAMPLE),
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    label="Picture (upload, paste, or the sample)",
+                    elem_id="picture",
+                )
+                sample_btn = gr.Button("Use the sample picture", size="sm")
+                groups: dict[str, list[Any]] = {}
+                for opt in options:
+                    groups.setdefault(opt.group, []).append(opt)
+                for group, opts in groups.items():
+                    with gr.Accordion(
+                        GROUP_TITLES.get(group, group.capitalize()), open=group in OPEN_GROUPS
+                    ):
+                        for opt in opts:
+                            draw(opt)
+                settings_file = gr.File(
+                    label="Load the settings of a dream (a picture made by deepdream)",
+                    file_types=["image"],
+                    elem_id="settings_file",
+                )
+            with gr.Column(scale=6):
+                with gr.Row():
+                    dream_btn = gr.Button("Dream", variant="primary", elem_id="dream")
+                    stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+                status = gr.Textbox(
+                    label="Progress", interactive=False, elem_id="status", max_lines=2
+                )
+                view = gr.Image(
+                    label="Dream", interactive=False, format="png", elem_id="view", height=420
+                )
+                download = gr.File(
+                    label="The dream as PNG, its recipe inside", interactive=False, elem_id="png"
+                )
+                command = gr.Code(
+                    label="The same dream from the command line",
+                    language="shell",
+                    interactive=False,
+                    lines=2,
+                    elem_id="command",
+                )
+                history_gallery = gr.Gallery(
+                    label="This session's dreams", columns=5, height=200, elem_id="history"
+                )
+                history_table = gr.Dataframe(
+                    headers=["#", "time", "settings (the command)"],
+                    label="Their settings",
+                    interactive=False,
+                    wrap=True,
+                    elem_id="history_table",
+                )
+        with gr.Tab("Layer atlas"):
+            gr.Markdown(
+                "One small dream of the picture per layer of the model, or per channel of one "
+                "layer, with the settings of the Image tab: see what each paints before "
+                "choosing. The same from the command line: `deepdream atlas PICTURE --model M "
+                "[--layer L --channels 0-15] -o sheet.png`."
+            )
+            with gr.Row():
+                atlas_layer = gr.Dropdown(
+                    layer_choices(DEFAULT_MODEL, EVERY_LAYER),
+                    value="",
+                    label="Atlas of",
+                    info="the model's layers (one tile each), or one layer's channels",
+                    elem_id="atlas_layer",
+                )
+                atlas_channels = gr.Textbox(
+                    value="0-15",
+                    label="Channels of that layer",
+                    info="e.g. 0-15 or 3,7,9",
+                    elem_id="atlas_ch",
+                )
+                atlas_side = gr.Number(
+                    value=ATLAS_SIDE,
+                    minimum=32,
+                    maximum=512,
+                    precision=0,
+                    label="Tile size (px)",
+                    elem_id="atlas_side",
+                )
+            with gr.Row():
+                atlas_btn = gr.Button("Build the atlas", variant="primary", elem_id="atlas")
+                atlas_stop = gr.Button("Stop", variant="stop", elem_id="atlas_stop")
+            atlas_status = gr.Textbox(label="Progress", interactive=False, elem_id="atlas_status")
+            atlas_gallery = gr.Gallery(
+                label="Atlas", columns=6, height=520, object_fit="contain", elem_id="atlas_gallery"
+            )
+            atlas_sheet = gr.File(label="Contact sheet (PNG)", interactive=False, elem_id="sheet")
+
+        generic = list(fields.values())
+        generic_names = list(fields)
+        # the inputs of a dream, in a fixed order (the API's parameters)
+        form_inputs = [picture, *(c for k, c in special.items() if k != "model_note"), *generic]
+
+        # -- model and preset: the fields follow ------------------------------------------------
+        def follow(model: str, preset: str | None) -> list[Any]:
+            values = form_defaults(preset, model)
+            out: list[Any] = []
+            for name in generic_names:
+                if name in LAYER_FIELDS:
+                    out.append(gr.update(choices=layer_choices(model, MODEL_DEFAULT), value=""))
+                elif name == "preset":
+                    out.append(gr.update())
+                else:
+                    v = values.get(name)
+                    if isinstance(fields[name], gr.Textbox):
+                        v = "" if v is None else str(v)
+                    out.append(gr.update(value=v))
+            return out
+
+        def on_model(model: str, preset: str | None) -> list[Any]:
+            try:
+                note = model_note(model)
+                chosen = layer_choices(model)
+            except DreamError as e:
+                raise fail(e) from None
+            return [
+                note,
+                gr.update(choices=chosen, value=[]),
+                gr.update(choices=layer_choices(model, EVERY_LAYER), value=""),
+                *follow(model, preset),
+            ]
+
+        preset_field = fields.get("preset")
+        model_field = special["model"]
+        model_outputs = [special["model_note"], special["layers"], atlas_layer, *generic]
+        model_field.change(
+            on_model, [model_field, preset_field], model_outputs, queue=False, api_name=False
+        )
+        if preset_field is not None:
+            preset_field.input(
+                follow, [model_field, preset_field], generic, queue=False, api_name=False
+            )
+        sample_btn.click(lambda: str(SAMPLE), None, picture, queue=False, api_name=False)
+
+        # -- settings from an uploaded dream (untrusted) -----------------------------------------
+        def load_settings(path: str | None) -> list[Any]:
+            from inceptionism.safety import untrusted_settings
+
+            if not path:
+                return [gr.update()] * (len(generic) + 4)
+            upload = studio.upload(path, "dream")
+            try:
+                meta = read_metadata(upload.path)
+            except DreamError as e:
+                raise fail(_renamed(e, upload)) from None
+            if not meta or not isinstance(meta.get("config"), dict):
+                raise gr.Error(f"{upload.name} holds no deepdream settings", print_exception=False)
+            found = {k: v for k, v in meta["config"].items() if k != "extra"}
+            try:
+                safe = untrusted_settings(found, upload.name, given=("guide",))
+                cfg = DreamConfig.from_dict(safe)
+            except (DreamError, TypeError) as e:
+                msg = page_message(e) if isinstance(e, DreamError) else str(e)
+                raise gr.Error(f"{upload.name}: {msg}", print_exception=False) from None
+            layers, chans = [], ""
+            for key in cfg.layers or {}:
+                name, _, ch = key.partition(":")
+                layers.append(name)
+                chans = ch or chans
+            out = [
+                gr.update(value=cfg.model),
+                gr.update(choices=layer_choices(cfg.model), value=layers),
+                gr.update(value=chans),
+                gr.update(value=list(cfg.classes)),
+            ]
+            for name in generic_names:
+                v = getattr(cfg, name, None) if OPTION[name].recipe else fields[name].value
+                if isinstance(v, float) and math.isinf(v):
+                    v = None
+                if name in LAYER_FIELDS:
+                    out.append(
+                        gr.update(choices=layer_choices(cfg.model, MODEL_DEFAULT), value=v or "")
+                    )
+                elif isinstance(fields[name], gr.Textbox):
+                    out.append(gr.update(value="" if v is None else str(v)))
+                else:
+                    out.append(gr.update(value=v))
+            return out
+
+        settings_file.upload(
+            load_settings,
+            settings_file,
+            [model_field, special["layers"], special["channels"], special["classes"], *generic],
+            api_name="load_settings",
+        )
+
+        # -- dreaming ----------------------------------------------------------------------------
+        def dream(data: dict, past: list, request: gr.Request) -> Iterator[dict]:
+            session = request.session_hash or "anonymous"
+            clicked = time.monotonic()
+            try:
+                upload = studio.upload(data[picture], "picture")
+                cfg, run, guide = recipe(data)
+                loaded = studio.load(upload, cfg.max_side)
+            except DreamError as e:
+                raise fail(e) from None
+            yield {status: "waiting for the device…"}
+            with studio.job(session) as job:
+                try:
+                    yield from _dream_job(job, clicked, upload, loaded, cfg, run, guide, past)
+                except Cancelled:
+                    yield {status: "stopped"}
+                except DreamError as e:
+                    raise fail(e) from None
+
+        def _dream_job(
+            job: Job,
+            clicked: float,
+            upload: Upload,
+            loaded: Any,
+            cfg: DreamConfig,
+            run: dict[str, Any],
+            guide: Upload | None,
+            past: list,
+        ) -> Iterator[dict]:
+            from inceptionism.session import Dreamer
+
+            dreamer = Dreamer(cfg.model, cfg, device=studio.device, **run)
+            shape = loaded.rgb.shape[:2]
+            progress = Progress(shape, dreamer.config_for(shape))
+            sent = 0.0
+            line = ""
+            event = None
+            for event in dreamer.steps(loaded, preview_every=PREVIEW_EVERY, cancel=job.cancel):
+                studio.count_step(job.session)
+                line = progress.line(
+                    event.octave, event.octaves, event.step, event.total, event.loss
+                )
+                now = time.monotonic()
+                octave_end = event.step % max(cfg.iterations, 1) == 0
+                if (
+                    event.result is None
+                    and event.preview is not None
+                    and (octave_end or now - sent >= PREVIEW_INTERVAL_S)
+                ):
+                    if not sent:
+                        line += f" · first preview after {now - clicked:.2f} s"
+                    sent = now
+                    yield {view: event.preview, status: line}
+            assert event is not None and event.result is not None
+            out = studio.result_path(job.session, upload.name)
+            save_image(out, event.result, loaded.alpha, dreamer.metadata(shape))
+            input_name = str(SAMPLE) if is_sample(upload) else upload.name
+            cmd = command_for(
+                cfg,
+                run,
+                input_name,
+                out.name,
+                guide_name=guide.name if guide else None,
+                device=studio.device,
+            )
+            took = time.monotonic() - clicked
+            past = [*past, {"path": str(out), "command": cmd, "time": time.strftime("%H:%M:%S")}]
+            yield {
+                view: str(out),
+                status: f"done: {event.total} steps in {took:.1f} s · {loaded.size[0]}x"
+                f"{loaded.size[1]} px",
+                download: str(out),
+                command: cmd,
+                history: past,
+                history_gallery: [(p["path"], f"#{i}") for i, p in enumerate(past, 1)],
+                history_table: [[i, p["time"], p["command"]] for i, p in enumerate(past, 1)],
+            }
+
+        dream_inputs = [*form_inputs, history]
+
+        def dream_fn(request: gr.Request, *values: Any) -> Iterator[dict]:
+            data = dict(zip(dream_inputs, values, strict=True))
+            yield from dream(data, data[history], request)
+
+        dream_outputs = [
+            view,
+            status,
+            download,
+            command,
+            history,
+            history_gallery,
+            history_table,
+        ]
+        dream_event = dream_btn.click(
+            dream_fn,
+            dream_inputs,
+            dream_outputs,
+            api_name="dream",
+            concurrency_limit=1,
+            concurrency_id="device",
+            show_progress="minimal",
+        )
+
+        # -- the atlas ---------------------------------------------------------------------------
+        atlas_inputs = [*form_inputs, atlas_layer, atlas_channels, atlas_side]
+
+        def atlas_fn(request: gr.Request, *values: Any) -> Iterator[dict]:
+            data = dict(zip(atlas_inputs, values, strict=True))
+            session = request.session_hash or "anonymous"
+            try:
+                upload = studio.upload(data[picture], "picture")
+                cfg, run, _ = recipe(data)
+                side = int(data[atlas_side] or ATLAS_SIDE)
+                if not 16 <= side <= 1024:
+                    raise DreamError(f"invalid tile size {side}: need 16 to 1024 px")
+                loaded = studio.load(upload, side)
+                layer = data[atlas_layer] or None
+                chans = (
+                    parse_channels(data[atlas_channels]) if layer and data[atlas_channels] else None
+                )
+                tiles = tiles_for(_infos(cfg.model), layer, chans)
+            except DreamError as e:
+                raise fail(e) from None
+            yield {atlas_status: f"waiting for the device… ({len(tiles)} tiles)", atlas_gallery: []}
+            done: list[tuple[str, np.ndarray]] = []
+            shown: list[tuple[str, str]] = []
+            with studio.job(session) as job:
+                start = time.monotonic()
+                try:
+                    steps = _counting(job)
+                    for tile, rgb in dream_atlas(
+                        loaded.rgb, cfg.model, cfg.replace(max_side=side), tiles,
+                        device=studio.device, cancel=steps, **run,
+                    ):  # fmt: skip
+                        done.append((tile.label, rgb))
+                        path = studio.result_path(session, f"tile-{len(done)}")
+                        save_image(path, rgb)
+                        shown.append((str(path), tile.label))
+                        took = time.monotonic() - start
+                        yield {
+                            atlas_gallery: list(shown),
+                            atlas_status: f"{len(done)}/{len(tiles)} tiles · {took:.1f} s",
+                        }
+                except Cancelled:
+                    yield {atlas_status: f"stopped after {len(done)}/{len(tiles)} tiles"}
+                    return
+                except DreamError as e:
+                    raise fail(e) from None
+            sheet = contact_sheet(done, title=f"{cfg.model} · {upload.name}")
+            out = studio.result_path(session, "atlas")
+            save_image(out, np.asarray(sheet), None, {"atlas": [t.label for t in tiles]})
+            yield {
+                atlas_gallery: list(shown),
+                atlas_sheet: str(out),
+                atlas_status: f"done: {len(done)} tiles",
+            }
+
+        class _counting:
+            """The job's cancel flag, also counting each step the session checks it at."""
+
+            def __init__(self, job: Job) -> None:
+                self.job = job
+
+            def is_set(self) -> bool:
+                studio.count_step(self.job.session)
+                return self.job.cancel.is_set()
+
+        atlas_event = atlas_btn.click(
+            atlas_fn,
+            atlas_inputs,
+            [atlas_gallery, atlas_status, atlas_sheet],
+            api_name="atlas",
+            concurrency_limit=1,
+            concurrency_id="device",
+            show_progress="minimal",
+        )
+
+        # -- stopping and counting ----------------------------------------------------------------
+        def stop_fn(request: gr.Request) -> str:
+            n = studio.stop(request.session_hash or "anonymous")
+            return "stopping…" if n else "nothing to stop"
+
+        for button, out in ((stop_btn, status), (atlas_stop, atlas_status)):
+            button.click(
+                stop_fn,
+                None,
+                out,
+                api_name="stop" if button is stop_btn else False,
+                queue=False,
+                cancels=[dream_event, atlas_event],
+            )
+
+        def steps_fn(request: gr.Request) -> dict:
+            return studio.steps(request.session_hash or "anonymous")
+
+        gr.api(steps_fn, api_name="steps", queue=False)
+    return app
+
+
+@cache
+def _infos(model: str) -> tuple[Any, ...]:
+    from inceptionism.models.base import LayerInfo
+
+    return tuple(LayerInfo(n, c, s, "") for n, c, s in layer_listing(model))
+
+
+# -- serving -------------------------------------------------------------------------------------
+
+
+def warm_up(studio: Studio) -> None:
+    """Load the default model and run one tiny dream, so the first click shows a preview at
+    once instead of after the model's set-up."""
+    from inceptionism.session import Dreamer
+
+    cfg = make_config(DEFAULT_PRESET, model=DEFAULT_MODEL, octaves=1, iterations=1)
+    Dreamer(DEFAULT_MODEL, cfg, device=studio.device).dream(np.full((96, 96, 3), 128, np.float32))
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    max_upload: str = DEFAULT_MAX_UPLOAD,
+    device: str = "auto",
+    queue_size: int = DEFAULT_QUEUE,
+) -> int:
+    """Run the studio until interrupted (Ctrl-C or SIGTERM); its temporary folder, which holds
+    every upload and result, is removed at the end."""
+    import signal
+
+    if not is_loopback(host):
+        print(
+            f"deepdream: warning: the studio listens on {host}, not only on this machine: "
+            f"anyone who can reach port {port} can use the page and this machine's {device} "
+            "device",
+            file=sys.stderr,
+        )
+    limit = parse_size(max_upload)
+    if queue_size < 1:
+        raise DreamError(f"invalid queue size {queue_size}: need a whole number >= 1")
+    studio = Studio(device, max_upload=limit, queue_size=queue_size)
+
+    def interrupted(_sig: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        # Gradio reads its folders when it is imported: ours, so every upload and cached file
+        # lies in one folder, removed when the studio stops.
+        os.environ["GRADIO_TEMP_DIR"] = str(studio.temp_dir)
+        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+        try:
+            import gradio as gr
+        except ImportError:
+            raise DreamError(
+                "the web studio needs Gradio",
+                hint="install it with: pip install 'inceptionism[ui]'",
+            ) from None
+        print(f"temporary files: {studio.temp_dir} (removed on exit)", flush=True)
+        warm_up(studio)
+        app = build_app(studio)
+        app.queue(max_size=queue_size, default_concurrency_limit=1)
+        theme = gr.themes.Default(
+            font=["ui-sans-serif", "system-ui", "sans-serif"],
+            font_mono=["ui-monospace", "monospace"],
+        )  # system fonts: the page loads nothing from the internet
+        app.launch(
+            server_name=host,
+            server_port=port,
+            max_file_size=limit,
+            show_error=True,
+            ssr_mode=False,
+            theme=theme,
+            css=CSS,
+            footer_links=["api"],
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        studio.cleanup()
+    return 0

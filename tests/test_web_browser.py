@@ -1,0 +1,143 @@
+"""The web studio in a real browser: Debian's chromium, headless, driven by Playwright.
+
+Upload a picture, Dream, see the previews change and the final image, Stop a second dream, and
+screenshot the page mid-dream (docs/web-studio.png, shown in the README). Also measures the time
+from clicking Dream to the first preview on the bundled sample at default settings, and prints
+it (a benchmark figure, not an assertion).
+
+CI runs this test: ``.ci/run`` installs chromium with apt-get where it is missing. Playwright's
+own browser download needs the internet, so the test uses the system chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from webapp import ROOT, StudioServer, picture
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+CHROMIUM = (
+    os.environ.get("DEEPDREAM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+)
+SCREENSHOT = ROOT / "docs" / "web-studio.png"
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = StudioServer("--device", "cpu")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield b
+        b.close()
+
+
+def status(page) -> str:
+    return page.locator("#status textarea").input_value()
+
+
+def view_src(page) -> str | None:
+    img = page.locator("#view img")
+    return img.get_attribute("src") if img.count() else None
+
+
+def set_number(page, field: str, value: int) -> None:
+    box = page.locator(f"#{field} input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def test_first_preview_on_the_sample_at_default_settings(server, browser):
+    """Click Dream on the page as it opens (the bundled sample, default settings) and time the
+    first preview. Printed, not asserted: the machine is shared."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url)
+    page.wait_for_selector("#picture img")
+    start = time.monotonic()
+    page.click("#dream")
+    page.wait_for_selector("#view img", timeout=120_000)
+    first = time.monotonic() - start
+    print(f"\nfirst preview {first:.2f} s after clicking Dream (sample, default settings)")
+    page.wait_for_function(
+        "() => document.querySelector('#status textarea').value.startsWith('done')",
+        timeout=300_000,
+    )
+    page.close()
+
+
+def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url)
+    page.wait_for_selector("#picture img")
+    # upload a picture of our own
+    photo = picture(tmp_path / "upload-me.png", (300, 200))
+    page.locator("#picture input[type=file]").set_input_files(str(photo))
+    page.wait_for_function(
+        "() => (document.querySelector('#picture img') || {}).src?.includes('upload-me')",
+        timeout=60_000,
+    )
+    set_number(page, "octaves", 3)
+    set_number(page, "iterations", 12)
+    page.click("#dream")
+    previews: list[str] = []
+    shot = False
+    deadline = time.monotonic() + 300
+    while not status(page).startswith("done"):
+        assert time.monotonic() < deadline, status(page)
+        src = view_src(page)
+        if src and src not in previews:
+            previews.append(src)
+            if len(previews) == 3 and not shot:  # mid-dream: for the README
+                SCREENSHOT.parent.mkdir(exist_ok=True)
+                page.screenshot(path=str(SCREENSHOT))
+                shot = True
+        time.sleep(0.05)
+    final = view_src(page)
+    assert len([p for p in previews if p != final]) >= 2, previews  # two different previews
+    assert final and final.endswith(".png") and "upload-me.dream" in final
+    assert "300x200 px" in status(page)
+    assert page.locator("#png a, #png [download]").count() >= 1  # the download link
+    command = page.locator("#command").inner_text()
+    assert "deepdream dream upload-me.png" in command and "--octaves 3" in command
+    assert page.locator("#history img").count() == 1
+
+    # a second, long dream, stopped
+    set_number(page, "iterations", 400)
+    page.click("#dream")
+    page.wait_for_function(
+        "() => /step \\d+\\/1200/.test(document.querySelector('#status textarea').value)",
+        timeout=120_000,
+    )
+    page.click("#stop")
+    page.wait_for_function(
+        "() => /stopp/.test(document.querySelector('#status textarea').value)", timeout=30_000
+    )
+    from gradio_client import Client
+
+    def server_steps() -> dict:
+        return Client(server.url, verbose=False).predict(api_name="/steps")
+
+    deadline = time.monotonic() + 30
+    while server_steps()["running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    before = server_steps()["server"]
+    time.sleep(2)
+    assert server_steps()["server"] == before  # the server does no more work
+    assert page.locator("#history img").count() == 1  # a stopped dream is not in the history
+    page.close()
+    assert SCREENSHOT.exists()
