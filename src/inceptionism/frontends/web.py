@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
-from inceptionism.errors import Cancelled, DreamError
+from inceptionism.errors import Cancelled, DreamError, user_error
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -536,24 +536,31 @@ def build_app(studio: Studio) -> Any:
     from inceptionism.io import read_metadata, save_image
     from inceptionism.options import OPTION
 
-    class Picture(gr.Image):
-        """An image upload handed to us as the file the browser sent, unopened: our loader
-        checks it and names what is wrong as the CLI does (gr.Image would open it with PIL
-        first and answer a bad file with an error of its own), and an inline data: URL, which
-        would bypass the server's upload limit, is refused."""
+    def raw_upload(payload: Any) -> str | None:
+        """An upload as the file the browser sent, unopened: our loader checks it and names
+        what is wrong as the CLI does (gr.Image would open it with PIL first and answer a bad
+        file with an error of its own). An inline data: URL, which would bypass the server's
+        upload limit, is refused."""
+        if payload is None:
+            return None
+        if not getattr(payload, "path", None):
+            raise gr.Error("pictures must be uploaded as files", print_exception=False)
+        return str(payload.path)
 
-        def get_block_name(self) -> str:
-            return "image"
+    def picture_input(**kw: Any) -> Any:
+        """A picture upload (gr.Image) handing over the raw file. Not a subclass: Gradio would
+        write a .pyi file beside this module for a component class defined here."""
+        image = gr.Image(**kw)
+        image.preprocess = raw_upload
+        return image
 
-        def preprocess(self, payload: Any) -> str | None:
-            if payload is None:
-                return None
-            if not getattr(payload, "path", None):
-                raise gr.Error("pictures must be uploaded as files", print_exception=False)
-            return str(payload.path)
-
-    def fail(e: DreamError) -> gr.Error:
-        return gr.Error(page_message(e), print_exception=False)
+    def fail(e: BaseException) -> BaseException:
+        """What the page shows for ``e``: a user's error (bad input, out of memory, a file the
+        system refused) in one line; anything else is a bug, raised as it is."""
+        error = user_error(e)
+        if error is None:
+            return e
+        return gr.Error(page_message(error), print_exception=False)
 
     options = form_options()
     first = form_defaults(DEFAULT_PRESET, DEFAULT_MODEL)
@@ -592,7 +599,7 @@ def build_app(studio: Studio) -> Any:
                 elem_id="classes",
             )
         elif opt.kind == "path":
-            special[opt.name] = Picture(
+            special[opt.name] = picture_input(
                 type="filepath",
                 sources=["upload", "clipboard"],
                 label=f"{label} picture",
@@ -667,7 +674,7 @@ def build_app(studio: Studio) -> Any:
         )
         with gr.Tab("Image"), gr.Row():
             with gr.Column(scale=5):
-                picture = Picture(
+                picture = picture_input(
                     value=str(SAMPLE),
                     type="filepath",
                     sources=["upload", "clipboard"],
@@ -869,7 +876,7 @@ def build_app(studio: Studio) -> Any:
                     yield from _dream_job(job, clicked, upload, loaded, cfg, run, guide, past)
                 except Cancelled:
                     yield {status: "stopped"}
-                except DreamError as e:
+                except (DreamError, MemoryError, RuntimeError, OSError) as e:
                     raise fail(e) from None
 
         def _dream_job(
@@ -999,7 +1006,7 @@ def build_app(studio: Studio) -> Any:
                 except Cancelled:
                     yield {atlas_status: f"stopped after {len(done)}/{len(tiles)} tiles"}
                     return
-                except DreamError as e:
+                except (DreamError, MemoryError, RuntimeError, OSError) as e:
                     raise fail(e) from None
             sheet = contact_sheet(done, title=f"{cfg.model} · {upload.name}")
             out = studio.result_path(session, "atlas")
