@@ -346,3 +346,38 @@ def test_contact_sheet_png_roundtrip(tmp_path):
     buf = io.BytesIO()
     sheet.save(buf, "PNG")
     assert sheet.size[0] == 2 * 30 + 3 * 6
+
+
+def test_the_command_is_the_recipe_of_the_form():
+    """The page's command line, parsed by ``deepdream dream``, gives the page's recipe."""
+    import shlex
+
+    from inceptionism.config import make_config
+    from inceptionism.frontends import cli
+    from inceptionism.frontends.web import (
+        command_for,
+        form_defaults,
+        form_options,
+        recipe_from_form,
+    )
+
+    special = ("layers", "classes", "guide")  # fields of their own on the page
+    fields = {o.name for o in form_options()} - set(special)
+    values = {
+        k: v for k, v in form_defaults("default", "efficientnet-lite0").items() if k in fields
+    }
+    values.update(octaves=3, step=0.05, max_loss="12.5", clip=False, seed=7, tile="96")
+    cfg, run = recipe_from_form(
+        values, layers=["block8", "block3"], channels="3,17", classes=["tabby cat"]
+    )
+    assert cfg.layers == {"block8:3,17": 1.0, "block3:3,17": 1.0}
+    assert cfg.octaves == 3 and cfg.max_loss == 12.5 and cfg.tile == 96 and not cfg.clip
+    command = command_for(cfg, run, "my photo.png", "out.png")
+    words = shlex.split(command)
+    assert words[:3] == ["deepdream", "dream", "my photo.png"]
+    args = cli.build_parser().parse_args(words[1:])
+    assert cli.recipe(args) == cfg
+    # the defaults as the page shows them are the preset's recipe
+    plain = {k: v for k, v in form_defaults("seed", "efficientnet-lite0").items() if k in fields}
+    cfg, _ = recipe_from_form(plain)
+    assert cfg == make_config("seed", model="efficientnet-lite0")

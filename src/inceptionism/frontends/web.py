@@ -359,7 +359,7 @@ def field_value(opt: Any, value: Any) -> Any:
     max loss); a tile as 'auto' or pixels."""
     if isinstance(value, str):
         value = value.strip()
-        if value == "" and opt.kind != "str":
+        if value == "" and (opt.kind != "str" or opt.optional):
             value = None
     if value is None:
         if opt.kind == "float" and not opt.finite:
@@ -1056,6 +1056,12 @@ def build_app(studio: Studio) -> Any:
             return studio.steps(request.session_hash or "anonymous")
 
         gr.api(steps_fn, api_name="steps", queue=False)
+
+        def left(request: gr.Request) -> None:
+            """A closed or reloaded tab: its dreams stop (nobody is watching them)."""
+            studio.stop(request.session_hash or "anonymous")
+
+        app.unload(left)
     return app
 
 
