@@ -154,7 +154,7 @@ class Job:
 
     session: str
     cancel: threading.Event = field(default_factory=threading.Event)
-    started: float = field(default_factory=time.monotonic)
+    where: str = "before the first step"
 
 
 class Studio:
@@ -203,14 +203,14 @@ class Studio:
             with self._lock:
                 self._jobs.get(session, set()).discard(job)
 
-    def stop(self, session: str) -> int:
+    def stop(self, session: str) -> list[Job]:
         """Set the cancel flag of every job of ``session``: each stops within one step.
-        Returns how many were running."""
+        Returns the jobs that were running."""
         with self._lock:
             jobs = list(self._jobs.get(session, ()))
         for job in jobs:
             job.cancel.set()
-        return len(jobs)
+        return jobs
 
     def count_step(self, session: str) -> None:
         with self._lock:
@@ -240,6 +240,12 @@ class Studio:
             inside = False
         if not inside and p.resolve() != SAMPLE.resolve():
             raise DreamError(f"the {what} must be uploaded through the page")
+        with contextlib.suppress(OSError):  # a missing file: the loader says so
+            if p.stat().st_size > self.max_upload:  # however it came (the upload route: 413)
+                raise DreamError(
+                    f"{p.name} is larger than the studio's upload limit "
+                    f"({self.max_upload / 1024**2:.3g} MB)"
+                )
         return Upload(p, p.name)
 
     def load(self, upload: Upload, max_side: int | None) -> Any:
@@ -899,6 +905,9 @@ def build_app(studio: Studio) -> Any:
             event = None
             for event in dreamer.steps(loaded, preview_every=PREVIEW_EVERY, cancel=job.cancel):
                 studio.count_step(job.session)
+                job.where = (
+                    f"octave {event.octave}/{event.octaves} · step {event.step}/{event.total}"
+                )
                 line = progress.line(
                     event.octave, event.octaves, event.step, event.total, event.loss
                 )
@@ -990,11 +999,13 @@ def build_app(studio: Studio) -> Any:
                 start = time.monotonic()
                 try:
                     steps = _counting(job)
+                    job.where = f"tile 1/{len(tiles)}"
                     for tile, rgb in dream_atlas(
                         loaded.rgb, cfg.model, cfg.replace(max_side=side), tiles,
                         device=studio.device, cancel=steps, **run,
                     ):  # fmt: skip
                         done.append((tile.label, rgb))
+                        job.where = f"tile {len(done) + 1}/{len(tiles)}"
                         path = studio.result_path(session, f"tile-{len(done)}")
                         save_image(path, rgb)
                         shown.append((str(path), tile.label))
@@ -1039,8 +1050,8 @@ def build_app(studio: Studio) -> Any:
 
         # -- stopping and counting ----------------------------------------------------------------
         def stop_fn(request: gr.Request) -> str:
-            n = studio.stop(request.session_hash or "anonymous")
-            return "stopping…" if n else "nothing to stop"
+            jobs = studio.stop(request.session_hash or "anonymous")
+            return f"stopped at {jobs[0].where}" if jobs else "nothing to stop"
 
         for button, out in ((stop_btn, status), (atlas_stop, atlas_status)):
             button.click(
