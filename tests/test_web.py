@@ -76,8 +76,26 @@ def wait_for(cond, timeout: float = 120, every: float = 0.2):
     raise AssertionError("timed out waiting")
 
 
+def direct(c: Client, api_name: str) -> object:
+    """Call a queue-less endpoint of ``c``'s session straight over HTTP, as the page does for
+    Stop (it must work while the queue is full)."""
+    import httpx
+
+    r = httpx.post(
+        f"{c.src.rstrip('/')}/gradio_api/run/{api_name}",
+        json={"data": [], "session_hash": c.session_hash},
+        timeout=30,
+    )
+    r.raise_for_status()
+    return r.json()["data"][0]
+
+
 def steps(c: Client) -> dict:
-    return c.predict(api_name="/steps")
+    return direct(c, "steps")
+
+
+def stop(c: Client) -> str:
+    return direct(c, "stop")
 
 
 def cli_error(path: Path) -> str:
@@ -129,7 +147,7 @@ def test_stop_stops_the_work_on_the_server(server, tmp_path):
     form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=2, iterations=400)
     job = c.submit(*form.args, api_name="/dream")
     wait_for(lambda: steps(c)["session"] >= 3)
-    assert c.predict(api_name="/stop").startswith("stopped at octave ")
+    assert stop(c).startswith("stopped at octave ")
     after_stop = steps(c)["session"]
     wait_for(lambda: steps(c)["running"] == 0, timeout=30)
     first = steps(c)
@@ -152,10 +170,31 @@ def test_a_second_job_waits_in_the_queue(server, tmp_path):
     time.sleep(1.5)
     assert short.status().code == Status.IN_QUEUE
     assert steps(b)["session"] == 0  # it has not started while the first one runs
-    a.predict(api_name="/stop")
+    stop(a)
     wait_for(short.done, timeout=120)
     assert short.outputs()[-1][1].startswith("done")
     assert steps(b)["session"] == 4
+    wait_for(long.done, timeout=30)
+
+
+def test_the_queue_is_bounded(server, tmp_path):
+    """One dream runs, 4 (--queue 4) wait; more are turned away at once."""
+    a = client(server, tmp_path)
+    photo = picture(tmp_path / "p.png")
+    long = a.submit(*Form(a).picture(photo).set(octaves=2, iterations=400).args, api_name="/dream")
+    wait_for(lambda: steps(a)["session"] >= 2)
+    clients = [client(server, tmp_path) for _ in range(6)]
+    short = Form(clients[0]).picture(photo).set(octaves=1, iterations=1).args
+    jobs = [c.submit(*short, api_name="/dream") for c in clients]
+    wait_for(lambda: sum(j.done() for j in jobs) >= 2, timeout=60)
+    turned_away = [j for j in jobs if j.done()]
+    for j in turned_away:
+        assert "queue is full" in str(j.exception()).lower(), j.exception()
+    assert sum(not j.done() for j in jobs) == 4
+    stop(a)
+    wait_for(lambda: all(j.done() for j in jobs), timeout=180)
+    waited = [j for j in jobs if j not in turned_away]
+    assert all(j.outputs()[-1][1].startswith("done") for j in waited)
     wait_for(long.done, timeout=30)
 
 

@@ -264,7 +264,18 @@ class Studio:
         return folder / f"{_safe(Path(stem).stem)}.dream-{uuid.uuid4().hex[:6]}.png"
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        """Stop every dream, let the running step end, and remove our temporary folder."""
+        with self._lock:
+            jobs = [job for running in self._jobs.values() for job in running]
+        for job in jobs:
+            job.cancel.set()
+        if self.device_lock.acquire(timeout=30):  # the dream in progress has ended
+            self.device_lock.release()
+        for _ in range(5):  # a server thread may still be writing a file into it
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            if not self.temp_dir.exists():
+                return
+            time.sleep(0.2)
 
 
 def _renamed(e: DreamError, upload: Upload) -> DreamError:
@@ -472,16 +483,15 @@ class Progress:
         from inceptionism.algorithm.engine import octave_shapes
 
         self.areas = [h * w for h, w in octave_shapes(shape, config.octaves, config.octave_scale)]
-        self.iterations = config.iterations
+        self.iterations = max(config.iterations, 1)
         self.start = time.monotonic()
-        self.done_area = 0.0
 
     def line(self, octave: int, octaves: int, step: int, total: int, loss: float) -> str:
         areas = self.areas[-octaves:]  # the octaves too small for the network were dropped
-        per_step = [areas[min(i // max(self.iterations, 1), len(areas) - 1)] for i in range(total)]
-        done = sum(per_step[:step])
+        whole, k = divmod(step, self.iterations)
+        done = sum(areas[:whole]) + k * areas[min(whole, len(areas) - 1)]
         elapsed = time.monotonic() - self.start
-        left = elapsed / done * (sum(per_step) - done) if done else float("nan")
+        left = elapsed / done * (sum(areas) * self.iterations - done) if done else math.nan
         eta = f"{left:.0f} s left" if math.isfinite(left) else "…"
         return (
             f"octave {octave}/{octaves} · step {step}/{total} · loss {loss:.3f} · "
@@ -881,7 +891,7 @@ def build_app(studio: Studio) -> Any:
                 try:
                     yield from _dream_job(job, clicked, upload, loaded, cfg, run, guide, past)
                 except Cancelled:
-                    yield {status: "stopped"}
+                    yield {status: f"stopped at {job.where}"}
                 except (DreamError, MemoryError, RuntimeError, OSError) as e:
                     raise fail(e) from None
 
@@ -901,15 +911,11 @@ def build_app(studio: Studio) -> Any:
             shape = loaded.rgb.shape[:2]
             progress = Progress(shape, dreamer.config_for(shape))
             sent = 0.0
-            line = ""
             event = None
             for event in dreamer.steps(loaded, preview_every=PREVIEW_EVERY, cancel=job.cancel):
                 studio.count_step(job.session)
                 job.where = (
                     f"octave {event.octave}/{event.octaves} · step {event.step}/{event.total}"
-                )
-                line = progress.line(
-                    event.octave, event.octaves, event.step, event.total, event.loss
                 )
                 now = time.monotonic()
                 octave_end = event.step % max(cfg.iterations, 1) == 0
@@ -918,6 +924,9 @@ def build_app(studio: Studio) -> Any:
                     and event.preview is not None
                     and (octave_end or now - sent >= PREVIEW_INTERVAL_S)
                 ):
+                    line = progress.line(
+                        event.octave, event.octaves, event.step, event.total, event.loss
+                    )
                     if not sent:
                         line += f" · first preview after {now - clicked:.2f} s"
                     sent = now
@@ -994,7 +1003,7 @@ def build_app(studio: Studio) -> Any:
                 raise fail(e) from None
             yield {atlas_status: f"waiting for the device… ({len(tiles)} tiles)", atlas_gallery: []}
             done: list[tuple[str, np.ndarray]] = []
-            shown: list[tuple[str, str]] = []
+            tiles_shown: list[tuple[str, str]] = []
             with studio.job(session) as job:
                 start = time.monotonic()
                 try:
@@ -1008,10 +1017,10 @@ def build_app(studio: Studio) -> Any:
                         job.where = f"tile {len(done) + 1}/{len(tiles)}"
                         path = studio.result_path(session, f"tile-{len(done)}")
                         save_image(path, rgb)
-                        shown.append((str(path), tile.label))
+                        tiles_shown.append((str(path), tile.label))
                         took = time.monotonic() - start
                         yield {
-                            atlas_gallery: list(shown),
+                            atlas_gallery: list(tiles_shown),
                             atlas_status: f"{len(done)}/{len(tiles)} tiles · {took:.1f} s",
                         }
                 except Cancelled:
@@ -1023,7 +1032,7 @@ def build_app(studio: Studio) -> Any:
             out = studio.result_path(session, "atlas")
             save_image(out, np.asarray(sheet), None, {"atlas": [t.label for t in tiles]})
             yield {
-                atlas_gallery: list(shown),
+                atlas_gallery: list(tiles_shown),
                 atlas_sheet: str(out),
                 atlas_status: f"done: {len(done)} tiles",
             }
