@@ -142,6 +142,20 @@ def test_dream_streams_previews_and_result_reproducible_by_the_command(server, t
     assert table["data"][-1][2] == command, table
 
 
+def test_guide_picture_and_class(server, tmp_path):
+    c = client(server, tmp_path)
+    guide = picture(tmp_path / "guide.png", (128, 128))
+    form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=1, iterations=2)
+    form.args[form.labels.index("Guide picture")] = handle_file(str(guide))
+    form.args[form.labels.index("Classes")] = ["tabby"]
+    final = c.predict(*form.args, api_name="/dream")
+    assert final[1].startswith("done"), final[1]
+    meta = read_metadata(final[2])
+    assert meta["config"]["guide"] == "guide.png"  # not the server's path
+    assert meta["config"]["classes"] == {"tabby": 1.0}
+    assert "--guide guide.png" in final[3] and "--class tabby" in final[3]
+
+
 def test_stop_stops_the_work_on_the_server(server, tmp_path):
     c = client(server, tmp_path)
     form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=2, iterations=400)

@@ -933,7 +933,10 @@ def build_app(studio: Studio) -> Any:
                     yield {view: enlarged(event.preview, shape), status: line}
             assert event is not None and event.result is not None
             out = studio.result_path(job.session, upload.name)
-            save_image(out, event.result, loaded.alpha, dreamer.metadata(shape))
+            meta = dreamer.metadata(shape)
+            if guide is not None:  # as the command names it, not where the server keeps it
+                meta["config"]["guide"] = guide.name
+            save_image(out, event.result, loaded.alpha, meta)
             input_name = str(SAMPLE) if is_sample(upload) else upload.name
             cmd = command_for(
                 cfg,
