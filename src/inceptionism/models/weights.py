@@ -372,6 +372,10 @@ def published_spec(
         torch.manual_seed(seed)  # the default init of the convs and linears
         return model(randomized(build(), seed))
 
+    def skeleton() -> DreamModel:
+        with torch.device("meta"):
+            return model(build())
+
     def model(net: nn.Module) -> DreamModel:
         return DreamModel(
             name=name,
@@ -390,4 +394,5 @@ def published_spec(
         description=description,
         default_layers=dict(default_layers),
         random=random,
+        skeleton=skeleton,
     )
