@@ -8,6 +8,7 @@ atomic rename, so an interrupted or corrupt transfer never leaves a file that lo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -16,7 +17,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -139,18 +140,76 @@ def fetch_weights(
     # once a good copy has arrived.
     if dest.is_file() and _sha256_of(dest).startswith(sha):
         return dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(dest, e) from e
+    # One process downloads, the others wait for it and then find the verified file.
+    with _download_lock(dest):
+        if dest.is_file() and _sha256_of(dest).startswith(sha):
+            return dest
+        return _download_verified(url, sha, dest, progress, timeout)
+
+
+def _unwritable(dest: Path, e: OSError) -> DreamError:
+    return DreamError(
+        f"cannot write to the weights cache {dest.parent} ({_one_line(e)}); "
+        f"set {CACHE_ENV} to a writable folder, or pass --weights FILE"
+    )
+
+
+@contextlib.contextmanager
+def _download_lock(dest: Path) -> Iterator[None]:
+    """Hold the right to download ``dest``, against other processes and threads alike.
+
+    An exclusive ``flock`` on ``.NAME.lock`` beside it, removed (while still held) on the way
+    out, so the cache keeps no lock files; a waiter that wakes up holding a removed lock file
+    takes the new one instead. Where there is no ``flock`` (Windows, some network file systems),
+    there is no lock: each process downloads to its own temporary file, and the rename in
+    ``_download_verified`` accepts a verified file that another process put there first.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock = dest.with_name(f".{dest.name}.lock")
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise _unwritable(dest, e) from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system
+            os.close(fd)
+            yield
+            return
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            break
+        os.close(fd)  # the previous holder removed this one: lock the file that is there now
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def _download_verified(url: str, sha: str, dest: Path, progress: bool, timeout: float) -> Path:
+    """Download ``url`` to a temporary file beside ``dest``, check it, and rename it there."""
     by_hand = f"put the file at {dest} by hand, or pass --weights FILE"
     if dest.is_file():
         by_hand = f"replace {dest} (it fails the checksum) by hand, or pass --weights FILE"
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
         # In the destination folder so that the final rename is atomic (same file system).
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as e:
-        raise DreamError(
-            f"cannot write to the weights cache {dest.parent} ({_one_line(e)}); "
-            f"set {CACHE_ENV} to a writable folder, or pass --weights FILE"
-        ) from e
+        raise _unwritable(dest, e) from e
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -166,7 +225,14 @@ def fetch_weights(
                 f"download of {url} failed its checksum (SHA-256 {digest[:16]}..., expected "
                 f"{sha[:16]}...); try again, or {by_hand}"
             )
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            # Without a lock another process may have got there first (Windows refuses to
+            # replace a file that is open): its verified file is as good as ours.
+            if not (dest.is_file() and _sha256_of(dest).startswith(sha)):
+                raise
+            tmp.unlink(missing_ok=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
