@@ -39,7 +39,7 @@ def in_threads(*jobs, timeout: float = 300) -> list:
         try:
             start.wait()
             results[i] = jobs[i]()
-        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+        except BaseException as e:  # handed to the test thread
             errors.append(e)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
