@@ -326,7 +326,7 @@ class DreamModel:
 
     def __post_init__(self) -> None:
         # only where needed: a model made from another one's net must not write to it
-        if self.net.training:
+        if any(m.training for m in self.net.modules()):
             self.net.eval()
         for p in self.net.parameters():
             if p.requires_grad:
