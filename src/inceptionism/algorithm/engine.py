@@ -8,6 +8,7 @@ colour preservation, clipping) are one hook object from ``transforms``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -17,7 +18,7 @@ from inceptionism.algorithm.objectives import Objective, from_config
 from inceptionism.algorithm.shaping import NO_SHAPING, Shaping
 from inceptionism.algorithm.shaping import from_config as shaping_from_config
 from inceptionism.algorithm.tiling import tiled
-from inceptionism.config import DreamConfig
+from inceptionism.config import MAX_OCTAVES, DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
 
@@ -27,9 +28,42 @@ Progress = Callable[[int, torch.Tensor], None]
 EPSILON = 1e-7  # Keras' K.epsilon(): floor of the gradient normaliser
 
 
-def octave_shapes(shape: tuple[int, int], octaves: int, scale: float) -> list[tuple[int, int]]:
-    """The reference's pyramid ``int(dim / scale**i)``, smallest first."""
-    shapes = [tuple(int(d / scale**i) for d in shape) for i in range(octaves)]
+def octave_side(side: int, scale: float, i: int) -> int:
+    """The reference's ``int(side / scale**i)``; 0 where ``scale**i`` overflows a float."""
+    try:
+        return int(side / scale**i)
+    except OverflowError:
+        return 0
+
+
+def octave_count(shape: tuple[int, int], octaves: int, scale: float, min_side: int = 1) -> int:
+    """How many of the first ``octaves`` pyramid levels keep ``min_side`` px on the short side.
+
+    Computed, not counted: levels shrink monotonically, so the answer is the largest ``i`` with
+    ``short / scale**i >= min_side``, estimated with logarithms and corrected by a step or two
+    for float rounding. A billion octaves of 1.00000001 answer at once.
+    """
+    short, min_side = min(shape), max(1, min_side)
+    if short < min_side:
+        return 0
+    last = int(math.log(short / min_side) / math.log(scale)) if scale > 1 else octaves
+    last = max(0, min(last, octaves - 1))
+    while last + 1 < octaves and octave_side(short, scale, last + 1) >= min_side:
+        last += 1
+    while last > 0 and octave_side(short, scale, last) < min_side:
+        last -= 1
+    return last + 1
+
+
+def octave_shapes(
+    shape: tuple[int, int], octaves: int, scale: float, min_side: int = 1
+) -> list[tuple[int, int]]:
+    """The reference's pyramid ``int(dim / scale**i)``, smallest first, without the levels whose
+    short side is under ``min_side`` (never fewer than the full size)."""
+    count = max(1, octave_count(shape, octaves, scale, min_side))
+    if count > MAX_OCTAVES:
+        raise DreamError(f"{count} octaves: at most {MAX_OCTAVES} are allowed")
+    shapes = [tuple(octave_side(d, scale, i) for d in shape) for i in range(count)]
     return [(h, w) for h, w in reversed(shapes)]
 
 
@@ -43,6 +77,13 @@ def usable_shapes(shapes: list[tuple[int, int]], min_side: int) -> list[tuple[in
             f"they need at least {min_side} px on the short side"
         )
     return ok
+
+
+def pyramid(shape: tuple[int, int], config: DreamConfig, min_side: int) -> list[tuple[int, int]]:
+    """The octave shapes the dream runs, smallest first (too small ones skipped)."""
+    return usable_shapes(
+        octave_shapes(shape, config.octaves, config.octave_scale, min_side), min_side
+    )
 
 
 def resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -119,9 +160,8 @@ def dream_tensor(
     shaping = shaping_from_config(config, model.preprocess)
     img = model.preprocess(pixels)
     original = img
-    shapes = usable_shapes(
-        octave_shapes(tuple(img.shape[-2:]), config.octaves, config.octave_scale),
-        model.min_side(objective.layers, objective.min_size),
+    shapes = pyramid(
+        tuple(img.shape[-2:]), config, model.min_side(objective.layers, objective.min_size)
     )
     rng = torch.Generator().manual_seed(config.seed)
     done = 0
@@ -150,10 +190,7 @@ def total_steps(
     model: DreamModel, shape: tuple[int, int], config: DreamConfig, objective: Objective
 ) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
-    shapes = usable_shapes(
-        octave_shapes(shape, config.octaves, config.octave_scale),
-        model.min_side(objective.layers, objective.min_size),
-    )
+    shapes = pyramid(shape, config, model.min_side(objective.layers, objective.min_size))
     return len(shapes) * config.iterations
 
 
