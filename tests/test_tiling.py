@@ -216,10 +216,10 @@ def test_tile_borders_carry_no_extra_edges(lite0, monkeypatch):
     seams: dict[str, set[int]] = {"rows": set(), "cols": set()}
     real = tiling.tiled_gradient
 
-    def spy(step_grad, x, tile, margin, align, offset):  # records where the cores were cut
+    def spy(step_grad, x, tile, margin, align, offset, *shift):  # where the cores were cut
         seams["rows"].update(p[0] for p in spans(320, tile, margin, align, offset[0])[1:])
         seams["cols"].update(p[0] for p in spans(384, tile, margin, align, offset[1])[1:])
-        return real(step_grad, x, tile, margin, align, offset)
+        return real(step_grad, x, tile, margin, align, offset, *shift)
 
     monkeypatch.setattr(tiling, "tiled_gradient", spy)
     cfg = make_config(octaves=1, iterations=8, jitter=0)

@@ -113,9 +113,16 @@ def rolled(
     x: torch.Tensor,
     shift: tuple[int, int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back."""
+    """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back.
+
+    A step function with a ``rolled(x, shift)`` method (the tiled one) does this itself without
+    two full-size copies; the result is the same.
+    """
     if shift == (0, 0):
         return fn(x)
+    roll_aware = getattr(fn, "rolled", None)
+    if roll_aware is not None:
+        return roll_aware(x, shift)
     loss, grad = fn(torch.roll(x, shift, dims=(-2, -1)))
     return loss, torch.roll(grad, (-shift[0], -shift[1]), dims=(-2, -1))
 
@@ -127,13 +134,19 @@ def gradient_ascent(
     rng: torch.Generator,
     on_step: Callable[[torch.Tensor], None] | None = None,
     shaping: Shaping = NO_SHAPING,
+    *,
+    overwrite: bool = False,
 ) -> torch.Tensor:
     """``iterations`` normalised steps; stop early once the loss passes ``max_loss``.
 
     ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
+    ``overwrite`` updates ``x`` itself rather than a copy (the octave loop owns its image: on a
+    big photo every full-size copy counts). The arithmetic is the same either way.
     """
     check_loss = config.max_loss != float("inf")
     j = config.jitter
+    if not overwrite:
+        x = x.clone()
     for _ in range(config.iterations):
         shift = (0, 0)
         if j:
@@ -141,7 +154,14 @@ def gradient_ascent(
         loss, grad = rolled(step_grad, x, shift)  # type: ignore[arg-type]
         if check_loss and loss.item() > config.max_loss:
             break
-        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)))
+        delta = normalize(shaping.gradient(grad))
+        del grad
+        x.add_(delta.mul_(config.step))  # = x + step * delta, in place
+        del delta
+        shaped = shaping.image(x)
+        if shaped is not x:
+            x.copy_(shaped)
+            del shaped
         if on_step is not None:
             on_step(loss)
     return x
@@ -154,15 +174,18 @@ def dream_tensor(
     objective: Objective | None = None,
     progress: Progress | None = None,
 ) -> torch.Tensor:
-    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out."""
+    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out.
+
+    Memory: besides the caller's ``pixels``, the loop holds the dream and its gradient at the
+    octave's size (plus one window's graph, see tiling.py). The original in the model's input
+    space is not kept at full size: each octave's copy is computed from ``pixels`` when the
+    lost detail is re-injected, with the same arithmetic as keeping it.
+    """
     model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
     objective = objective or from_config(config, model)
     shaping = shaping_from_config(config, model.preprocess)
-    img = model.preprocess(pixels)
-    original = img
-    shapes = pyramid(
-        tuple(img.shape[-2:]), config, model.min_side(objective.layers, objective.min_size)
-    )
+    full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
+    shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
     rng = torch.Generator().manual_seed(config.seed)
     done = 0
 
@@ -175,15 +198,22 @@ def dream_tensor(
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
-    step_grad = tiled(step_grad, model, objective, config, shapes[-1])  # big images: by tiles
-    shrunk_original = resize(original, shapes[0])
+    def original_at(shape: tuple[int, int]) -> torch.Tensor:
+        return resize(model.preprocess(pixels), shape)
+
+    step_grad = tiled(step_grad, model, objective, config, full)  # big images: by tiles
+    shrunk_original = original_at(shapes[0])
+    img = shrunk_original.clone()
     for shape in shapes:
         img = resize(img, shape)
-        img = gradient_ascent(img, step_grad, config, rng, on_step, shaping)
-        same_size_original = resize(original, shape)
-        img = img + (same_size_original - resize(shrunk_original, shape))  # lost detail
+        img = gradient_ascent(img, step_grad, config, rng, on_step, shaping, overwrite=True)
+        same_size_original = original_at(shape)
+        img.add_(same_size_original - resize(shrunk_original, shape))  # lost detail
         shrunk_original = same_size_original
-    return model.preprocess.invert(img).clamp(0, 255)
+    del shrunk_original, same_size_original
+    out = model.preprocess.invert(img)
+    del img
+    return out.clamp_(0, 255)
 
 
 def total_steps(
