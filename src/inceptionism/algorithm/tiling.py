@@ -227,9 +227,10 @@ def resolve_tile(
     device: torch.device | None = None,
 ) -> DreamConfig:
     """``config`` with ``tile="auto"`` replaced by the number it means here for the full-size
-    octave, so the metadata of a dream records the tiling that made it. (Under ``auto`` the
-    smaller octaves may have used larger windows; a replay with the number uses it throughout,
-    which differs from the original only where a tiled gradient differs from a whole one.)"""
+    octave, so the metadata of a dream records the tiling that made it (and ``--config-from``
+    gets the same pixels). A dream run with the resolved number uses it at every octave; one
+    run with ``auto`` itself chooses per octave (:func:`tile_for_octave`), which a single number
+    cannot record."""
     if config.tile != "auto":
         return config
     return config.replace(tile=auto_tile(model, objective, shape, device))
