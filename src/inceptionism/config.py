@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,11 @@ DEFAULT_PRESET = "default"
 # Arithmetic of the network on the device (a run setting, not part of the dream's recipe):
 # auto = float32 for now (see models.base.AUTO_CUDA_PRECISION); bf16/fp16: CUDA autocast.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Most octaves a schedule may ask for. The reference uses 10 and the presets 3 or 4; even at a
+#: scale of 1.1, 100 octaves shrink an image 13,780-fold, far below any layer's minimum size, so
+#: a longer schedule is a mistake, and refusing it up front keeps a typo such as
+#: ``--octaves 1000000000`` from building a huge pyramid (or overflowing ``scale ** octave``).
+MAX_OCTAVES = 100
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,17 @@ class DreamConfig:
         def bad(what: str) -> DreamError:
             return DreamError(f"invalid {what}")
 
-        if not isinstance(self.octaves, int) or self.octaves < 1:
-            raise bad(f"octaves {self.octaves!r}: need a whole number >= 1")
-        if not math.isfinite(self.octave_scale) or self.octave_scale <= 1:
-            raise bad(f"octave scale {self.octave_scale!r}: need a finite number > 1")
+        if not isinstance(self.octaves, int) or isinstance(self.octaves, bool):
+            raise bad(f"octaves {_cut(self.octaves)}: need a whole number from 1 to {MAX_OCTAVES}")
+        if not 1 <= self.octaves <= MAX_OCTAVES:
+            raise bad(f"octaves {_cut(self.octaves)}: need a whole number from 1 to {MAX_OCTAVES}")
+        if (
+            not isinstance(self.octave_scale, numbers.Real)
+            or isinstance(self.octave_scale, bool)
+            or not math.isfinite(self.octave_scale)
+            or self.octave_scale <= 1
+        ):
+            raise bad(f"octave scale {_cut(self.octave_scale)}: need a finite number > 1")
         if not isinstance(self.iterations, int) or self.iterations < 0:
             raise bad(f"iterations {self.iterations!r}: need a whole number >= 0")
         if not math.isfinite(self.step):
@@ -107,6 +120,16 @@ class DreamConfig:
         if unknown:
             raise DreamError(f"unknown config keys: {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+def _cut(value: Any, limit: int = 40) -> str:
+    """``repr`` of a user's value, shortened: a huge number or string must not flood the error
+    line (and an int of over 4300 digits cannot even be printed)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<a {type(value).__name__} too long to show>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _weights(spec: Mapping[str | int, float] | Iterable[str | int] | str | int | None) -> dict:

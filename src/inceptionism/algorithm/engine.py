@@ -8,6 +8,7 @@ colour preservation, clipping) are one hook object from ``transforms``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -17,7 +18,7 @@ from inceptionism.algorithm.objectives import Objective, from_config
 from inceptionism.algorithm.shaping import NO_SHAPING, Shaping
 from inceptionism.algorithm.shaping import from_config as shaping_from_config
 from inceptionism.algorithm.tiling import tiled
-from inceptionism.config import DreamConfig
+from inceptionism.config import MAX_OCTAVES, DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
 
@@ -27,9 +28,42 @@ Progress = Callable[[int, torch.Tensor], None]
 EPSILON = 1e-7  # Keras' K.epsilon(): floor of the gradient normaliser
 
 
-def octave_shapes(shape: tuple[int, int], octaves: int, scale: float) -> list[tuple[int, int]]:
-    """The reference's pyramid ``int(dim / scale**i)``, smallest first."""
-    shapes = [tuple(int(d / scale**i) for d in shape) for i in range(octaves)]
+def octave_side(side: int, scale: float, i: int) -> int:
+    """The reference's ``int(side / scale**i)``; 0 where ``scale**i`` overflows a float."""
+    try:
+        return int(side / scale**i)
+    except OverflowError:
+        return 0
+
+
+def octave_count(shape: tuple[int, int], octaves: int, scale: float, min_side: int = 1) -> int:
+    """How many of the first ``octaves`` pyramid levels keep ``min_side`` px on the short side.
+
+    Computed, not counted: levels shrink monotonically, so the answer is the largest ``i`` with
+    ``short / scale**i >= min_side``, estimated with logarithms and corrected by a step or two
+    for float rounding. A billion octaves of 1.00000001 answer at once.
+    """
+    short, min_side = min(shape), max(1, min_side)
+    if short < min_side:
+        return 0
+    last = int(math.log(short / min_side) / math.log(scale)) if scale > 1 else octaves
+    last = max(0, min(last, octaves - 1))
+    while last + 1 < octaves and octave_side(short, scale, last + 1) >= min_side:
+        last += 1
+    while last > 0 and octave_side(short, scale, last) < min_side:
+        last -= 1
+    return last + 1
+
+
+def octave_shapes(
+    shape: tuple[int, int], octaves: int, scale: float, min_side: int = 1
+) -> list[tuple[int, int]]:
+    """The reference's pyramid ``int(dim / scale**i)``, smallest first, without the levels whose
+    short side is under ``min_side`` (never fewer than the full size)."""
+    count = max(1, octave_count(shape, octaves, scale, min_side))
+    if count > MAX_OCTAVES:
+        raise DreamError(f"{count} octaves: at most {MAX_OCTAVES} are allowed")
+    shapes = [tuple(octave_side(d, scale, i) for d in shape) for i in range(count)]
     return [(h, w) for h, w in reversed(shapes)]
 
 
@@ -43,6 +77,13 @@ def usable_shapes(shapes: list[tuple[int, int]], min_side: int) -> list[tuple[in
             f"they need at least {min_side} px on the short side"
         )
     return ok
+
+
+def pyramid(shape: tuple[int, int], config: DreamConfig, min_side: int) -> list[tuple[int, int]]:
+    """The octave shapes the dream runs, smallest first (too small ones skipped)."""
+    return usable_shapes(
+        octave_shapes(shape, config.octaves, config.octave_scale, min_side), min_side
+    )
 
 
 def resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -72,9 +113,16 @@ def rolled(
     x: torch.Tensor,
     shift: tuple[int, int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back."""
+    """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back.
+
+    A step function with a ``rolled(x, shift)`` method (the tiled one) does this itself without
+    two full-size copies; the result is the same.
+    """
     if shift == (0, 0):
         return fn(x)
+    roll_aware = getattr(fn, "rolled", None)
+    if roll_aware is not None:
+        return roll_aware(x, shift)
     loss, grad = fn(torch.roll(x, shift, dims=(-2, -1)))
     return loss, torch.roll(grad, (-shift[0], -shift[1]), dims=(-2, -1))
 
@@ -86,13 +134,19 @@ def gradient_ascent(
     rng: torch.Generator,
     on_step: Callable[[torch.Tensor], None] | None = None,
     shaping: Shaping = NO_SHAPING,
+    *,
+    overwrite: bool = False,
 ) -> torch.Tensor:
     """``iterations`` normalised steps; stop early once the loss passes ``max_loss``.
 
     ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
+    ``overwrite`` updates ``x`` itself rather than a copy (the octave loop owns its image: on a
+    big photo every full-size copy counts). The arithmetic is the same either way.
     """
     check_loss = config.max_loss != float("inf")
     j = config.jitter
+    if not overwrite:
+        x = x.clone()
     for _ in range(config.iterations):
         shift = (0, 0)
         if j:
@@ -100,7 +154,14 @@ def gradient_ascent(
         loss, grad = rolled(step_grad, x, shift)  # type: ignore[arg-type]
         if check_loss and loss.item() > config.max_loss:
             break
-        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)))
+        delta = normalize(shaping.gradient(grad))
+        del grad
+        x.add_(delta.mul_(config.step))  # = x + step * delta, in place
+        del delta
+        shaped = shaping.image(x)
+        if shaped is not x:
+            x.copy_(shaped)
+            del shaped
         if on_step is not None:
             on_step(loss)
     return x
@@ -113,16 +174,18 @@ def dream_tensor(
     objective: Objective | None = None,
     progress: Progress | None = None,
 ) -> torch.Tensor:
-    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out."""
+    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out.
+
+    Memory: besides the caller's ``pixels``, the loop holds the dream and its gradient at the
+    octave's size (plus one window's graph, see tiling.py). The original in the model's input
+    space is not kept at full size: each octave's copy is computed from ``pixels`` when the
+    lost detail is re-injected, with the same arithmetic as keeping it.
+    """
     model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
     objective = objective or from_config(config, model)
     shaping = shaping_from_config(config, model.preprocess)
-    img = model.preprocess(pixels)
-    original = img
-    shapes = usable_shapes(
-        octave_shapes(tuple(img.shape[-2:]), config.octaves, config.octave_scale),
-        model.min_side(objective.layers, objective.min_size),
-    )
+    full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
+    shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
     rng = torch.Generator().manual_seed(config.seed)
     done = 0
 
@@ -135,25 +198,29 @@ def dream_tensor(
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
-    step_grad = tiled(step_grad, model, objective, config, shapes[-1])  # big images: by tiles
-    shrunk_original = resize(original, shapes[0])
+    def original_at(shape: tuple[int, int]) -> torch.Tensor:
+        return resize(model.preprocess(pixels), shape)
+
+    step_grad = tiled(step_grad, model, objective, config, full)  # big images: by tiles
+    shrunk_original = original_at(shapes[0])
+    img = shrunk_original.clone()
     for shape in shapes:
         img = resize(img, shape)
-        img = gradient_ascent(img, step_grad, config, rng, on_step, shaping)
-        same_size_original = resize(original, shape)
-        img = img + (same_size_original - resize(shrunk_original, shape))  # lost detail
+        img = gradient_ascent(img, step_grad, config, rng, on_step, shaping, overwrite=True)
+        same_size_original = original_at(shape)
+        img.add_(same_size_original - resize(shrunk_original, shape))  # lost detail
         shrunk_original = same_size_original
-    return model.preprocess.invert(img).clamp(0, 255)
+    del shrunk_original, same_size_original
+    out = model.preprocess.invert(img)
+    del img
+    return out.clamp_(0, 255)
 
 
 def total_steps(
     model: DreamModel, shape: tuple[int, int], config: DreamConfig, objective: Objective
 ) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
-    shapes = usable_shapes(
-        octave_shapes(shape, config.octaves, config.octave_scale),
-        model.min_side(objective.layers, objective.min_size),
-    )
+    shapes = pyramid(shape, config, model.min_side(objective.layers, objective.min_size))
     return len(shapes) * config.iterations
 
 

@@ -49,11 +49,11 @@ class Preprocess:
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         o, s = self._params(pixels)
-        return (pixels - o) / s
+        return (pixels - o).div_(s)  # = (pixels - o) / s, without a second full-size temporary
 
     def invert(self, x: torch.Tensor) -> torch.Tensor:
         o, s = self._params(x)
-        return x * s + o
+        return (x * s).add_(o)  # = x * s + o, without a second full-size temporary
 
 
 # The ImageNet preprocessing of torchvision's published weights (pixels in 0..1).
