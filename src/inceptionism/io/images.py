@@ -648,7 +648,7 @@ def _parse_json(value: Any) -> Any:
         return None
     try:
         return json.loads(value.strip("\x00 \n"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a crafted, deeply nested value
         return None
 
 
