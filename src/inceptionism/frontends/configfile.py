@@ -125,7 +125,7 @@ def _one(action: argparse.Action, value: Any) -> Any:
         raise TypeError
     if action.choices is not None and out not in action.choices:
         choices = ", ".join(map(str, action.choices))
-        raise argparse.ArgumentTypeError(f"invalid choice {out!r} (choose from {choices})")
+        raise argparse.ArgumentTypeError(f"invalid choice {quote(out)} (choose from {choices})")
     return out
 
 
@@ -185,7 +185,8 @@ def settings_from(
         except TypeError:
             got = type(value).__name__
             raise DreamError(
-                f"{label}: {_cut(key, 80)} must be {_expected(actions[dest])}, got {got} {quote(value)}"
+                f"{label}: {_cut(key, 80)} must be {_expected(actions[dest])}, "
+                f"got {got} {quote(value)}"
             ) from None
         except (argparse.ArgumentTypeError, ValueError) as e:
             raise DreamError(f"{label}: {_cut(key, 80)}: {_cut(str(e))}") from None
