@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import DreamError
+from ..io.files import remove_stale_temps, temp_prefix
 
 CACHE_ENV = "INCEPTIONISM_CACHE"
 _CHUNK = 1 << 20
@@ -105,6 +106,10 @@ def _one_line(text: object, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+#: The suffix of a download in progress (``.NAME.XXXXXXXX.part`` beside the cached file).
+_PART = ".part"
+
+
 def fetch_weights(
     url: str,
     sha256: str,
@@ -144,8 +149,10 @@ def fetch_weights(
         by_hand = f"replace {dest} (it fails the checksum) by hand, or pass --weights FILE"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        prefix = temp_prefix(dest.name, _PART, dest.parent)
+        remove_stale_temps(dest.parent, prefix, _PART)  # left by a killed download
         # In the destination folder so that the final rename is atomic (same file system).
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=_PART, dir=dest.parent)
     except OSError as e:
         raise DreamError(
             f"cannot write to the weights cache {dest.parent} ({_one_line(e)}); "
