@@ -101,7 +101,7 @@ def test_batch_errors_about_settings_or_output_come_once(tmp_path, capsys):
 
 def test_same_output_name_from_two_inputs_gives_the_second_a_distinct_name(tmp_path, capsys):
     photo(tmp_path / "p.png")
-    photo(tmp_path / "p.jpg", (128, 96))
+    photo(tmp_path / "p.jpg", (96, 128))
     code, _, err = run_cli(["dream", tmp_path, "-o", tmp_path / "o", *SMALL], capsys)
     assert code == 0, err
     assert files_in(tmp_path / "o") == {"p.dream.png", "p.dream-2.png"}

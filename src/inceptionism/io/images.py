@@ -706,6 +706,7 @@ def check_output_path(
     regular file, and, unless ``overwrite``, that it does not exist.
     """
     out = Path(path)
+    files.check_name_length(out)
     if out.is_dir():
         _check_output_folder(out)  # says it is a folder
     _output_format(out)
@@ -718,7 +719,6 @@ def check_output_path(
             "is not overwritten"
         )
     files.check_replaceable(out, inputs, overwrite)
-    files.check_name_length(out)
     _probe_folder(out)
     return out
 
