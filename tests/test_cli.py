@@ -183,7 +183,9 @@ def test_too_small_image_is_refused_but_small_octaves_are_skipped(tmp_path, caps
     )
     assert code == 0, err
     assert Image.open(out).size == (72, 66)
-    code, _, err = run_cli(["dream", small, "-o", out, "--layer", "block10=1", *FAST], capsys)
+    code, _, err = run_cli(
+        ["dream", small, "-o", out, "--layer", "block10=1", "--overwrite", *FAST], capsys
+    )
     assert code == 0, err
     half = photo(tmp_path / "half.png", (60, 66))  # the border cut leaves nothing to dream on
     code, _, err = run_cli(["dream", half, "--layer", "block10", *FAST], capsys)

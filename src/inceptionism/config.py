@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DreamError, unknown_name
+from .errors import DreamError, quote, unknown_name
 
 DEFAULT_MODEL = "efficientnet-lite0"
 DEFAULT_PRESET = "default"
@@ -64,44 +65,48 @@ class DreamConfig:
         def bad(what: str) -> DreamError:
             return DreamError(f"invalid {what}")
 
+        _check_types(self)
+
         if not isinstance(self.octaves, int) or isinstance(self.octaves, bool):
-            raise bad(f"octaves {_cut(self.octaves)}: need a whole number from 1 to {MAX_OCTAVES}")
+            raise bad(f"octaves {quote(self.octaves)}: need a whole number from 1 to {MAX_OCTAVES}")
         if not 1 <= self.octaves <= MAX_OCTAVES:
-            raise bad(f"octaves {_cut(self.octaves)}: need a whole number from 1 to {MAX_OCTAVES}")
+            raise bad(f"octaves {quote(self.octaves)}: need a whole number from 1 to {MAX_OCTAVES}")
         if (
             not isinstance(self.octave_scale, numbers.Real)
             or isinstance(self.octave_scale, bool)
             or not math.isfinite(self.octave_scale)
             or self.octave_scale <= 1
         ):
-            raise bad(f"octave scale {_cut(self.octave_scale)}: need a finite number > 1")
+            raise bad(f"octave scale {quote(self.octave_scale)}: need a finite number > 1")
         if not isinstance(self.iterations, int) or self.iterations < 0:
-            raise bad(f"iterations {self.iterations!r}: need a whole number >= 0")
+            raise bad(f"iterations {quote(self.iterations)}: need a whole number >= 0")
         if not math.isfinite(self.step):
-            raise bad(f"step {self.step!r}: need a finite number")
+            raise bad(f"step {quote(self.step)}: need a finite number")
         if math.isnan(self.max_loss):
             raise bad("max loss nan: need a number (inf disables the early stop)")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise bad(f"seed {quote(self.seed)}: need a whole number from 0 to 2**64-1")
         if not isinstance(self.jitter, int) or self.jitter < 0:
-            raise bad(f"jitter {self.jitter!r}: need a whole number of pixels >= 0")
+            raise bad(f"jitter {quote(self.jitter)}: need a whole number of pixels >= 0")
         if self.max_side is not None and (not isinstance(self.max_side, int) or self.max_side < 1):
-            raise bad(f"max side {self.max_side!r}: need a whole number of pixels >= 1")
+            raise bad(f"max side {quote(self.max_side)}: need a whole number of pixels >= 1")
         if self.tile != "auto" and (
             not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0
         ):
-            raise bad(f"tile {self.tile!r}: need 'auto', 0 (off) or a whole number of pixels")
+            raise bad(f"tile {quote(self.tile)}: need 'auto', 0 (off) or a whole number of pixels")
         for name, w in (self.layers or {}).items():
             if not math.isfinite(w):
-                raise bad(f"weight {w!r} for layer {name!r}: need a finite number")
+                raise bad(f"weight {quote(w)} for layer {quote(name)}: need a finite number")
         object.__setattr__(self, "classes", _weights(self.classes))
         for name, w in self.classes.items():
             if not math.isfinite(w):
-                raise bad(f"weight {w!r} for class {name!r}: need a finite number")
+                raise bad(f"weight {quote(w)} for class {quote(name)}: need a finite number")
         if self.guide_layer and not self.guide:
-            raise bad(f"guide layer {self.guide_layer!r} without a guide image")
+            raise bad(f"guide layer {quote(self.guide_layer)} without a guide image")
         if not math.isfinite(self.guide_weight):
-            raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
+            raise bad(f"guide weight {quote(self.guide_weight)}: need a finite number")
         if not math.isfinite(self.smooth) or self.smooth < 0:
-            raise bad(f"smooth {self.smooth!r}: need a finite number >= 0 (0: off)")
+            raise bad(f"smooth {quote(self.smooth)}: need a finite number >= 0 (0: off)")
 
     def replace(self, **changes: Any) -> DreamConfig:
         return dataclasses.replace(self, **changes)
@@ -122,14 +127,54 @@ class DreamConfig:
         return cls(**d)
 
 
-def _cut(value: Any, limit: int = 40) -> str:
-    """``repr`` of a user's value, shortened: a huge number or string must not flood the error
-    line (and an int of over 4300 digits cannot even be printed)."""
-    try:
-        text = repr(value)
-    except ValueError:
-        return f"<a {type(value).__name__} too long to show>"
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+#: The largest seed the random generators take (an unsigned 64-bit number).
+SEED_MAX = 2**64 - 1
+
+_WHOLE = "a whole number"
+_NUMBER = "a number"
+#: Field -> (accepted types, what to call them): checked first, so a wrong type is a DreamError
+#: with a message, not an AttributeError or a TypeError from deep inside.
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "model": ((str,), "a model name"),
+    "layers": ((Mapping, type(None)), "a mapping of layer name to weight, e.g. {'block8': 1.0}"),
+    "octaves": ((int,), _WHOLE),
+    "octave_scale": ((int, float), _NUMBER),
+    "iterations": ((int,), _WHOLE),
+    "step": ((int, float), _NUMBER),
+    "max_loss": ((int, float), _NUMBER),
+    "jitter": ((int,), _WHOLE),
+    "seed": ((int,), _WHOLE),
+    "max_side": ((int, type(None)), f"{_WHOLE} of pixels"),
+    "tile": ((int, str), "'auto' or a whole number of pixels"),
+    "preset": ((str, type(None)), "a preset name"),
+    "classes": ((Mapping, list, tuple, str, int, type(None)), "class names or indexes"),
+    "guide": ((str, os.PathLike, type(None)), "an image path"),
+    "guide_layer": ((str, type(None)), "a layer name"),
+    "guide_weight": ((int, float), _NUMBER),
+    "smooth": ((int, float), _NUMBER),
+    "preserve_colors": ((bool,), "true or false"),
+    "clip": ((bool,), "true or false"),
+    "extra": ((Mapping,), "a mapping"),
+}
+
+
+def _check_types(config: DreamConfig) -> None:
+    for name, (types, what) in _TYPES.items():
+        value = getattr(config, name)
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            raise DreamError(
+                f"invalid {name.replace('_', ' ')}: need {what}, "
+                f"got {type(value).__name__} {quote(value)}"
+            )
+    for label, table in (("layer", config.layers or {}), ("class", config.classes)):
+        if not isinstance(table, Mapping):
+            continue
+        for key, w in table.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)):
+                raise DreamError(
+                    f"invalid weight {quote(w)} for {label} {quote(key)}: need a number"
+                )
 
 
 def _weights(spec: Mapping[str | int, float] | Iterable[str | int] | str | int | None) -> dict:

@@ -19,7 +19,7 @@ from inceptionism.algorithm.shaping import NO_SHAPING, Shaping
 from inceptionism.algorithm.shaping import from_config as shaping_from_config
 from inceptionism.algorithm.tiling import tiled
 from inceptionism.config import MAX_OCTAVES, DreamConfig
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, quote
 from inceptionism.models.base import DreamModel
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
@@ -233,7 +233,7 @@ def pick_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name not in ("cpu", "cuda", "mps") and not name.startswith("cuda:"):
-        raise DreamError(f"unknown device {name!r} (choose cpu, cuda, mps or auto)")
+        raise DreamError(f"unknown device {quote(name)} (choose cpu, cuda, mps or auto)")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DreamError("device cuda asked for, but no CUDA GPU is available")
     if name == "mps" and not (

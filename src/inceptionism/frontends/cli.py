@@ -7,16 +7,23 @@ failed or interrupted dream never leaves a partial file behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inceptionism import __version__
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS, make_config
 from inceptionism.errors import DreamError
+
+if TYPE_CHECKING:
+    from inceptionism.io.files import RunInputs
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -176,7 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest square the network sees at once: auto (default; from free memory), 0 = off",
     )
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    d.add_argument("--overwrite", action="store_true", help="batch: redo finished outputs")
+    d.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (never an input); without it, -o must not exist, the "
+        "default name moves on to NAME.dream-2.png, and a batch skips finished outputs",
+    )
     src = d.add_mutually_exclusive_group()
     src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
     src.add_argument(
@@ -275,7 +287,7 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
     from inceptionism.api import metadata, run
 
     cfg, model, objective = settings or dream_settings(args)
-    output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
+    output = choose_output(args, getattr(args, "run_inputs", None) or run_inputs(args))
     image = io.load_image(args.input, max_side=cfg.max_side)
     h, w = image.rgb.shape[:2]
     cfg = resolve_tile(cfg, model, objective, (h, w), pick_device(args.device))  # for metadata
@@ -307,10 +319,46 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
             progress=None if args.quiet else progress,
             precision=args.precision,
         )
-    io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
+    io.save_image(
+        output, rgb, image.alpha, metadata(cfg, model, objective), overwrite=args.overwrite
+    )
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0
+
+
+def run_inputs(args: argparse.Namespace) -> RunInputs:
+    """Every file this run reads: none of them may be written over, whatever the flags."""
+    from inceptionism.io.files import RunInputs
+
+    inputs = [args.input] if isinstance(args.input, str) else list(args.input or [])
+    model = args.model or ""
+    own_model = model.rpartition(":")[0] if model.rpartition(":")[0].endswith(".py") else None
+    named = (args.guide, args.config, args.config_from, args.weights, own_model)
+    return RunInputs([*inputs, *named])
+
+
+def choose_output(args: argparse.Namespace, inputs: RunInputs) -> Path:
+    """Where this dream goes, checked before it runs. An existing file is never replaced
+    without ``--overwrite``: an explicit ``-o`` that exists is an error, and the default name
+    moves on to the next free one (``photo.dream-2.png``), saying so."""
+    from inceptionism import io
+    from inceptionism.io.files import next_free
+
+    if args.output:
+        return io.check_output_path(
+            args.output, args.input, inputs=inputs, overwrite=args.overwrite
+        )
+    default = io.default_output_path(args.input)
+    output = default
+    if not args.overwrite or default in inputs:
+        output = next_free(default, inputs=inputs)
+    if output != default:
+        print(
+            f"deepdream: {default} exists; writing {output.name} (--overwrite replaces it)",
+            file=sys.stderr,
+        )
+    return io.check_output_path(output, args.input, inputs=inputs, overwrite=args.overwrite)
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -361,7 +409,41 @@ def cmd_classes(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that cleanup runs as for Ctrl-C (a temporary
+    file is removed, no partial output is left) and the exit status is 128 + 15."""
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """While running a command, SIGTERM raises :class:`Terminated` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with sigterm_as_exception():
+        try:
+            return _main(argv)
+        except Terminated:
+            print("deepdream: terminated", file=sys.stderr)
+            return EXIT_TERMINATED
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # to tell flags from defaults
     commands = {

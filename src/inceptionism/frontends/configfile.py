@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from inceptionism.config import DreamConfig
-from inceptionism.errors import DreamError, unknown_name
+from inceptionism.errors import DreamError, quote, unknown_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -81,7 +81,15 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise DreamError(f"config {p}: invalid TOML: {' '.join(str(e).split())}") from None
+        raise DreamError(f"config {p}: invalid TOML: {_cut(' '.join(str(e).split()))}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise DreamError(f"config {p}: invalid TOML: nested too deeply") from None
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    """A message that may quote a value from a file, cut to one readable line."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 def _numeric(kind: Callable[[str], Any]) -> bool:
@@ -117,7 +125,7 @@ def _one(action: argparse.Action, value: Any) -> Any:
         raise TypeError
     if action.choices is not None and out not in action.choices:
         choices = ", ".join(map(str, action.choices))
-        raise argparse.ArgumentTypeError(f"invalid choice {out!r} (choose from {choices})")
+        raise argparse.ArgumentTypeError(f"invalid choice {quote(out)} (choose from {choices})")
     return out
 
 
@@ -177,18 +185,24 @@ def settings_from(
         except TypeError:
             got = type(value).__name__
             raise DreamError(
-                f"{label}: {key} must be {_expected(actions[dest])}, got {got} {value!r}"
+                f"{label}: {_cut(key, 80)} must be {_expected(actions[dest])}, "
+                f"got {got} {quote(value)}"
             ) from None
         except (argparse.ArgumentTypeError, ValueError) as e:
-            raise DreamError(f"{label}: {key}: {e}") from None
+            raise DreamError(f"{label}: {_cut(key, 80)}: {_cut(str(e))}") from None
     return out
 
 
 def settings_from_dream(
-    path: str | Path, actions: Mapping[str, argparse.Action]
+    path: str | Path, actions: Mapping[str, argparse.Action], given: Collection[str] = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(option values, other DreamConfig fields) stored in a dream's metadata by ``deepdream``."""
+    """(option values, other DreamConfig fields) stored in a dream's metadata by ``deepdream``.
+
+    An image is untrusted: its settings go through :func:`inceptionism.safety.untrusted_settings`
+    (no own models, no file paths); ``given`` are the options the command line set (they win).
+    """
     from inceptionism.io import read_metadata
+    from inceptionism.safety import untrusted_settings
 
     label = f"settings of {path}"
     meta = read_metadata(path)
@@ -198,6 +212,7 @@ def settings_from_dream(
             f"{path} holds no deepdream settings (not made by deepdream, or its metadata was "
             "stripped)"
         )
+    config = untrusted_settings(config, label, given=given)
     fields = {f for f in DreamConfig.__dataclass_fields__}
     table: dict[str, Any] = {}
     carried: dict[str, Any] = {}
@@ -210,7 +225,9 @@ def settings_from_dream(
         elif key in fields:
             carried[key] = value  # a setting with no option (e.g. ``extra``)
         else:
-            raise DreamError(f"{label}: unknown setting {key!r} (made by a newer inceptionism?)")
+            raise DreamError(
+                f"{label}: unknown setting {quote(key)} (made by a newer inceptionism?)"
+            )
     return settings_from(table, actions, label), carried
 
 
@@ -224,11 +241,11 @@ def apply(
     if not (args.config or args.config_from):
         return args
     actions = setting_actions(make_parser())
+    explicit = explicit_dests(make_parser, argv)
     if args.config_from:
-        values, args.config_fields = settings_from_dream(args.config_from, actions)
+        values, args.config_fields = settings_from_dream(args.config_from, actions, explicit)
     else:
         values = settings_from(read_toml(args.config), actions, f"config {args.config}")
-    explicit = explicit_dests(make_parser, argv)
     for dest, value in values.items():
         if dest not in explicit:
             setattr(args, dest, value)

@@ -29,6 +29,8 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from inceptionism.errors import DreamError
 
+from . import files
+
 __all__ = [
     "MAX_PIXELS",
     "METADATA_KEY",
@@ -501,22 +503,29 @@ def save_image(
     rgb: np.ndarray,
     alpha: np.ndarray | None = None,
     metadata: dict | None = None,
+    *,
+    overwrite: bool = True,
 ) -> Path:
     """Write the image atomically (format from the extension), embedding ``metadata``.
 
     The file appears complete or not at all: data goes to a temporary file in the same folder,
     which replaces the target only after a successful write, so a crash or full disk never
     leaves a corrupt result or clobbers an earlier one. JPEG and BMP cannot hold alpha, so it is
-    dropped there; BMP cannot hold metadata either.
+    dropped there; BMP cannot hold metadata either. Never writes over anything but a regular
+    file; with ``overwrite=False`` an existing file is never replaced (DreamError), even one
+    that appeared while we were writing.
     """
     out = Path(path)
+    if out.is_dir():
+        _check_output_folder(out)  # says it is a folder
     fmt = _output_format(out)
     img = to_pil(rgb, alpha)  # validate the arrays before touching the disk
     if fmt in _NO_ALPHA and img.mode == "RGBA":
         img = img.convert("RGB")
     options = _save_options(fmt, img, _metadata_json(metadata) if metadata is not None else None)
     _check_output_folder(out)
-    _atomic_save(img, out, fmt, options)
+    files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
+    _atomic_save(img, out, fmt, options, overwrite)
     return out
 
 
@@ -617,18 +626,21 @@ def _save_options(fmt: str, img: Image.Image, text: str | None) -> dict[str, Any
     return opts
 
 
-def _atomic_save(img: Image.Image, out: Path, fmt: str, options: dict[str, Any]) -> None:
+def _atomic_save(
+    img: Image.Image, out: Path, fmt: str, options: dict[str, Any], overwrite: bool = True
+) -> None:
     parent = out.parent
+    prefix = files.temp_prefix(out.name, files.OUTPUT_TEMP_SUFFIX, parent)
+    files.remove_stale_temps(parent, prefix, files.OUTPUT_TEMP_SUFFIX)  # left by a killed run
     try:
         tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept past the block
-            mode="wb", dir=parent, prefix=f".{out.name}.", suffix=".tmp", delete=False
+            mode="wb", dir=parent, prefix=prefix, suffix=files.OUTPUT_TEMP_SUFFIX, delete=False
         )
     except PermissionError:
         raise DreamError(f"cannot write to folder {parent}: permission denied") from None
     except OSError as exc:
         raise DreamError(f"cannot write to folder {parent}: {_reason(exc)}") from None
     tmp_path = Path(tmp.name)
-    done = False
     try:
         with tmp:
             img.save(tmp, format=fmt, **options)
@@ -637,14 +649,28 @@ def _atomic_save(img: Image.Image, out: Path, fmt: str, options: dict[str, Any])
         # NamedTemporaryFile is private (0600); give the result normal permissions instead.
         with contextlib.suppress(OSError):
             os.chmod(tmp_path, _new_file_mode(out))
-        os.replace(tmp_path, out)
-        done = True
+        _publish(tmp_path, out, overwrite)
     except OSError as exc:
         raise DreamError(f"could not write {out}: {_reason(exc)}") from None
     finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()  # after a rename it is gone; after a link it is a second name
+
+
+def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Give the finished temporary file its name: a rename, or a hard link where an existing
+    file must not be replaced (the link fails if the name exists, atomically)."""
+    if not overwrite:
+        try:
+            os.link(tmp, out)
+            return
+        except FileExistsError:
+            raise DreamError(f"output {out} exists; pass --overwrite to replace it") from None
+        except OSError:  # no hard links here (FAT, some network shares): check, then rename
+            if os.path.lexists(out):
+                raise DreamError(f"output {out} exists; pass --overwrite to replace it") from None
+    files.check_replaceable(out, None, overwrite=True)  # not a device node or FIFO
+    os.replace(tmp, out)
 
 
 def _new_file_mode(out: Path) -> int:
@@ -711,7 +737,7 @@ def _parse_json(value: Any) -> Any:
         return None
     try:
         return json.loads(value.strip("\x00 \n"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a crafted, deeply nested value
         return None
 
 
@@ -728,13 +754,24 @@ def default_output_path(input_path: str | os.PathLike) -> Path:
     return p.with_name(f"{p.stem}.dream.png")
 
 
-def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | None = None) -> Path:
+def check_output_path(
+    path: str | os.PathLike,
+    input_path: str | os.PathLike | None = None,
+    *,
+    inputs: files.RunInputs | None = None,
+    overwrite: bool = True,
+) -> Path:
     """Validate where the result will go *before* the slow dream runs, not after it.
 
-    Checks the extension, that the folder exists and is writable, and that the output would not
-    overwrite the input photo.
+    Checks that it is not a folder, the extension, that the folder exists and a file can be
+    created in it (a real probe: permissions, read-only disks, name length), that the output
+    would not write over the input photo (or any of ``inputs``) or over something that is not a
+    regular file, and, unless ``overwrite``, that it does not exist.
     """
     out = Path(path)
+    files.check_name_length(out)
+    if out.is_dir():
+        _check_output_folder(out)  # says it is a folder
     _output_format(out)
     parent = _check_output_folder(out)
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -744,7 +781,23 @@ def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | N
             f"output {out} is the input file; choose another output path so the original "
             "is not overwritten"
         )
+    files.check_replaceable(out, inputs, overwrite)
+    _probe_folder(out)
     return out
+
+
+def _probe_folder(out: Path) -> None:
+    """Create and remove a temporary file as the save will: fail now, not after the dream."""
+    prefix = files.temp_prefix(out.name, files.OUTPUT_TEMP_SUFFIX, out.parent)
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=out.parent, prefix=prefix, suffix=files.OUTPUT_TEMP_SUFFIX
+        ):
+            pass
+    except PermissionError:
+        raise DreamError(f"cannot write to folder {out.parent}: permission denied") from None
+    except OSError as exc:
+        raise DreamError(f"cannot write {out}: {_reason(exc)}") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:

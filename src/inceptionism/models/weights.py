@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import DreamError
+from ..io.files import remove_stale_temps, temp_prefix
 
 CACHE_ENV = "INCEPTIONISM_CACHE"
 _CHUNK = 1 << 20
@@ -104,6 +105,10 @@ def _sha256_of(path: Path) -> str:
 def _one_line(text: object, limit: int = 200) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+#: The suffix of a download in progress (``.NAME.XXXXXXXX.part`` beside the cached file).
+_PART = ".part"
 
 
 def fetch_weights(
@@ -206,8 +211,11 @@ def _download_verified(url: str, sha: str, dest: Path, progress: bool, timeout: 
     if dest.is_file():
         by_hand = f"replace {dest} (it fails the checksum) by hand, or pass --weights FILE"
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        prefix = temp_prefix(dest.name, _PART, dest.parent)
+        remove_stale_temps(dest.parent, prefix, _PART)  # left by a killed download
         # In the destination folder so that the final rename is atomic (same file system).
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=_PART, dir=dest.parent)
     except OSError as e:
         raise _unwritable(dest, e) from e
     tmp = Path(tmp_name)
