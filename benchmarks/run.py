@@ -204,7 +204,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         # What a Dreamer session does, with the optimisations as switches for the ablations.
         t0 = time.perf_counter()
         runtime.configure(dev, cudnn_benchmark=opts["cudnn_benchmark"])
-        model.to(dev)
+        model = model.to(dev)
         fast = model.fast(opts["precision"], fuse=opts["fuse"], channels_last=opts["channels_last"])
         taps = fast.activations
 
@@ -232,7 +232,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         import reference as baseline  # the plain loop the tests check the engine against
 
         t0 = time.perf_counter()
-        model.to(dev)
+        model = model.to(dev)
         feats = baseline.features(model.net, {n: model.layers[model.resolve(n)] for n in layers})
         dreamt = baseline.deep_dream(
             feats,

@@ -59,3 +59,29 @@ def test_a_dream_out_of_memory_is_one_dream_error(kind):
     with pytest.raises(DreamError) as info:
         dreamer.dream(np.zeros((32, 32, 3), np.float32))
     assert info.value.message == "out of memory" and isinstance(info.value.__cause__, kind)
+
+
+def test_the_library_names_no_command_line_flags():
+    """Messages raised outside the command line's own modules say what is wrong in words; a
+    hint names options as ``{name}`` for each front end to spell."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import inceptionism
+
+    root = Path(inceptionism.__file__).parent
+    flag = re.compile(r"--[a-z]")
+    found = []
+    for path in root.rglob("*.py"):
+        if path.parent.name in ("frontends", "jobs") or path.name == "options.py":
+            continue  # the command line and its jobs speak in flags; options.py defines them
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_error = isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DreamError"
+            if not is_error:
+                continue
+            for part in ast.walk(node):
+                text = part.value if isinstance(part, ast.Constant) else None
+                if isinstance(text, str) and flag.search(text):
+                    found.append(f"{path.relative_to(root)}:{part.lineno}: {text}")
+    assert not found, found

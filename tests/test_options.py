@@ -116,7 +116,7 @@ def test_a_form_can_be_drawn_from_the_schema():
 @pytest.mark.parametrize(
     "name,bad,words",
     [
-        ("octaves", 0, ["invalid octaves 0", "whole number >= 1"]),
+        ("octaves", 0, ["invalid octaves 0", "whole number from 1 to 100"]),
         ("jitter", -2, ["invalid jitter -2"]),
         ("octave_scale", 1.0, ["invalid octave scale 1.0", "> 1"]),
         ("step", math.inf, ["invalid step inf", "finite"]),
