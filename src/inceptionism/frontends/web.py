@@ -93,22 +93,11 @@ def is_loopback(host: str) -> bool:
 
 @cache
 def layer_listing(model: str) -> tuple[tuple[str, int, int], ...]:
-    """(name, channels, stride) of every layer of a registered model, without its weights where
-    the model can say (an architecture listing), so a user sees them before any download."""
+    """(name, channels, stride) of every layer of a registered model, from its architecture
+    alone: a user sees the layers before any download."""
     from inceptionism.models.registry import get_spec
 
-    spec = get_spec(model)
-    if spec.weights_here():
-        from inceptionism.session import shared_model
-
-        infos = shared_model(model).layer_info()
-    elif hasattr(spec, "layer_info"):  # the weights-free listing (ModelSpec.architecture)
-        infos = spec.layer_info()
-    elif spec.random is not None:
-        infos = spec.random(0).layer_info()
-    else:
-        return ()
-    return tuple((li.name, li.channels, li.stride) for li in infos)
+    return tuple((li.name, li.channels, li.stride) for li in get_spec(model).layer_info())
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -549,7 +538,7 @@ def build_app(studio: Studio) -> Any:
     import gradio as gr
 
     from inceptionism.atlas import ATLAS_SIDE, contact_sheet, dream_atlas, parse_channels, tiles_for
-    from inceptionism.io import read_metadata, save_image
+    from inceptionism.io import save_image
     from inceptionism.options import OPTION
 
     def raw_upload(payload: Any) -> str | None:
@@ -828,24 +817,23 @@ def build_app(studio: Studio) -> Any:
 
         # -- settings from an uploaded dream (untrusted) -----------------------------------------
         def load_settings(path: str | None) -> list[Any]:
-            from inceptionism.safety import untrusted_settings
+            """The settings of an uploaded dream into the form: read as the CLI's --config-from
+            reads them, untrusted (no own model, no file named in them is opened; the guide
+            picture is the page's own field)."""
+            from inceptionism.frontends.configfile import settings_from_dream
+            from inceptionism.options import summed
 
             if not path:
                 return [gr.update()] * (len(generic) + 4)
             upload = studio.upload(path, "dream")
             try:
-                meta = read_metadata(upload.path)
+                values, carried = settings_from_dream(upload.path, given=("guide",))
+                for key in ("layers", "classes"):
+                    if key in values:
+                        values[key] = summed(values[key])
+                cfg = make_config(values.pop("preset", DEFAULT_PRESET), **values, **carried)
             except DreamError as e:
                 raise fail(_renamed(e, upload)) from None
-            if not meta or not isinstance(meta.get("config"), dict):
-                raise gr.Error(f"{upload.name} holds no deepdream settings", print_exception=False)
-            found = {k: v for k, v in meta["config"].items() if k != "extra"}
-            try:
-                safe = untrusted_settings(found, upload.name, given=("guide",))
-                cfg = DreamConfig.from_dict(safe)
-            except (DreamError, TypeError) as e:
-                msg = page_message(e) if isinstance(e, DreamError) else str(e)
-                raise gr.Error(f"{upload.name}: {msg}", print_exception=False) from None
             layers, chans = [], ""
             for key in cfg.layers or {}:
                 name, _, ch = key.partition(":")
