@@ -1,7 +1,9 @@
 """The web studio in a real browser: Debian's chromium, headless, driven by Playwright.
 
 Upload a picture, Dream, see the previews change and the final image, Stop a second dream, and
-screenshot the page mid-dream (docs/web-studio.png, shown in the README). Also measures the time
+screenshot the page mid-dream (with DEEPDREAM_UPDATE_SCREENSHOT=1 it replaces
+docs/web-studio.png, the README's picture; otherwise it stays in the test's folder, so a test
+run leaves the tree unchanged). Also measures the time
 from clicking Dream to the first preview on the bundled sample at default settings, and prints
 it (a benchmark figure, not an assertion).
 
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from webapp import ROOT, StudioServer, picture
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -80,6 +83,7 @@ def test_first_preview_on_the_sample_at_default_settings(server, browser):
 
 
 def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
+    shot_path = tmp_path / "web-studio.png"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url)
     page.wait_for_selector("#picture img")
@@ -102,8 +106,7 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
         if src and src not in previews:
             previews.append(src)
             if len(previews) == 3 and not shot:  # mid-dream: for the README
-                SCREENSHOT.parent.mkdir(exist_ok=True)
-                page.screenshot(path=str(SCREENSHOT))
+                page.screenshot(path=str(shot_path))
                 shot = True
         time.sleep(0.05)
     final = view_src(page)
@@ -140,4 +143,7 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
     assert server_steps()["server"] == before  # the server does no more work
     assert page.locator("#history img").count() == 1  # a stopped dream is not in the history
     page.close()
-    assert SCREENSHOT.exists()
+    with Image.open(shot_path) as im:
+        assert im.size == (1400, 1000)
+    if os.environ.get("DEEPDREAM_UPDATE_SCREENSHOT"):
+        shutil.copyfile(shot_path, SCREENSHOT)
