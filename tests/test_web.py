@@ -321,10 +321,11 @@ def test_not_reachable_on_a_non_loopback_address_by_default(server):
 
 
 def test_another_host_prints_a_warning():
-    r = deepdream("ui", "--host", "0.0.0.0", "--device", "no-such-device", timeout=60)
+    # (a bad upload limit stops it right after the warning: nothing listens on the network)
+    r = deepdream("ui", "--host", "0.0.0.0", "--max-upload", "lots", timeout=60)
     assert r.returncode != 0
     assert "warning: the studio listens on 0.0.0.0" in r.stderr
-    assert "deepdream: error: unknown device" in r.stderr
+    assert "deepdream: error: invalid size 'lots'" in r.stderr
 
 
 # -- the atlas command ---------------------------------------------------------------------------

@@ -8,10 +8,23 @@ import sys
 from typing import Any
 
 
+def _option(parser: argparse.ArgumentParser, name: str, **override: Any) -> None:
+    """A dream option's flag as ``deepdream dream`` has it: type, help and metavar from the
+    options schema (``override`` changes what differs here, e.g. a default)."""
+    from inceptionism.options import OPTION
+
+    o = OPTION[name]
+    kw: dict[str, Any] = {"dest": name, "type": o.parse, "help": o.help, "default": None}
+    if o.metavar:
+        kw["metavar"] = o.metavar
+    kw.update(override)
+    parser.add_argument(o.cli_flag, **kw)
+
+
 def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     """Add the ``ui`` and ``atlas`` subcommands to ``deepdream``'s subparsers."""
     from inceptionism.atlas import ATLAS_SIDE, DEFAULT_CHANNELS
-    from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, PRESETS
+    from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET
     from inceptionism.frontends import web
 
     u = sub.add_parser(
@@ -31,7 +44,7 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
         metavar="SIZE",
         help="largest upload the server takes, e.g. 25MB (default %(default)s)",
     )
-    u.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    _option(u, "device", default="auto")
     u.add_argument(
         "--queue",
         type=int,
@@ -49,32 +62,20 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     a._sub = "atlas"
     a.add_argument("input", metavar="IMAGE", help="the picture")
     a.add_argument("-o", "--output", required=True, help="the sheet (PNG, JPEG, WebP, TIFF)")
-    a.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
+    _option(a, "model", default=DEFAULT_MODEL)
     a.add_argument("--layer", help="one tile per channel of this layer (default: one per layer)")
     a.add_argument(
         "--channels",
         metavar="LIST",
         help=f"channels of --layer, e.g. 0-63 or 3,7,9 (default: the first {DEFAULT_CHANNELS})",
     )
-    a.add_argument(
-        "--max-side",
-        type=int,
-        default=ATLAS_SIDE,
-        metavar="PX",
-        help="size of each tile's picture (default %(default)s)",
-    )
-    a.add_argument(
-        "--preset",
-        default=DEFAULT_PRESET,
-        choices=sorted(PRESETS),
-        help="settings each tile dreams with (default %(default)s)",
-    )
-    a.add_argument("--octaves", type=int, help="number of scales (default: the preset's)")
-    a.add_argument("--iterations", type=int, help="steps per octave (default: the preset's)")
-    a.add_argument("--seed", type=int, help="random seed")
+    _option(a, "max_side", default=ATLAS_SIDE, help=f"size of each tile (default {ATLAS_SIDE})")
+    _option(a, "preset", default=DEFAULT_PRESET)
+    for name in ("octaves", "iterations", "seed"):
+        _option(a, name)
     a.add_argument("--columns", type=int, help="tiles per row (default: about square)")
-    a.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
-    a.add_argument("--weights", help="local weights file instead of the default source")
+    _option(a, "device", default="auto")
+    _option(a, "weights")
     a.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
