@@ -20,6 +20,8 @@ Spelling = Callable[[str, str], str]
 
 def python_spelling(option: str, value: str = "") -> str:
     """How a Python user names an option: the keyword of ``inceptionism.dream``."""
+    if option == "class_names":  # not an option: where the names are listed
+        return "inceptionism.models.classes.search()"
     return f"{option}={value}"
 
 

@@ -174,7 +174,7 @@ class Option:
             if self.kind == "classes":
                 return _class_words(text)
             value = _from_text(self, text)
-            return self.check(value) if self.kind in ("choice", "device") else value
+            return self.check(value) if self.kind == "choice" else value
         except DreamError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -499,6 +499,8 @@ RUN: tuple[Option, ...] = tuple(o for o in OPTIONS if not o.recipe)
 
 def cli_spelling(option: str, value: str = "") -> str:
     """An option as the ``deepdream`` command names it in a hint: ``--weights FILE``."""
+    if option == "class_names":
+        return "deepdream classes"
     flag = OPTION[option].cli_flag if option in OPTION else "--" + option.replace("_", "-")
     return f"{flag} {value}" if value else flag
 

@@ -115,10 +115,13 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
     given = set(vars(build_parser(given_only=True).parse_args(args.argv)))
     args = configfile.apply(args, given)
     if args.print_config:
+        from inceptionism.algorithm.objectives import objective_for
         from inceptionism.session import shared_model
 
         cfg = recipe(args)
         model = shared_model(cfg.model, args.weights)
+        for layer in objective_for(cfg, model).layers:  # checked as a dream would check them
+            model.resolve(layer)
         print(configfile.dumps(configfile.effective(args, cfg, model.default_layers)))
         return 0
     if not args.input:

@@ -71,7 +71,7 @@ def lookup(spec: str | int, num_classes: int = 1000) -> int:
     lowered = {n.casefold(): i for i, n in enumerate(names())}
     close = difflib.get_close_matches(" ".join(query), list(lowered), n=4, cutoff=0.6)
     hint = f"; closest: {_listing([lowered[c] for c in close])}" if close else ""
-    raise DreamError(f"unknown class {quote(text)}{hint}", hint="see the list of class names")
+    raise DreamError(f"unknown class {quote(text)}{hint}", hint="see {class_names}")
 
 
 def search(word: str = "") -> list[tuple[int, str]]:
