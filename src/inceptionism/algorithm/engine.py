@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from inceptionism import runtime
 from inceptionism.algorithm.objectives import Objective, objective_for
 from inceptionism.algorithm.shaping import NO_SHAPING, Shaping, shaping_for
 from inceptionism.algorithm.tiling import StepGrad, tiled
@@ -194,10 +195,11 @@ def dream_steps(
     shrunk_base = resize(base, shapes[0])
     for k, shape in enumerate(shapes, 1):
         img = resize(img, shape)
-        for loss, stepped in ascent_steps(img, step_grad, config, rng, shaping):
-            img = stepped
-            done += 1
-            yield Step(k, len(shapes), done, total, loss, img)
+        with runtime.threads_for(shape, img.device):  # small octaves: fewer threads
+            for loss, stepped in ascent_steps(img, step_grad, config, rng, shaping):
+                img = stepped
+                done += 1
+                yield Step(k, len(shapes), done, total, loss, img)
         detail, shrunk_base = lost_detail(base, shrunk_base, shape)
         img = img + detail
     return model.preprocess.invert(img).clamp(0, 255)
