@@ -7,7 +7,8 @@ One process, inception-v3 with random weights set up as the engine sets it up (`
 memory kept), the peer's four layers and loss. At every octave size of 10 octaves of 1.2 each
 variant takes ``--steps`` steps, the variants interleaved over ``--rounds`` rounds (so a busy
 spell on a shared machine hits each alike); prints the median wall seconds per step. Variants:
-``Nt`` is N torch threads in float32; ``bf16`` is bfloat16 autocast on the CPU (default threads).
+``Nt`` is N torch threads in float32; ``bf16`` is bfloat16 autocast on the CPU (default threads),
+``bf16-Nt`` the same on N threads. ``--largest K`` times only the K largest octaves.
 The table behind the per-octave thread rule (``runtime.threads_for``) and the bf16 note.
 """
 
@@ -22,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-import inceptionism  # noqa: E402, F401  (first: the OpenMP spin setting, before torch)
+import inceptionism  # noqa: F401  (first: the OpenMP spin setting, before torch)
 
 # isort: split
-import torch  # noqa: E402
+import torch
 
-from inceptionism import runtime  # noqa: E402
-from inceptionism.algorithm.engine import loss_and_gradient, octave_shapes  # noqa: E402
-from inceptionism.algorithm.objectives import reference  # noqa: E402
-from inceptionism.models import get_spec  # noqa: E402
+from inceptionism import runtime
+from inceptionism.algorithm.engine import loss_and_gradient, octave_shapes
+from inceptionism.algorithm.objectives import reference
+from inceptionism.models import get_spec
 
 LAYERS = {"mixed2": 2.0, "mixed3": 0.5, "mixed4": 1.0, "mixed5": 2.0}
 
@@ -42,6 +43,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--variants", default="1t,2t")
     p.add_argument("--octaves", type=int, default=10)
+    p.add_argument("--largest", type=int, help="only the K largest octaves")
     args = p.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     default_threads = torch.get_num_threads()
@@ -52,14 +54,17 @@ def main() -> None:
     print("| octave size | " + " | ".join(f"{v} s/step" for v in variants) + " |")
     print("|---|" + "---|" * len(variants), flush=True)
     with runtime.keep_freed_memory():
-        for shape in octave_shapes((h, w), args.octaves, 1.2):
+        for shape in octave_shapes((h, w), args.octaves, 1.2)[-(args.largest or args.octaves) :]:
             x = torch.rand(1, 3, *shape) * 2 - 1
             times: dict[str, list[float]] = {v: [] for v in variants}
             for _ in range(args.rounds):
                 for v in variants:
-                    bf16 = v == "bf16"
-                    torch.set_num_threads(default_threads if bf16 else int(v.rstrip("t")))
-                    cast = torch.autocast("cpu", torch.bfloat16) if bf16 else contextlib.nullcontext()
+                    bf16 = v.startswith("bf16")
+                    n = v.rpartition("-")[2] if bf16 else v
+                    torch.set_num_threads(int(n[:-1]) if n.endswith("t") else default_threads)
+                    cast = (
+                        torch.autocast("cpu", torch.bfloat16) if bf16 else contextlib.nullcontext()
+                    )
                     with cast:
                         loss_and_gradient(model, objective, x)  # warm: first use of the shape
                         for _ in range(args.steps):
