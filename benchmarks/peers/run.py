@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -96,17 +97,19 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 HEADER = (
-    "| size | threads | steps ours / peer | ours s | peer s | speed-up | peak RSS MB ours / peer "
+    "| size | threads | ours' extra flags | steps ours / peer | ours s | peer s | speed-up "
+    "| peak RSS MB ours / peer "
     "| start-up s ours / peer |"
 )
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [HEADER, "|" + "---|" * 8]
+    lines = [HEADER, "|" + "---|" * 9]
     for r in rows:
         o, p = r["ours"], r["peer"]
         lines.append(
-            f"| {r['size']} | {r['threads']} | {o['steps']} / {p['steps']} | {o['wall_s']:.2f} "
+            f"| {r['size']} | {r['threads']} | {r['ours_args'] or '(none)'} "
+            f"| {o['steps']} / {p['steps']} | {o['wall_s']:.2f} "
             f"| {p['wall_s']:.2f} | **{p['wall_s'] / o['wall_s']:.2f}x** "
             f"| {o['rss_peak_mb']:.0f} / {p['rss_peak_mb']:.0f} "
             f"| {o['startup_s']:.1f} / {p['startup_s']:.1f} |"
@@ -135,9 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=SCHEDULE["iterations"])
     p.add_argument("--timeout", type=float, default=1200, help="seconds per process")
     p.add_argument("--json", metavar="PATH", help="also write every run here")
+    p.add_argument(
+        "--ours-args", default="", help="extra deepdream flags, e.g. '--precision bf16' (opt-ins)"
+    )
     args = p.parse_args(argv)
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     threads = [None if t == "default" else int(t) for t in args.threads.split(",")]
+    extra = shlex.split(args.ours_args)
     command = "python benchmarks/peers/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"# {command}\n# {os.popen('uptime').read().strip()}", file=sys.stderr, flush=True)
     rows: list[dict[str, Any]] = []
@@ -152,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                     cmds = {
                         "ours": ours_command(
                             photos[(w, h)], out["ours"], weights, t, args.octaves, args.iterations
-                        ),
+                        )
+                        + extra,
                         "peer": peer_command(
                             args.peer_python,
                             photos[(w, h)],
@@ -176,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                     {
                         "size": f"{w}x{h}",
                         "threads": t or "default",
+                        "ours_args": args.ours_args,
                         **{k: median_run(v) for k, v in runs.items()},
                         "runs": runs,
                     }
