@@ -77,3 +77,22 @@ def test_models_without_weights_get_random_ones_of_the_right_shapes(monkeypatch)
     assert run.get_model("fake", seed=3)[1] == "random" and seeds == [3]
     monkeypatch.setitem(models.REGISTRY, "fake", dataclasses.replace(spec, random=None))
     assert run.weights_source("fake") is None
+
+
+def test_peer_runner_times_the_deepdream_side_on_the_peer_work(tmp_path):
+    """``benchmarks/peers``: our side of the TensorFlow comparison (the peer itself needs
+    TensorFlow, which is not a dependency here), at a tiny schedule: photo, random inception-v3
+    weights file, the real command, counted steps, times and peak memory."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("peers_run", ROOT / "benchmarks/peers/run.py")
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    photos, weights = peers.write_inputs(tmp_path, [(240, 135)])
+    out = tmp_path / "ours.png"
+    cmd = peers.ours_command(photos[(240, 135)], out, weights, 1, octaves=2, iterations=2)
+    got = peers.run_one(cmd, timeout=300)
+    assert got["impl"] == "deepdream" and got["rc"] == 0 and out.exists()
+    assert got["steps"] == 4 and got["threads"] == 1
+    assert got["wall_s"] > 0 and got["startup_s"] > 0 and got["rss_peak_mb"] > 100
+    assert "--max-loss" in cmd and cmd[cmd.index("--max-loss") + 1] == "inf"

@@ -230,3 +230,33 @@ def test_tf_same_strided_conv_pads_like_tensorflow(k, size):
     (g_got,) = torch.autograd.grad(got, x, g, retain_graph=True)
     (g_want,) = torch.autograd.grad(want, x, g)
     assert torch.allclose(g_got, g_want, rtol=0, atol=1e-12)
+
+
+def test_small_octaves_run_on_fewer_threads_and_the_setting_comes_back(tiny, monkeypatch):
+    from inceptionism import runtime
+
+    assert runtime.thread_count((111, 198), 2) == 1  # OpenMP sync costs more than it shares
+    assert runtime.thread_count((575, 1024), 2) == 2
+    assert runtime.thread_count((575, 1024), 1) == 1
+    assert runtime.thread_count((4000, 4000), 16) == 16
+    monkeypatch.setattr(runtime, "PIXELS_PER_THREAD", 48 * 64 // 2)  # full size: 2 threads
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen: list[tuple[int, int]] = []
+    fast = tiny.fast()
+    activations = fast.activations
+
+    def spy(x, layers):
+        if torch.is_grad_enabled():  # not the probe that sizes tiles
+            seen.append((x.shape[-1], torch.get_num_threads()))
+        return activations(x, layers)
+
+    monkeypatch.setattr(fast, "activations", spy)
+    try:
+        dream_tensor(fast, random_pixels(), DreamConfig(octaves=2, octave_scale=1.5, iterations=1))
+        assert seen[-2:] == [(42, 1), (64, 2)]  # (before them: probes of layer sizes)
+        assert torch.get_num_threads() == 2
+        with runtime.threads_for((10, 10), torch.device("meta")):  # not the CPU: as it is
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

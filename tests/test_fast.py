@@ -3,6 +3,7 @@ precision plumbing. The numbers are checked against the model as loaded; no GPU 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_model
@@ -102,9 +103,11 @@ def test_precision_choices(monkeypatch):
     assert half_dtype("auto", cpu) is None
     assert half_dtype("bf16", cuda) is torch.bfloat16
     assert half_dtype("fp16", cuda) is torch.float16
-    for bad in ("bf16", "fp16"):
-        with pytest.raises(DreamError, match="needs a CUDA GPU"):
-            half_dtype(bad, cpu)
+    assert half_dtype("bf16", cpu) is torch.bfloat16  # opt-in on the CPU: speed for fidelity
+    with pytest.raises(DreamError, match="fp16 needs a CUDA GPU"):
+        half_dtype("fp16", cpu)
+    with pytest.raises(DreamError, match="bf16 needs a CUDA GPU or the CPU"):
+        half_dtype("bf16", torch.device("mps"))
     with pytest.raises(DreamError, match="unknown precision"):
         half_dtype("fp8", cuda)
 
@@ -130,10 +133,15 @@ def test_half_precision_gradient_matches_float32(half):
     assert (grads[1].norm() / grads[0].norm() - 1).abs() < 0.05  # the scale is undone
 
 
-def test_half_precision_on_cpu_is_a_user_error(tmp_path, sample_path, capsys):
+def test_fp16_on_cpu_is_a_user_error_and_bf16_dreams(tmp_path, sample_path, capsys):
     cfg = make_config("default", model="tiny", octaves=1, iterations=1)
-    with pytest.raises(DreamError, match="bf16 needs a CUDA GPU"):
-        Dreamer(tiny_model(torch.float32), cfg, device="cpu", precision="bf16")
+    with pytest.raises(DreamError, match="fp16 needs a CUDA GPU"):
+        Dreamer(tiny_model(torch.float32), cfg, device="cpu", precision="fp16")
+    rgb = np.random.default_rng(0).uniform(0, 255, (40, 56, 3)).astype(np.float32)
+    bf16 = Dreamer(tiny_model(torch.float32), cfg, device="cpu", precision="bf16").dream(rgb)
+    fp32 = Dreamer(tiny_model(torch.float32), cfg, device="cpu", precision="fp32").dream(rgb)
+    assert bf16.dtype == np.float32 and bf16.shape == rgb.shape
+    assert not np.array_equal(bf16, rgb) and np.abs(bf16 - fp32).mean() < 1  # close, not exact
     out = tmp_path / "out.png"
     args = ["dream", str(sample_path), "-o", str(out), "--device", "cpu", "-q"]
     assert cli.main([*args, "--precision", "fp16"]) == cli.EXIT_ERROR

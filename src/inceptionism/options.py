@@ -457,7 +457,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "precision", "choice", "auto",
-        "arithmetic on the device: auto (default; float32 for now), fp32, bf16/fp16 (CUDA)",
+        "arithmetic: auto (default; float32 for now), fp32, bf16 (CUDA, or CPU: faster on "
+        "big images, less exact), fp16 (CUDA)",
         "run", False, choices=PRECISIONS, metavar="{" + ",".join(PRECISIONS) + "}",
     ),
     Option(

@@ -120,3 +120,35 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+#: Octave pixels per CPU thread: an octave smaller than this runs on one thread, one of twice
+#: this on two, and so on up to the thread setting. A small octave's step is hundreds of tiny
+#: ops, and OpenMP synchronising its threads over each costs more than the arithmetic they
+#: share (inception-v3 at 111x198 on the 2-core machine: 0.07 s a step on one thread against
+#: 0.23 s on two idle, 0.12 against 0.59 under load). Measured in benchmarks/README.md.
+PIXELS_PER_THREAD = 100_000
+
+
+def thread_count(shape: tuple[int, int], threads: int) -> int:
+    """Threads worth using for an image of ``shape`` (H, W) when ``threads`` are allowed."""
+    return max(1, min(threads, shape[0] * shape[1] // PIXELS_PER_THREAD))
+
+
+@contextlib.contextmanager
+def threads_for(shape: tuple[int, int], device: torch.device) -> Iterator[None]:
+    """Inside, the CPU runs an image of ``shape`` on ``thread_count`` threads (of the current
+    setting: the default or ``set_threads``); the setting comes back on exit. No-op off the CPU.
+    """
+    import torch
+
+    have = torch.get_num_threads()
+    want = thread_count(shape, have) if device.type == "cpu" else have
+    if want == have:
+        yield
+        return
+    torch.set_num_threads(want)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(have)

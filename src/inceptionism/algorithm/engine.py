@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from inceptionism import runtime
 from inceptionism.algorithm.objectives import Objective, objective_for
 from inceptionism.algorithm.shaping import NO_SHAPING, Shaping, shaping_for
 from inceptionism.algorithm.tiling import StepGrad, tiled
@@ -263,9 +264,10 @@ def dream_steps(
     img = start.clone()
     for k, shape in enumerate(shapes, 1):
         img = resize(img, shape)
-        for loss, _ in ascent_steps(img, step_grad, config, rng, shaping, overwrite=True):
-            done += 1
-            yield Step(k, len(shapes), done, total, loss, img)
+        with runtime.threads_for(shape, img.device):  # small octaves: fewer threads
+            for loss, _ in ascent_steps(img, step_grad, config, rng, shaping, overwrite=True):
+                done += 1
+                yield Step(k, len(shapes), done, total, loss, img)
         detail, shrunk = lost_detail(photo_at, shrunk, shape)
         img.add_(detail)
         del detail

@@ -126,10 +126,14 @@ AUTO_CUDA_PRECISION = "fp32"
 
 
 def check_precision(precision: str, device: torch.device | None = None) -> None:
-    """The one check of a precision: a known name, and half precision only on a CUDA device."""
+    """The one check of a precision: a known name; fp16 only on a CUDA device, bf16 on CUDA or
+    (opt-in, for its speed on CPUs with bfloat16 instructions) the CPU."""
     OPTION["precision"].check(precision)
-    if device is not None and device.type != "cuda" and precision in ("bf16", "fp16"):
-        raise DreamError(f"precision {precision} needs a CUDA GPU (device here: {device.type})")
+    if device is None or device.type == "cuda" or precision not in ("bf16", "fp16"):
+        return
+    if precision == "fp16" or device.type != "cpu":
+        where = "a CUDA GPU" if precision == "fp16" else "a CUDA GPU or the CPU"
+        raise DreamError(f"precision {precision} needs {where} (device here: {device.type})")
 
 
 def half_dtype(
@@ -137,10 +141,13 @@ def half_dtype(
 ) -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device``, or None for plain float32.
 
-    Half precision is a CUDA-only option (a CPU gains nothing here and loses fidelity);
-    ``auto`` is ``AUTO_CUDA_PRECISION`` on CUDA (bf16 falls back to float32 on GPUs without it).
+    ``auto`` is float32 on a CPU (bf16 is there only when asked for: faster on big images
+    with bfloat16 instructions, at a cost in fidelity measured in benchmarks/README.md) and
+    ``AUTO_CUDA_PRECISION`` on CUDA (bf16 falls back to float32 on GPUs without it).
     """
     check_precision(precision, device)
+    if device.type == "cpu" and precision == "bf16":
+        return torch.bfloat16
     if precision == "fp32" or device.type != "cuda":
         return None
     if precision == "auto":
