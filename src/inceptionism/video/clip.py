@@ -406,9 +406,8 @@ def check_output(output: str | os.PathLike, source: str | os.PathLike, overwrite
     with contextlib.suppress(OSError):
         if out.exists() and src.exists() and os.path.samefile(out, src):
             raise DreamError(f"output {out} is the input; choose another output path")
-    if out.exists() and not overwrite:
-        if kind != "folder" or any(out.iterdir()):
-            raise DreamError(f"output {out} exists; use --overwrite to replace it")
+    if out.exists() and not overwrite and (kind != "folder" or any(out.iterdir())):
+        raise DreamError(f"output {out} exists; use --overwrite to replace it")
     if not out.parent.is_dir():
         raise DreamError(f"output folder {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
