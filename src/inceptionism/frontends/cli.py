@@ -1,4 +1,4 @@
-"""The ``deepdream`` command: ``dream``, ``layers`` and ``models``.
+"""The ``deepdream`` command: ``dream``, ``layers``, ``models``; ``video`` and ``zoom``.
 
 User errors print one line on stderr and exit non-zero; outputs are written atomically, so a
 failed or interrupted dream never leaves a partial file behind.
@@ -17,6 +17,7 @@ from pathlib import Path
 from inceptionism import __version__
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS, make_config
 from inceptionism.errors import DreamError
+from inceptionism.frontends import video_cli
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("classes", help="list the ImageNet class names for --class")
     c._sub = "classes"  # type: ignore[attr-defined]
     c.add_argument("word", nargs="?", default="", help="only names containing this")
+    video_cli.add_parsers(sub, _Parser)
     return p
 
 
@@ -348,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "layers": cmd_layers,
         "models": cmd_models,
         "classes": cmd_classes,
+        **video_cli.COMMANDS,
     }
     try:
         return commands[args.command](args)

@@ -186,11 +186,14 @@ def _dream_frame(
     seed: int,
     cancel: threading.Event | None,
     progress: StepProgress | None,
+    as_float: bool = False,
 ) -> np.ndarray:
-    """The one call into the dream session: returns the dream as uint8."""
+    """The one call into the dream session: the dream as uint8 (or float32 0..255)."""
     rgb = dreamer.dream(
         frame.astype(np.float32), init=init, seed=seed, cancel=cancel, progress=progress
     )
+    if as_float:
+        return np.asarray(rgb, np.float32)
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
@@ -433,6 +436,7 @@ def dream_video(
     precision: str = "auto",
     weights: str | Path | None = None,
     notify: Callable[[str], None] | None = None,
+    on_start: Callable[[ClipDreamer], None] | None = None,
     on_frame: Callable[[DreamedFrame, ClipDreamer], None] | None = None,
     progress: StepProgress | None = None,
     cancel: threading.Event | None = None,
@@ -466,6 +470,8 @@ def dream_video(
     )
     for note in job.clip.notes:
         notify(note)
+    if on_start is not None:
+        on_start(job)
     clip = job.clip
     work = work_folder(out)
     _prepare_work(work, job.state, overwrite)
