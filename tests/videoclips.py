@@ -62,7 +62,7 @@ def write_clip(
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height = (h, w) if rotation in (90, 270) else (w, h)
-        vs.pix_fmt = "yuv420p" if codec != "gif" else "rgb8"
+        vs.pix_fmt = {"gif": "rgb8", "ffv1": "yuv444p"}.get(codec, "yuv420p")
         if time_base is not None:
             vs.time_base = time_base
             vs.codec_context.time_base = time_base
