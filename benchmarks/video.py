@@ -47,7 +47,7 @@ def make_scene(frames: int = 48, width: int = 320, photo: Path = PHOTO) -> list[
     radius = 0.2 * height
     stripes = 0.5 + 0.5 * np.sin((xx + yy) * 0.35)
     for i in range(frames):
-        u = i / max(1, frames - 1)
+        u = i / 47  # the same motion per frame whatever the length: 48 frames cross the photo
         zoom = 1.0 + 0.25 * u  # the window shrinks: the camera zooms in
         win_w = 0.7 * pw / zoom
         scale = width / win_w
@@ -55,7 +55,7 @@ def make_scene(frames: int = 48, width: int = 320, photo: Path = PHOTO) -> list[
         m = np.float32([[scale, 0, width / 2 - scale * cx], [0, scale, height / 2 - scale * cy]])
         frame = cv2.warpAffine(src, m, (width, height), flags=cv2.INTER_CUBIC)
         # The disc crosses right to left, faster than the background: it hides and reveals.
-        ox, oy = (1.15 - 1.3 * u) * width, 0.6 * height
+        ox, oy = (1.05 - 1.2 * u) * width, 0.6 * height
         dist = np.hypot(xx - ox, yy - oy)
         alpha = np.clip(radius - dist + 0.5, 0, 1)[..., None]
         disc = np.stack([230 * stripes, 60 + 120 * stripes, 40 + 0 * stripes], -1)

@@ -27,7 +27,7 @@ from inceptionism.errors import DreamError  # noqa: E402
 from inceptionism.frontends.cli import main  # noqa: E402
 from inceptionism.io import video as vio  # noqa: E402
 from inceptionism.video import flow as vflow  # noqa: E402
-from inceptionism.video.clip import dream_video, iter_video, work_folder  # noqa: E402
+from inceptionism.video.clip import dream_video, video_frames, work_folder  # noqa: E402
 from inceptionism.video.quality import strength, warping_error  # noqa: E402
 from inceptionism.video.zoom import camera, dream_zoom  # noqa: E402
 
@@ -302,8 +302,8 @@ def test_cli_video_keeps_count_rate_audio_and_last_frame(tmp_path, clip_ntsc):
 
 def test_same_seed_same_frames_and_frames_differ_from_input(clip_ntsc):
     cfg = tiny_config()
-    one = [f.rgb for f in iter_video(clip_ntsc, cfg, device="cpu")]
-    two = [f.rgb for f in iter_video(clip_ntsc, cfg, device="cpu")]
+    one = [f.rgb for f in video_frames(clip_ntsc, cfg, device="cpu")]
+    two = [f.rgb for f in video_frames(clip_ntsc, cfg, device="cpu")]
     assert len(one) == 10 and all(np.array_equal(x, y) for x, y in zip(one, two, strict=True))
 
 
@@ -318,18 +318,19 @@ def _run_cli(args: list[str]) -> subprocess.Popen:
     )
 
 
-def _stop_after(proc: subprocess.Popen, work: Path, frames: int, sig: int) -> None:
+def _stop_after(proc: subprocess.Popen, work: Path, frames: int, sig: int) -> str:
+    """Send ``sig`` once ``frames`` dreamed frames are in the work folder; returns stderr."""
     deadline = time.monotonic() + 60
     while len(list(work.glob("*.png"))) < frames:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(sig)
-    proc.communicate(timeout=30)
+    return proc.communicate(timeout=30)[1]
 
 
 def test_resume_after_kill_and_ctrl_c_gives_the_same_frames(tmp_path):
-    src = write_clip(tmp_path / "in.mp4", moving_frames(12, (96, 64), (2, 1)), 24)
+    src = write_clip(tmp_path / "in.mp4", moving_frames(12, (112, 72), (2, 1)), 24)
     args = [str(src), "--octaves", "2", "--iterations", "3", "--device", "cpu", "-q"]
     ref = tmp_path / "ref"
     p = _run_cli(["video", *args, "-o", str(ref)])
@@ -339,8 +340,8 @@ def test_resume_after_kill_and_ctrl_c_gives_the_same_frames(tmp_path):
     _stop_after(_run_cli(["video", *args, "-o", str(out)]), work, 3, signal.SIGKILL)
     assert not out.exists() and (work / "state.json").exists()
     p = _run_cli(["video", *args, "-o", str(out)])
-    _stop_after(p, work, 7, signal.SIGINT)
-    assert p.returncode == 130 and "run the same command again" in p.stderr
+    err = _stop_after(p, work, 7, signal.SIGINT)
+    assert p.returncode == 130 and "run the same command again" in err, err
     assert not out.exists()
     # Other settings on the same work folder: refused, until --overwrite.
     p = _run_cli(["video", *args, "--coherence", "0.5", "-o", str(out)])

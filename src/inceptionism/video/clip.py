@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,10 @@ class VideoSettings:
     duration: float | str | None = None
     fps_out: float | None = None
     mode: str = "ours"
-    extra: dict[str, Any] = field(default_factory=dict)
+    # "init": the frame is the photo and the carried dream where the ascent starts (its coarse
+    # part survives the octave pyramid); "image": the frame plus carried dream is the photo
+    # (all of the carried detail survives).
+    carry: str = "init"
 
     def check(self) -> None:
         if not 0 <= self.coherence <= 1 or self.coherence != self.coherence:
@@ -152,30 +155,53 @@ class _InterimDreamer:
         cancel: threading.Event | None = None,
         progress: StepProgress | None = None,
     ) -> np.ndarray:
-        from inceptionism.algorithm.engine import total_steps
-        from inceptionism.api import run
-        from inceptionism.io import LoadedImage
+        """The octave loop as ``Dreamer.dream`` runs it: the ascent starts from ``init``, the
+        lost detail re-injected after each octave is the photo's."""
+        import torch
 
-        start = image if init is None else init
+        from inceptionism.algorithm import engine
+        from inceptionism.algorithm.shaping import from_config as shaping_from_config
+        from inceptionism.algorithm.tiling import tiled
+
         cfg = self.config if seed is None else self.config.replace(seed=seed)
-        total = total_steps(self.model, start.shape[:2], cfg, self.objective)
+        model = self.model.to(self.device).fast(self.precision)
+        shaping = shaping_from_config(cfg, model.preprocess)
 
-        def step(done: int, _loss: Any) -> None:
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            t = torch.from_numpy(np.ascontiguousarray(a, np.float32)).permute(2, 0, 1)[None]
+            return model.preprocess(t.to(self.device))
+
+        base = tensor(image)
+        img = base if init is None else tensor(init)
+        shapes = engine.usable_shapes(
+            engine.octave_shapes(tuple(base.shape[-2:]), cfg.octaves, cfg.octave_scale),
+            model.min_side(self.objective.layers, self.objective.min_size),
+        )
+        total = len(shapes) * cfg.iterations
+        done = 0
+
+        def on_step(_loss: Any) -> None:
+            nonlocal done
+            done += 1
             if cancel is not None and cancel.is_set():
                 raise KeyboardInterrupt
             if progress is not None:
                 progress(done, total)
 
-        loaded = LoadedImage(rgb=np.ascontiguousarray(start, np.float32), alpha=None, source="")
-        return run(
-            loaded,
-            cfg,
-            self.model,
-            objective=self.objective,
-            device=self.device,
-            progress=step,
-            precision=self.precision,
-        )
+        def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return engine.loss_and_gradient(model, self.objective, x)
+
+        step_grad = tiled(step_grad, model, self.objective, cfg, shapes[-1])
+        rng = torch.Generator().manual_seed(cfg.seed)
+        shrunk = engine.resize(base, shapes[0])
+        for shape in shapes:
+            img = engine.resize(img, shape)
+            img = engine.gradient_ascent(img, step_grad, cfg, rng, on_step, shaping)
+            same = engine.resize(base, shape)
+            img = img + (same - engine.resize(shrunk, shape))
+            shrunk = same
+        out = model.preprocess.invert(img).clamp(0, 255)
+        return out[0].permute(1, 2, 0).cpu().numpy()
 
 
 def _dream_frame(
@@ -287,6 +313,7 @@ def _settings_record(
         "end": None if clip.end == float("inf") else clip.end,
         "fps_out": str(video.fps_out) if video.fps_out else None,
         "mode": video.mode,
+        "carry": video.carry,
     }
 
 
@@ -352,9 +379,13 @@ class ClipDreamer:
             init, reliable, flow_s = self._start(prev_in, prev_dream, f.rgb)
             fresh = init is None
             dreamer = self.sessions.first if init is None else self.sessions.later
-            if video.mode == "ours":
+            if video.mode == "ours" and (video.carry == "init" or init is None):
                 dream = _dream_frame(
                     dreamer, f.rgb, init, seed=seed, cancel=cancel, progress=progress
+                )
+            elif video.mode == "ours":
+                dream = _dream_frame(
+                    dreamer, init, None, seed=seed, cancel=cancel, progress=progress
                 )
             else:  # other tools dream the mixed picture itself, every frame in full
                 dream = _dream_frame(
@@ -502,7 +533,7 @@ def dream_video(
     return out
 
 
-def iter_video(
+def video_frames(
     source: str | os.PathLike,
     config: DreamConfig | None = None,
     *,

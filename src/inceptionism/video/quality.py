@@ -15,7 +15,7 @@ from inceptionism.video import flow as vflow
 
 
 def warping_errors(
-    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], quality: str = "medium"
+    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], quality: str = "best"
 ) -> list[float]:
     """Per frame t >= 1: the masked mean of ``|out_t - warp(out_{t-1})|`` (0..255 levels)."""
     errors = []
@@ -28,7 +28,7 @@ def warping_errors(
 
 
 def warping_error(
-    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], quality: str = "medium"
+    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], quality: str = "best"
 ) -> float:
     """Mean over the clip of ``warping_errors``: lower is steadier."""
     return float(np.mean(warping_errors(inputs, outputs, quality)))
