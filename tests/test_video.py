@@ -387,9 +387,9 @@ def test_coherence_steadier_than_independent_and_no_fading(tmp_path):
     folder.mkdir()
     from PIL import Image
 
-    for i, f in enumerate(make_scene(16, 128)):
+    for i, f in enumerate(make_scene(12, 144)):
         Image.fromarray(f).save(folder / f"{i}.png")
-    cfg = make_config(octaves=2, iterations=6)
+    cfg = make_config(octaves=2, iterations=4)
 
     def dream(**kw):
         job = ClipDreamer(folder, cfg, VideoSettings(**kw), device="cpu")

@@ -35,7 +35,7 @@ from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
 from inceptionism.video import flow as vflow
 
-DEFAULT_COHERENCE = 0.8
+DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
 STATE_FILE = "state.json"
 STATE_VERSION = 1
@@ -46,10 +46,14 @@ StepProgress = Callable[[int, int], None]
 
 
 def default_frame_iterations(config: DreamConfig, coherence: float) -> int:
-    """Steps per octave after the first frame: enough to renew what damping takes away."""
+    """Steps per octave after the first frame: enough to renew what damping takes away.
+
+    Measured (benchmarks/video.py): at coherence 0.9 a sixth of the first frame's steps keeps
+    the dream's strength level from the first frame to the last; less damping needs fewer.
+    """
     if coherence <= 0:
         return config.iterations
-    return max(1, round(config.iterations * min(1.0, 0.2 + (1 - coherence))))
+    return max(1, min(config.iterations, round(config.iterations * (1 - coherence) * 5 / 3)))
 
 
 @dataclass
@@ -78,10 +82,10 @@ class VideoSettings:
     duration: float | str | None = None
     fps_out: float | None = None
     mode: str = "ours"
-    # "init": the frame is the photo and the carried dream where the ascent starts (its coarse
-    # part survives the octave pyramid); "image": the frame plus carried dream is the photo
-    # (all of the carried detail survives).
-    carry: str = "init"
+    # "image" (measured best): the frame plus the carried dream is the photo, so the octaves
+    # re-inject the carried fine detail too; "init": the frame is the photo and the carried
+    # dream only where the ascent starts (its fine detail is lost to the octave pyramid).
+    carry: str = "image"
 
     def check(self) -> None:
         if not 0 <= self.coherence <= 1 or self.coherence != self.coherence:
@@ -92,6 +96,8 @@ class VideoSettings:
             raise DreamError(
                 f"unknown flow quality {self.flow_quality!r} (choose {', '.join(vflow.QUALITIES)})"
             )
+        if self.carry not in ("image", "init"):
+            raise DreamError(f"unknown carry {self.carry!r} (choose image or init)")
         if self.mode not in MODES:
             raise DreamError(f"unknown mode {self.mode!r} (choose {', '.join(MODES)})")
 

@@ -67,7 +67,7 @@ class Motion:
         mx = grid[0] + self.backward[..., 0]
         my = grid[1] + self.backward[..., 1]
         return cv2.remap(
-            image, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            image, mx, my, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
         )
 
     @property
