@@ -7,46 +7,27 @@ place as ``deepdream dream``'s and the video flags live beside the code they dri
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, PRECISIONS, PRESETS
+
+def _number(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return v
 
 
 def _add_dream_options(p: argparse.ArgumentParser) -> None:
-    """The dream recipe flags, as ``deepdream dream`` has them."""
-    from inceptionism.frontends.cli import _add_steering, _finite, _layer, _tile
+    """The dream options, as ``deepdream dream`` has them (generated from the schema)."""
+    from inceptionism import options
 
-    p.add_argument("--model", default=None, help=f"model name (default {DEFAULT_MODEL})")
-    p.add_argument(
-        "--layer",
-        action="append",
-        type=_layer,
-        metavar="NAME[:CH[,CH...]][=WEIGHT]",
-        help="layer (or some of its channels) to amplify, repeatable (default: the model's)",
-    )
-    _add_steering(p)
-    p.add_argument(
-        "--preset",
-        default=DEFAULT_PRESET,
-        choices=sorted(PRESETS),
-        help=f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)",
-    )
-    p.add_argument("--octaves", type=int, help="number of scales")
-    p.add_argument("--octave-scale", type=_finite, help="size ratio between scales (> 1)")
-    p.add_argument("--iterations", type=int, help="gradient steps per octave (first frame)")
-    p.add_argument("--step", type=_finite, help="step size (in the model's input units)")
-    p.add_argument("--max-loss", type=_finite, help="stop an octave once the loss exceeds this")
-    p.add_argument("--jitter", type=int, help="random roll in pixels per step (0: none)")
-    p.add_argument("--seed", type=int, help="random seed (same seed, same frames)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="arithmetic (auto)")
-    p.add_argument("--weights", help="local weights file instead of the default source")
-    p.add_argument("--max-side", type=int, help="shrink the frames to at most this many px")
-    p.add_argument(
-        "--tile", type=_tile, metavar="PX", help="largest square the network sees (auto, 0 = off)"
-    )
+    options.add_arguments(p)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -59,22 +40,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--crf", type=int, help="quality of .mp4 (x264, default 17) or .webm (VP9, default 24)"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def _translate(text: str) -> tuple[float, float]:
-    from inceptionism.frontends.cli import _finite
-
     parts = text.split(",")
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"need X,Y in pixels per second, got {text!r}")
-    return _finite(parts[0]), _finite(parts[1])
+    return _number(parts[0]), _number(parts[1])
 
 
 def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     """Add the ``video`` and ``zoom`` subcommands to ``deepdream``'s subparsers."""
-    from inceptionism.frontends.cli import _finite
     from inceptionism.video.clip import DEFAULT_COHERENCE
     from inceptionism.video.zoom import DEFAULT_FPS, DEFAULT_ZOOM
 
@@ -95,7 +71,7 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     _add_dream_options(v)
     v.add_argument(
         "--coherence",
-        type=_finite,
+        type=_number,
         default=DEFAULT_COHERENCE,
         metavar="A",
         help=f"share of the last frame's dream carried along the motion, 0..1 "
@@ -111,7 +87,7 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     v.add_argument("--duration", metavar="T", help="dream this long (seconds or MM:SS)")
     v.add_argument(
         "--fps-out",
-        type=_finite,
+        type=_number,
         metavar="F",
         help="frame rate of the output (frames dropped or repeated; default: the input's)",
     )
@@ -132,18 +108,18 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     )
     z.add_argument("--frames", type=int, required=True, metavar="N", help="number of frames")
     z.add_argument(
-        "--fps", type=_finite, default=DEFAULT_FPS, help=f"frame rate (default {DEFAULT_FPS})"
+        "--fps", type=_number, default=DEFAULT_FPS, help=f"frame rate (default {DEFAULT_FPS})"
     )
     z.add_argument(
         "--zoom",
-        type=_finite,
+        type=_number,
         default=DEFAULT_ZOOM,
         metavar="Z",
         help=f"zoom factor per second (default {DEFAULT_ZOOM}; < 1 zooms out)",
     )
     z.add_argument(
         "--rotate",
-        type=_finite,
+        type=_number,
         default=0.0,
         metavar="DEG",
         help="degrees per second, counter-clockwise (default 0)",
@@ -160,10 +136,9 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from inceptionism.frontends.cli import dream_settings
+    from inceptionism.frontends.cli import recipe
 
-    cfg, _model, _objective = dream_settings(args)
-    return cfg
+    return recipe(args)
 
 
 def _note(text: str) -> None:

@@ -109,105 +109,35 @@ class VideoSettings:
 class _Sessions:
     """The first frame's dreamer (full steps) and the later frames' (``frame_iterations``).
 
-    Both use the same tile, so every frame is cut into the same windows.
+    Both use the tile the first resolves for ``shape``, so every frame is cut into the same
+    windows.
     """
 
     def __init__(
         self,
         config: DreamConfig,
         frame_iterations: int,
+        shape: tuple[int, int],
         *,
         device: str,
         precision: str,
         weights: str | Path | None,
     ) -> None:
-        self.first = _make_dreamer(config, device, precision, weights)
-        fixed = self.first.config
+        from inceptionism.session import Dreamer
+
+        self.first = Dreamer(
+            config.model, config, device=device, precision=precision, weights=weights
+        )
+        fixed = self.first.config_for(shape)
+        self.first.total_steps(shape)  # a frame too small for the layers fails here, not later
         if frame_iterations == fixed.iterations:
             self.later = self.first
         else:
             later = fixed.replace(iterations=frame_iterations)
-            self.later = _make_dreamer(later, device, precision, weights)
+            self.later = Dreamer(
+                config.model, later, device=device, precision=precision, weights=weights
+            )
         self.config = fixed
-
-
-def _make_dreamer(config: DreamConfig, device: str, precision: str, weights: Any) -> Any:
-    return _InterimDreamer(config, device=device, precision=precision, weights=weights)
-
-
-class _InterimDreamer:
-    """Stands in for ``inceptionism.Dreamer`` until it lands: same ``dream`` call."""
-
-    def __init__(self, config: DreamConfig, *, device: str, precision: str, weights: Any) -> None:
-        from inceptionism.algorithm.engine import pick_device
-        from inceptionism.algorithm.objectives import from_config
-        from inceptionism.api import get_model
-
-        self.model = get_model(config.model, weights)
-        self.objective = from_config(config, self.model)
-        for layer in self.objective.layers:
-            self.model.resolve(layer)
-        self.device = pick_device(device)
-        self.precision = precision
-        if config.tile == "auto":
-            config = config.replace(tile=0)
-        self.config = config
-
-    def dream(
-        self,
-        image: np.ndarray,
-        init: np.ndarray | None = None,
-        seed: int | None = None,
-        cancel: threading.Event | None = None,
-        progress: StepProgress | None = None,
-    ) -> np.ndarray:
-        """The octave loop as ``Dreamer.dream`` runs it: the ascent starts from ``init``, the
-        lost detail re-injected after each octave is the photo's."""
-        import torch
-
-        from inceptionism.algorithm import engine
-        from inceptionism.algorithm.shaping import from_config as shaping_from_config
-        from inceptionism.algorithm.tiling import tiled
-
-        cfg = self.config if seed is None else self.config.replace(seed=seed)
-        model = self.model.to(self.device).fast(self.precision)
-        shaping = shaping_from_config(cfg, model.preprocess)
-
-        def tensor(a: np.ndarray) -> torch.Tensor:
-            t = torch.from_numpy(np.ascontiguousarray(a, np.float32)).permute(2, 0, 1)[None]
-            return model.preprocess(t.to(self.device))
-
-        base = tensor(image)
-        img = base if init is None else tensor(init)
-        shapes = engine.usable_shapes(
-            engine.octave_shapes(tuple(base.shape[-2:]), cfg.octaves, cfg.octave_scale),
-            model.min_side(self.objective.layers, self.objective.min_size),
-        )
-        total = len(shapes) * cfg.iterations
-        done = 0
-
-        def on_step(_loss: Any) -> None:
-            nonlocal done
-            done += 1
-            if cancel is not None and cancel.is_set():
-                raise KeyboardInterrupt
-            if progress is not None:
-                progress(done, total)
-
-        def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return engine.loss_and_gradient(model, self.objective, x)
-
-        step_grad = tiled(step_grad, model, self.objective, cfg, shapes[-1])
-        rng = torch.Generator().manual_seed(cfg.seed)
-        shrunk = engine.resize(base, shapes[0])
-        for shape in shapes:
-            img = engine.resize(img, shape)
-            img = engine.gradient_ascent(img, step_grad, cfg, rng, on_step, shaping)
-            same = engine.resize(base, shape)
-            img = img + (same - engine.resize(shrunk, shape))
-            shrunk = same
-        out = model.preprocess.invert(img).clamp(0, 255)
-        return out[0].permute(1, 2, 0).cpu().numpy()
 
 
 def _dream_frame(
@@ -221,12 +151,15 @@ def _dream_frame(
     as_float: bool = False,
 ) -> np.ndarray:
     """The one call into the dream session: the dream as uint8 (or float32 0..255)."""
-    rgb = dreamer.dream(
-        frame.astype(np.float32), init=init, seed=seed, cancel=cancel, progress=progress
-    )
+    result = None
+    for event in dreamer.steps(frame, init=init, seed=seed, cancel=cancel):
+        if progress is not None and event.total:
+            progress(event.step, event.total)
+        result = event.result
+    assert result is not None
     if as_float:
-        return np.asarray(rgb, np.float32)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+        return np.asarray(result, np.float32)
+    return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,7 +290,12 @@ class ClipDreamer:
             fi = self.config.iterations  # other tools dream every frame in full
         self.frame_iterations = fi
         self.sessions = _Sessions(
-            self.config, fi, device=device, precision=precision, weights=weights
+            self.config,
+            fi,
+            (self.clip.height, self.clip.width),
+            device=device,
+            precision=precision,
+            weights=weights,
         )
         self.state = _settings_record(self.clip, self.sessions.config, self.video, fi)
 

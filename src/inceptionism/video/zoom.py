@@ -100,9 +100,9 @@ def zoom_frames(
     fi = default_zoom_iterations(config) if frame_iterations is None else frame_iterations
     if fi < 0:
         raise DreamError(f"frame iterations {fi!r}: need a number >= 0")
-    sessions = _Sessions(config, fi, device=device, precision=precision, weights=weights)
-    seed = sessions.config.seed
     h, w = rgb.shape[:2]
+    sessions = _Sessions(config, fi, (h, w), device=device, precision=precision, weights=weights)
+    seed = sessions.config.seed
     move = camera((w, h), fps, zoom, rotate, translate)
     current = np.ascontiguousarray(rgb, np.float32)
     for i in range(frames):
