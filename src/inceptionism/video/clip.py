@@ -102,6 +102,20 @@ class VideoSettings:
             raise DreamError(f"unknown mode {self.mode!r} (choose {', '.join(MODES)})")
 
 
+def recipe(config: DreamConfig | None, options: dict[str, Any]) -> DreamConfig:
+    """``config``, or the ``preset`` (default ``"default"``) with keyword overrides, as
+    ``inceptionism.dream`` takes them (``octaves=3``, ``layers={"block8": 1}``, ...)."""
+    if config is not None:
+        if options:
+            raise DreamError(f"give either a config or options, not both ({', '.join(options)})")
+        return config
+    from inceptionism.options import RECIPE, check_keywords
+
+    check_keywords(options, RECIPE)
+    preset = options.pop("preset", "default")
+    return make_config(preset, **options)
+
+
 # --------------------------------------------------------------------------------------------
 # the dreamers (one place to switch to inceptionism.Dreamer)
 
@@ -416,12 +430,15 @@ def dream_video(
     progress: StepProgress | None = None,
     cancel: threading.Event | None = None,
     mode: str = "ours",
+    **options: Any,
 ) -> Path:
     """Dream a clip into ``output`` (.mp4, .webm, .gif, .webp or a folder); returns its path.
 
     Resumable: an interrupted call leaves the work folder (``work_folder(output)``); the same
-    call again continues where it stopped. The output appears only when complete.
+    call again continues where it stopped. The output appears only when complete. ``config``,
+    or dream options as keywords (``octaves=3``, ``preset="seed"``), as ``inceptionism.dream``.
     """
+    config = recipe(config, options)
     notify = notify or (lambda _m: None)
     out = check_output(output, source, overwrite)
     kind = vio.output_kind(out)
@@ -492,8 +509,12 @@ def video_frames(
     weights: str | Path | None = None,
     cancel: threading.Event | None = None,
     progress: StepProgress | None = None,
+    **options: Any,
 ) -> Iterator[DreamedFrame]:
-    """Dreamed frames one by one, in memory (for notebooks and the web UI); nothing saved."""
+    """Dreamed frames one by one, in memory (for notebooks and the web UI); nothing saved.
+
+    Options as :func:`dream_video`."""
+    config = recipe(config, options)
     video = VideoSettings(
         coherence=coherence,
         frame_iterations=frame_iterations,

@@ -14,14 +14,15 @@ import threading
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from inceptionism.config import DreamConfig, make_config
+from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
 from inceptionism.video import flow as vflow
-from inceptionism.video.clip import StepProgress, _dream_frame, _Sessions
+from inceptionism.video.clip import StepProgress, _dream_frame, _Sessions, recipe
 
 DEFAULT_ZOOM = 1.25  # per second: a slow drift in, new dream detail appears as it grows
 DEFAULT_FPS = 24
@@ -82,13 +83,14 @@ def zoom_frames(
     cancel: threading.Event | None = None,
     progress: StepProgress | None = None,
     notify: Callable[[str], None] | None = None,
+    **options: Any,
 ) -> Iterator[np.ndarray]:
-    """The zoom's frames as uint8 RGB arrays, one at a time."""
+    """The zoom's frames as uint8 RGB arrays, one at a time (options as ``dream_zoom``)."""
     import cv2
 
     from inceptionism.io import load_image
 
-    config = config or make_config()
+    config = recipe(config, options)
     check_motion(frames, fps, zoom, rotate)
     vflow._cv2()
     rgb = load_image(image, max_side=config.max_side).rgb
@@ -137,10 +139,14 @@ def dream_zoom(
     on_frame: Callable[[int, np.ndarray], None] | None = None,
     progress: StepProgress | None = None,
     cancel: threading.Event | None = None,
+    **options: Any,
 ) -> Path:
-    """Write an endless zoom into ``output`` (.mp4, .webm, .gif, .webp or a folder)."""
+    """Write an endless zoom into ``output`` (.mp4, .webm, .gif, .webp or a folder).
+
+    ``config``, or dream options as keywords (``octaves=3``), as ``inceptionism.dream``."""
     from inceptionism.video.clip import check_output
 
+    config = recipe(config, options)
     out = check_output(output, image, overwrite)
     kind = vio.output_kind(out)
     rate = Fraction(fps).limit_denominator(100000)
