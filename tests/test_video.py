@@ -197,6 +197,24 @@ def test_start_duration_and_fps_out_select_frames_and_audio(tmp_path, clip_ntsc)
     clip = vio.open_clip(clip_ntsc, start=0.1, duration=0.15)
     times = [float(f.pts * clip.time_base) for f in clip.frames()]
     assert times and all(0.1 - 1e-6 <= t < 0.25 for t in times) and len(times) == 5
+    out = tmp_path / "part.mp4"
+    with vio.VideoWriter(
+        out,
+        width=clip.width,
+        height=clip.height,
+        rate=clip.rate,
+        time_base=clip.time_base,
+        audio_from=clip_ntsc,
+        start=clip.start,
+        end=clip.end,
+    ) as w:
+        for f in clip.frames():
+            w.write(f.rgb, f.pts)
+        w.close()
+    info = probe(out)
+    first = info["pts"][0] * info["time_base"]
+    assert len(info["pts"]) == 5 and 0 <= first < 0.04  # starts at 0, like the sound
+    assert 5 <= info["audio_packets"] <= 10  # 0.15 s of 1024-sample AAC packets at 44.1 kHz
     half = vio.open_clip(clip_ntsc, fps_out=15)
     assert half.rate == 15 and len(list(half.frames())) == 5
 

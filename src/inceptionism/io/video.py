@@ -414,6 +414,8 @@ class VideoWriter:
         self.notify = notify or (lambda _msg: None)
         self.count = 0
         self._last_pts: int | None = None
+        # --start: the output starts at 0, video and sound alike.
+        self._offset = round(start / self.time_base) if start > 0 else 0
         self._audio: _Audio | None = None
         self._done = False
         parent = self.path.parent
@@ -484,6 +486,8 @@ class VideoWriter:
             raise DreamError(
                 f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the video {self.width}x{self.height}"
             )
+        if pts is not None:
+            pts -= self._offset
         if pts is None:
             pts = (
                 self.count
