@@ -1,9 +1,9 @@
 """Dreaming a clip frame by frame, each frame carrying the last one's dream along the motion.
 
-Per frame t the ascent starts from ``frame_t + A * mask * warp(dream_{t-1} - frame_{t-1})``:
-the previous dream's *detail* (not its picture) follows the optical flow, is dropped where the
-flow cannot be trusted (``flow.Motion.mask``) and damped by ``A`` (``coherence``), and then
-``frame_iterations`` steps per octave renew it. Damping and fewer steps balance: the dream
+Per frame t the picture dreamed is ``frame_t + A * mask * warp(dream_{t-1} - frame_{t-1})``:
+the previous dream's *detail* (not its picture) follows the optical flow (bicubic), is dropped
+where the flow cannot be trusted (``flow.Motion.mask``) and damped by ``A`` (``coherence``),
+and then ``frame_iterations`` steps per octave renew it. Damping and fewer steps balance: the dream
 neither fades nor builds up frame after frame (the "brighter every frame" bug of flow-only
 tools), and nothing ghosts (the plain blend of tools without flow). A scene cut, where the
 flow explains little of the picture, starts afresh with the full steps.
@@ -117,7 +117,7 @@ def recipe(config: DreamConfig | None, options: dict[str, Any]) -> DreamConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# the dreamers (one place to switch to inceptionism.Dreamer)
+# the dream sessions
 
 
 class _Sessions:
