@@ -423,7 +423,7 @@ def test_coherence_steadier_than_independent_and_no_fading(tmp_path):
 
     for i, f in enumerate(make_scene(12, 144)):
         Image.fromarray(f).save(folder / f"{i}.png")
-    cfg = make_config(octaves=2, iterations=4)
+    cfg = make_config(octaves=1, iterations=4)
 
     def dream(**kw):
         job = ClipDreamer(folder, cfg, VideoSettings(**kw), device="cpu")
