@@ -313,6 +313,11 @@ def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None)
     av = require_av()
     with _open_container(path) as c:
         if _STILL_FORMATS.match(c.format.name or ""):
+            if (c.format.name or "").startswith("webp"):  # FFmpeg reads no animated WebP
+                raise DreamError(
+                    f"{path} is a WebP image: as a video input, give its frames as a folder "
+                    "or convert it to .mp4 or .gif"
+                )
             raise DreamError(f"{path} is a still image, not a video (try deepdream dream or zoom)")
         if not c.streams.video:
             raise DreamError(f"{path} has no video stream")
