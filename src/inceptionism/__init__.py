@@ -26,8 +26,28 @@ __all__ = [
     "channel",
     "class_logit",
     "dream",
+    "dream_video",
+    "dream_zoom",
     "guide",
     "layer_l2",
     "load_model",
     "make_config",
+    "video_frames",
+    "zoom_frames",
 ]
+
+# Video needs the [video] extra (PyAV, OpenCV): imported on first use, not with the package.
+_VIDEO = {
+    "dream_video": "inceptionism.video.clip",
+    "video_frames": "inceptionism.video.clip",
+    "dream_zoom": "inceptionism.video.zoom",
+    "zoom_frames": "inceptionism.video.zoom",
+}
+
+
+def __getattr__(name: str):
+    if name in _VIDEO:
+        import importlib
+
+        return getattr(importlib.import_module(_VIDEO[name]), name)
+    raise AttributeError(f"module 'inceptionism' has no attribute {name!r}")

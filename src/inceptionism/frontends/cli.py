@@ -1,4 +1,4 @@
-"""The ``deepdream`` command: ``dream``, ``layers`` and ``models``.
+"""The ``deepdream`` command: ``dream``, ``layers``, ``models``; ``video`` and ``zoom``.
 
 User errors print one line on stderr and exit non-zero; outputs are written atomically, so a
 failed or interrupted dream never leaves a partial file behind.
@@ -21,6 +21,7 @@ from inceptionism import __version__
 from inceptionism.config import DEFAULT_MODEL, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
 from inceptionism.frontends import studio_cli
+from inceptionism.frontends import video_cli
 
 if TYPE_CHECKING:
     from inceptionism.io.files import RunInputs
@@ -104,6 +105,7 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     c._sub = "classes"  # type: ignore[attr-defined]
     c.add_argument("word", nargs="?", default="", help="only names containing this")
     studio_cli.add_parsers(sub, _Parser)
+    video_cli.add_parsers(sub, _Parser)
     return p
 
 
@@ -320,6 +322,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "models": cmd_models,
         "classes": cmd_classes,
         **studio_cli.COMMANDS,
+        **video_cli.COMMANDS,
     }
     try:
         if getattr(args, "threads", None):

@@ -1,0 +1,268 @@
+"""``deepdream video`` and ``deepdream zoom``: dreamed clips and endless zooms.
+
+Kept apart from ``cli.py`` (which only hooks them in) so the dream options come from the same
+place as ``deepdream dream``'s and the video flags live beside the code they drive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _number(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return v
+
+
+def _add_dream_options(p: argparse.ArgumentParser) -> None:
+    """The dream options, as ``deepdream dream`` has them (generated from the schema)."""
+    from inceptionism import options
+
+    options.add_arguments(p)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--frame-iterations",
+        type=int,
+        metavar="N",
+        help="steps per octave after the first frame (default: from --iterations)",
+    )
+    p.add_argument(
+        "--crf", type=int, help="quality of .mp4 (x264, default 17) or .webm (VP9, default 24)"
+    )
+
+
+def _translate(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"need X,Y in pixels per second, got {text!r}")
+    return _number(parts[0]), _number(parts[1])
+
+
+def add_parsers(sub: Any, parser_class: type | None = None) -> None:
+    """Add the ``video`` and ``zoom`` subcommands to ``deepdream``'s subparsers."""
+    from inceptionism.video.clip import DEFAULT_COHERENCE
+    from inceptionism.video.zoom import DEFAULT_FPS, DEFAULT_ZOOM
+
+    v = sub.add_parser(
+        "video",
+        help="dream a video clip, frame to frame coherent (sound and timing kept)",
+        description="Dream a clip. The dream follows the motion (optical flow), so it stays "
+        "put on moving things; interrupted runs continue where they stopped.",
+    )
+    v._sub = "video"
+    v.add_argument("input", help="video file (MP4, MOV, MKV, WebM, AVI, GIF) or a folder of frames")
+    v.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output: .mp4 (H.264), .webm (VP9), .gif, .webp, or a folder for PNG frames",
+    )
+    _add_dream_options(v)
+    v.add_argument(
+        "--coherence",
+        type=_number,
+        default=DEFAULT_COHERENCE,
+        metavar="A",
+        help=f"share of the last frame's dream carried along the motion, 0..1 "
+        f"(default {DEFAULT_COHERENCE}; 0 = every frame on its own)",
+    )
+    v.add_argument(
+        "--flow-quality",
+        choices=("fast", "medium", "best"),
+        default="medium",
+        help="optical flow effort (default medium)",
+    )
+    v.add_argument("--start", metavar="T", help="start at this time (seconds or MM:SS)")
+    v.add_argument("--duration", metavar="T", help="dream this long (seconds or MM:SS)")
+    v.add_argument(
+        "--fps-out",
+        type=_number,
+        metavar="F",
+        help="frame rate of the output (frames dropped or repeated; default: the input's)",
+    )
+    v.add_argument(
+        "--keep-frames", action="store_true", help="keep the work folder of dreamed frames"
+    )
+    _common(v)
+
+    z = sub.add_parser(
+        "zoom",
+        help="endless zoom into a dreamed image",
+        description="Dream an image, move the camera a little, dream again, and so on.",
+    )
+    z._sub = "zoom"
+    z.add_argument("input", help="image file to start from")
+    z.add_argument(
+        "-o", "--output", required=True, help="output: .mp4, .webm, .gif, .webp or a folder"
+    )
+    z.add_argument("--frames", type=int, required=True, metavar="N", help="number of frames")
+    z.add_argument(
+        "--fps", type=_number, default=DEFAULT_FPS, help=f"frame rate (default {DEFAULT_FPS})"
+    )
+    z.add_argument(
+        "--zoom",
+        type=_number,
+        default=DEFAULT_ZOOM,
+        metavar="Z",
+        help=f"zoom factor per second (default {DEFAULT_ZOOM}; < 1 zooms out)",
+    )
+    z.add_argument(
+        "--rotate",
+        type=_number,
+        default=0.0,
+        metavar="DEG",
+        help="degrees per second, counter-clockwise (default 0)",
+    )
+    z.add_argument(
+        "--translate",
+        type=_translate,
+        default=(0.0, 0.0),
+        metavar="X,Y",
+        help="camera shift in pixels per second (default 0,0)",
+    )
+    _add_dream_options(z)
+    _common(z)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from inceptionism.frontends.cli import recipe
+
+    return recipe(args)
+
+
+def _note(text: str) -> None:
+    """Something the user should know (audio dropped, a pixel cropped): one line, not an error."""
+    from tqdm import tqdm
+
+    tqdm.write(f"deepdream: note: {text}", file=sys.stderr)
+
+
+class _Bars:
+    """A bar over frames (with an ETA) and one within the frame being dreamed."""
+
+    def __init__(self, total: int | None, quiet: bool, unit: str = "frame") -> None:
+        from tqdm import tqdm
+
+        self.quiet = quiet
+        kw: dict[str, Any] = {"file": sys.stderr, "dynamic_ncols": True, "disable": quiet}
+        self.frames = tqdm(total=total, unit=unit, desc="frames", position=0, **kw)
+        self.steps = tqdm(total=1, unit="step", desc="  frame", position=1, leave=False, **kw)
+
+    def step(self, done: int, total: int) -> None:
+        if self.steps.total != total:
+            self.steps.reset(total=total)
+        self.steps.update(done - self.steps.n)
+
+    def frame(self, note: str = "") -> None:
+        self.steps.reset()
+        self.frames.update(1)
+        if note:
+            self.frames.set_postfix_str(note, refresh=False)
+
+    def close(self) -> None:
+        self.steps.close()
+        self.frames.close()
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from inceptionism.io import video as vio
+    from inceptionism.video.clip import dream_video
+
+    cfg = _config(args)
+    bars: _Bars | None = None
+
+    def on_start(job: Any) -> None:
+        nonlocal bars
+        bars = _Bars(job.clip.count, args.quiet)
+
+    def on_frame(frame: Any, _job: Any) -> None:
+        assert bars is not None
+        status = "resumed" if frame.resumed else ("fresh" if frame.fresh and frame.index else "")
+        bars.frame(status)
+
+    def step(done: int, total: int) -> None:
+        if bars is not None:
+            bars.step(done, total)
+
+    vio.output_kind(args.output)  # a bad extension fails before the model loads
+    try:
+        out = dream_video(
+            args.input,
+            args.output,
+            cfg,
+            coherence=args.coherence,
+            frame_iterations=args.frame_iterations,
+            flow_quality=args.flow_quality,
+            start=args.start,
+            duration=args.duration,
+            fps_out=args.fps_out,
+            crf=args.crf,
+            keep_frames=args.keep_frames,
+            overwrite=args.overwrite,
+            device=args.device,
+            precision=args.precision,
+            weights=args.weights,
+            notify=_note,
+            on_start=on_start,
+            on_frame=on_frame,
+            progress=None if args.quiet else step,
+        )
+    except KeyboardInterrupt:
+        if bars is not None:
+            bars.close()
+        print("deepdream: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    finally:
+        if bars is not None:
+            bars.close()
+    if not args.quiet:
+        print(out)
+    return 0
+
+
+def cmd_zoom(args: argparse.Namespace) -> int:
+    from inceptionism.io import video as vio
+    from inceptionism.video.zoom import dream_zoom
+
+    cfg = _config(args)
+    vio.output_kind(args.output)
+    bars = _Bars(args.frames, args.quiet)
+    try:
+        out = dream_zoom(
+            args.input,
+            args.output,
+            cfg,
+            frames=args.frames,
+            fps=args.fps,
+            zoom=args.zoom,
+            rotate=args.rotate,
+            translate=args.translate,
+            frame_iterations=args.frame_iterations,
+            crf=args.crf,
+            overwrite=args.overwrite,
+            device=args.device,
+            precision=args.precision,
+            weights=args.weights,
+            notify=_note,
+            on_frame=lambda _i, _f: bars.frame(),
+            progress=None if args.quiet else bars.step,
+        )
+    finally:
+        bars.close()
+    if not args.quiet:
+        print(out)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"video": cmd_video, "zoom": cmd_zoom}

@@ -1,0 +1,527 @@
+"""Dreaming a clip frame by frame, each frame carrying the last one's dream along the motion.
+
+Per frame t the picture dreamed is ``frame_t + A * mask * warp(dream_{t-1} - frame_{t-1})``:
+the previous dream's *detail* (not its picture) follows the optical flow (bicubic), is dropped
+where the flow cannot be trusted (``flow.Motion.mask``) and damped by ``A`` (``coherence``),
+and then ``frame_iterations`` steps per octave renew it. Damping and fewer steps balance: the dream
+neither fades nor builds up frame after frame (the "brighter every frame" bug of flow-only
+tools), and nothing ghosts (the plain blend of tools without flow). A scene cut, where the
+flow explains little of the picture, starts afresh with the full steps.
+
+Dreamed frames go to a work folder beside the output as numbered PNGs, written atomically,
+with a state file holding the settings and a fingerprint of the input. Running again continues
+after the last finished frame and carries on from that frame's dream as read from disk, so a
+resumed video is identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.config import DreamConfig, make_config
+from inceptionism.errors import DreamError
+from inceptionism.io import video as vio
+from inceptionism.video import flow as vflow
+
+DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
+SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
+STATE_FILE = "state.json"
+STATE_VERSION = 1
+MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchmarks/video.py
+
+# progress(done, total) within a frame's dream
+StepProgress = Callable[[int, int], None]
+
+
+def default_frame_iterations(config: DreamConfig, coherence: float) -> int:
+    """Steps per octave after the first frame: enough to renew what damping takes away.
+
+    Measured (benchmarks/video.py): at coherence 0.9 a sixth of the first frame's steps keeps
+    the dream's strength level from the first frame to the last; less damping needs fewer.
+    """
+    if coherence <= 0:
+        return config.iterations
+    return max(1, min(config.iterations, round(config.iterations * (1 - coherence) * 5 / 3)))
+
+
+@dataclass
+class DreamedFrame:
+    """One frame of the dreamed clip, as the iterator hands it out."""
+
+    index: int
+    pts: int  # presentation time in the clip's time base
+    rgb: np.ndarray  # (H, W, 3) uint8: the dream, exactly as saved
+    input: np.ndarray  # (H, W, 3) uint8: the input frame
+    fresh: bool  # started from the frame alone (first frame, scene cut, coherence 0)
+    resumed: bool  # read back from the work folder, not dreamed in this run
+    reliable: float  # share of the picture the flow carried over (1 for a fresh frame)
+    seconds: float  # time spent on this frame (0 when resumed)
+    flow_seconds: float  # of which optical flow, mask and warp
+
+
+@dataclass
+class VideoSettings:
+    """How a clip is dreamed beyond the dream recipe itself."""
+
+    coherence: float = DEFAULT_COHERENCE
+    frame_iterations: int | None = None  # None: default_frame_iterations
+    flow_quality: str = "medium"
+    start: float | str | None = None
+    duration: float | str | None = None
+    fps_out: float | None = None
+    mode: str = "ours"
+    # "image" (measured best): the frame plus the carried dream is the photo, so the octaves
+    # re-inject the carried fine detail too; "init": the frame is the photo and the carried
+    # dream only where the ascent starts (its fine detail is lost to the octave pyramid).
+    carry: str = "image"
+
+    def check(self) -> None:
+        if not 0 <= self.coherence <= 1 or self.coherence != self.coherence:
+            raise DreamError(f"coherence {self.coherence!r}: need a number from 0 to 1")
+        if self.frame_iterations is not None and self.frame_iterations < 0:
+            raise DreamError(f"frame iterations {self.frame_iterations!r}: need a number >= 0")
+        if self.flow_quality not in vflow.QUALITIES:
+            raise DreamError(
+                f"unknown flow quality {self.flow_quality!r} (choose {', '.join(vflow.QUALITIES)})"
+            )
+        if self.carry not in ("image", "init"):
+            raise DreamError(f"unknown carry {self.carry!r} (choose image or init)")
+        if self.mode not in MODES:
+            raise DreamError(f"unknown mode {self.mode!r} (choose {', '.join(MODES)})")
+
+
+def recipe(config: DreamConfig | None, options: dict[str, Any]) -> DreamConfig:
+    """``config``, or the ``preset`` (default ``"default"``) with keyword overrides, as
+    ``inceptionism.dream`` takes them (``octaves=3``, ``layers={"block8": 1}``, ...)."""
+    if config is not None:
+        if options:
+            raise DreamError(f"give either a config or options, not both ({', '.join(options)})")
+        return config
+    from inceptionism.options import RECIPE, check_keywords
+
+    check_keywords(options, RECIPE)
+    preset = options.pop("preset", "default")
+    return make_config(preset, **options)
+
+
+# --------------------------------------------------------------------------------------------
+# the dream sessions
+
+
+class _Sessions:
+    """The first frame's dreamer (full steps) and the later frames' (``frame_iterations``).
+
+    Both use the tile the first resolves for ``shape``, so every frame is cut into the same
+    windows.
+    """
+
+    def __init__(
+        self,
+        config: DreamConfig,
+        frame_iterations: int,
+        shape: tuple[int, int],
+        *,
+        device: str,
+        precision: str,
+        weights: str | Path | None,
+    ) -> None:
+        from inceptionism.session import Dreamer
+
+        self.first = Dreamer(
+            config.model, config, device=device, precision=precision, weights=weights
+        )
+        fixed = self.first.config_for(shape)
+        self.first.total_steps(shape)  # a frame too small for the layers fails here, not later
+        if frame_iterations == fixed.iterations:
+            self.later = self.first
+        else:
+            later = fixed.replace(iterations=frame_iterations)
+            self.later = Dreamer(
+                config.model, later, device=device, precision=precision, weights=weights
+            )
+        self.config = fixed
+
+
+def _dream_frame(
+    dreamer: Any,
+    frame: np.ndarray,
+    init: np.ndarray | None,
+    *,
+    seed: int,
+    cancel: threading.Event | None,
+    progress: StepProgress | None,
+    as_float: bool = False,
+) -> np.ndarray:
+    """The one call into the dream session: the dream as uint8 (or float32 0..255)."""
+    result = None
+    for event in dreamer.steps(frame, init=init, seed=seed, cancel=cancel):
+        if progress is not None and event.total:
+            progress(event.step, event.total)
+        result = event.result
+    assert result is not None
+    if as_float:
+        return np.asarray(result, np.float32)
+    return np.clip(np.rint(result), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# the work folder
+
+
+def work_folder(output: str | os.PathLike) -> Path:
+    """Where the frames of ``output`` are kept until it is complete: beside it."""
+    out = Path(output)
+    return out.with_name(out.name + ".frames")
+
+
+def _frame_path(work: Path, index: int) -> Path:
+    return work / f"{index + 1:06d}.png"
+
+
+def _save_png_atomic(path: Path, rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(rgb).save(fh, format="PNG", compress_level=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _load_png(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A finished frame, or None if it is missing or damaged (then it is dreamed again)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return rgb if rgb.shape == shape else None
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _prepare_work(work: Path, state: dict, overwrite: bool) -> None:
+    """Make or reuse the work folder; a folder made with other settings is an error."""
+    if work.exists() and not work.is_dir():
+        raise DreamError(f"{work} is in the way of the work folder (a file, not a folder)")
+    if work.is_dir():
+        try:
+            old = json.loads((work / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            old = None
+        if old != state:
+            if not overwrite:
+                what = "another input" if old and old.get("input") != state["input"] else None
+                raise DreamError(
+                    f"work folder {work} holds frames of {what or 'other settings'}; "
+                    "run with --overwrite to start over"
+                )
+            shutil.rmtree(work)
+    work.mkdir(exist_ok=True)
+    if not (work / STATE_FILE).exists():
+        _write_json_atomic(work / STATE_FILE, state)
+
+
+# --------------------------------------------------------------------------------------------
+# the frame loop
+
+
+def _settings_record(
+    clip: vio.Clip, config: DreamConfig, video: VideoSettings, frame_iterations: int
+) -> dict:
+    return {
+        "version": STATE_VERSION,
+        "input": clip.fingerprint(),
+        "size": [clip.width, clip.height],
+        "config": json.loads(json.dumps(config.to_dict(), default=str)),
+        "coherence": video.coherence,
+        "frame_iterations": frame_iterations,
+        "flow_quality": video.flow_quality,
+        "start": clip.start,
+        "end": None if clip.end == float("inf") else clip.end,
+        "fps_out": str(video.fps_out) if video.fps_out else None,
+        "mode": video.mode,
+        "carry": video.carry,
+    }
+
+
+class ClipDreamer:
+    """Everything for dreaming one clip, checked and set up before the first frame."""
+
+    def __init__(
+        self,
+        source: str | os.PathLike,
+        config: DreamConfig | None = None,
+        video: VideoSettings | None = None,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        weights: str | Path | None = None,
+        even: bool = False,
+    ) -> None:
+        self.config = config or make_config()
+        self.video = video or VideoSettings()
+        self.video.check()
+        vio.require_av()
+        vflow._cv2()
+        self.clip = vio.open_clip(
+            source,
+            start=self.video.start,
+            duration=self.video.duration,
+            fps_out=self.video.fps_out,
+            max_side=self.config.max_side,
+            even=even,
+        )
+        fi = self.video.frame_iterations
+        if fi is None:
+            fi = default_frame_iterations(self.config, self.video.coherence)
+        if self.video.mode != "ours":
+            fi = self.config.iterations  # other tools dream every frame in full
+        self.frame_iterations = fi
+        self.sessions = _Sessions(
+            self.config,
+            fi,
+            (self.clip.height, self.clip.width),
+            device=device,
+            precision=precision,
+            weights=weights,
+        )
+        self.state = _settings_record(self.clip, self.sessions.config, self.video, fi)
+
+    def frames(
+        self,
+        work: Path | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        progress: StepProgress | None = None,
+    ) -> Iterator[DreamedFrame]:
+        """Dream every frame in order; with ``work``, finished frames are saved and reused."""
+        video, seed = self.video, self.sessions.config.seed
+        prev_in: np.ndarray | None = None
+        prev_dream: np.ndarray | None = None
+        resuming = work is not None
+        for f in self.clip.frames():
+            if resuming:
+                done = _load_png(_frame_path(work, f.index), f.rgb.shape)  # type: ignore[arg-type]
+                if done is not None:
+                    yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
+                    prev_in, prev_dream = f.rgb, done
+                    continue
+                resuming = False  # the first missing frame: everything after is dreamed again
+            t0 = time.perf_counter()
+            init, reliable, flow_s = self._start(prev_in, prev_dream, f.rgb)
+            fresh = init is None
+            dreamer = self.sessions.first if init is None else self.sessions.later
+            if video.mode == "ours" and (video.carry == "init" or init is None):
+                dream = _dream_frame(
+                    dreamer, f.rgb, init, seed=seed, cancel=cancel, progress=progress
+                )
+            elif video.mode == "ours":
+                dream = _dream_frame(
+                    dreamer, init, None, seed=seed, cancel=cancel, progress=progress
+                )
+            else:  # other tools dream the mixed picture itself, every frame in full
+                dream = _dream_frame(
+                    self.sessions.first,
+                    f.rgb if init is None else init,
+                    None,
+                    seed=seed,
+                    cancel=cancel,
+                    progress=progress,
+                )
+            if work is not None:
+                _save_png_atomic(_frame_path(work, f.index), dream)
+            seconds = time.perf_counter() - t0
+            yield DreamedFrame(
+                f.index, f.pts, dream, f.rgb, fresh, False, reliable, seconds, flow_s
+            )
+            prev_in, prev_dream = f.rgb, dream
+
+    def _start(
+        self, prev_in: np.ndarray | None, prev_dream: np.ndarray | None, cur: np.ndarray
+    ) -> tuple[np.ndarray | None, float, float]:
+        """(init, reliable share, seconds) for the next frame; init None: start afresh."""
+        video = self.video
+        if prev_in is None or prev_dream is None:
+            return None, 1.0, 0.0
+        if video.mode == "blend":
+            mixed = 0.5 * cur.astype(np.float32) + 0.5 * prev_dream.astype(np.float32)
+            return mixed, 1.0, 0.0
+        if video.coherence == 0 and video.mode == "ours":
+            return None, 1.0, 0.0
+        t0 = time.perf_counter()
+        m = vflow.motion(prev_in, cur, video.flow_quality)
+        detail = prev_dream.astype(np.float32) - prev_in.astype(np.float32)
+        if video.mode == "warp":
+            init = cur.astype(np.float32) + m.warp(detail)
+            return init, m.reliable, time.perf_counter() - t0
+        if m.reliable < SCENE_CUT:
+            return None, m.reliable, time.perf_counter() - t0
+        carried = m.warp(detail) * (video.coherence * m.mask)[..., None]
+        init = cur.astype(np.float32) + carried
+        return init, m.reliable, time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------------------------
+# the whole job: input -> output file
+
+
+def check_output(output: str | os.PathLike, source: str | os.PathLike, overwrite: bool) -> Path:
+    out = Path(output)
+    kind = vio.output_kind(out)
+    src = Path(source)
+    with contextlib.suppress(OSError):
+        if out.exists() and src.exists() and os.path.samefile(out, src):
+            raise DreamError(f"output {out} is the input; choose another output path")
+    if out.exists() and not overwrite and (kind != "folder" or any(out.iterdir())):
+        raise DreamError(f"output {out} exists; use --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise DreamError(f"output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise DreamError(f"cannot write to folder {out.parent}: permission denied")
+    return out
+
+
+def dream_video(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    config: DreamConfig | None = None,
+    *,
+    coherence: float = DEFAULT_COHERENCE,
+    frame_iterations: int | None = None,
+    flow_quality: str = "medium",
+    start: float | str | None = None,
+    duration: float | str | None = None,
+    fps_out: float | None = None,
+    crf: int | None = None,
+    keep_frames: bool = False,
+    overwrite: bool = False,
+    device: str = "auto",
+    precision: str = "auto",
+    weights: str | Path | None = None,
+    notify: Callable[[str], None] | None = None,
+    on_start: Callable[[ClipDreamer], None] | None = None,
+    on_frame: Callable[[DreamedFrame, ClipDreamer], None] | None = None,
+    progress: StepProgress | None = None,
+    cancel: threading.Event | None = None,
+    mode: str = "ours",
+    **options: Any,
+) -> Path:
+    """Dream a clip into ``output`` (.mp4, .webm, .gif, .webp or a folder); returns its path.
+
+    Resumable: an interrupted call leaves the work folder (``work_folder(output)``); the same
+    call again continues where it stopped. The output appears only when complete. ``config``,
+    or dream options as keywords (``octaves=3``, ``preset="seed"``), as ``inceptionism.dream``.
+    """
+    config = recipe(config, options)
+    notify = notify or (lambda _m: None)
+    out = check_output(output, source, overwrite)
+    kind = vio.output_kind(out)
+    video = VideoSettings(
+        coherence=coherence,
+        frame_iterations=frame_iterations,
+        flow_quality=flow_quality,
+        start=start,
+        duration=duration,
+        fps_out=fps_out,
+        mode=mode,
+    )
+    job = ClipDreamer(
+        source,
+        config,
+        video,
+        device=device,
+        precision=precision,
+        weights=weights,
+        even=vio.needs_even(kind),
+    )
+    for note in job.clip.notes:
+        notify(note)
+    if on_start is not None:
+        on_start(job)
+    clip = job.clip
+    work = work_folder(out)
+    _prepare_work(work, job.state, overwrite)
+    audio = clip.source if clip.audio and not clip.folder else None
+    writer = vio.VideoWriter(
+        out,
+        width=clip.width,
+        height=clip.height,
+        rate=clip.rate,
+        time_base=clip.time_base,
+        rotation=clip.rotation,
+        crf=crf,
+        audio_from=audio,
+        start=clip.start,
+        end=clip.end,
+        notify=notify,
+    )
+    with writer:
+        for frame in job.frames(work, cancel=cancel, progress=progress):
+            writer.write(frame.rgb, frame.pts)
+            if on_frame is not None:
+                on_frame(frame, job)
+        if writer.count == 0:
+            raise DreamError(f"{source} has no frames in the chosen time range")
+        writer.close()
+    if not keep_frames:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def video_frames(
+    source: str | os.PathLike,
+    config: DreamConfig | None = None,
+    *,
+    coherence: float = DEFAULT_COHERENCE,
+    frame_iterations: int | None = None,
+    flow_quality: str = "medium",
+    start: float | str | None = None,
+    duration: float | str | None = None,
+    fps_out: float | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    weights: str | Path | None = None,
+    cancel: threading.Event | None = None,
+    progress: StepProgress | None = None,
+    **options: Any,
+) -> Iterator[DreamedFrame]:
+    """Dreamed frames one by one, in memory (for notebooks and the web UI); nothing saved.
+
+    Options as :func:`dream_video`."""
+    config = recipe(config, options)
+    video = VideoSettings(
+        coherence=coherence,
+        frame_iterations=frame_iterations,
+        flow_quality=flow_quality,
+        start=start,
+        duration=duration,
+        fps_out=fps_out,
+    )
+    job = ClipDreamer(source, config, video, device=device, precision=precision, weights=weights)
+    yield from job.frames(None, cancel=cancel, progress=progress)

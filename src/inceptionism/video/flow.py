@@ -1,0 +1,147 @@
+"""Optical flow between input frames, and where it can be trusted.
+
+OpenCV's DIS flow (no weights to download) on greyscale frames of at most 540 lines, scaled back
+up. The dream of frame t-1 is carried onto frame t with the *backward* flow (for every pixel of
+t, where it was in t-1). It cannot be trusted where something was hidden in t-1 (occlusion),
+at the edges of moving objects, or where the pixel came from outside the picture; those places
+are found with the forward-backward check of Ruder, Dosovitskiy and Brox (2016), the flow's
+own gradient and the frame border, and the mask is softened so no seam shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inceptionism.errors import DreamError
+
+QUALITIES = ("fast", "medium", "best")
+MAX_FLOW_LINES = 540  # flow is smooth: more lines cost time and add nothing to the warp
+# Ruder et al. 2016, eq. 6/7 (pixel units of the full-size frame).
+CONSISTENCY_RELATIVE = 0.01
+CONSISTENCY_ABSOLUTE = 0.5
+BOUNDARY_RELATIVE = 0.01
+BOUNDARY_ABSOLUTE = 0.002
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise DreamError("video needs PyAV and OpenCV: pip install 'inceptionism[video]'") from None
+    return cv2
+
+
+def _dis(quality: str):
+    cv2 = _cv2()
+    presets = {
+        "fast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+        "medium": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+        "best": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    }
+    if quality not in presets:
+        raise DreamError(f"unknown flow quality {quality!r} (choose {', '.join(QUALITIES)})")
+    dis = cv2.DISOpticalFlow_create(presets[quality])
+    if quality == "best":
+        dis.setVariationalRefinementIterations(10)
+    return dis
+
+
+@dataclass
+class Motion:
+    """How frame t relates to frame t-1.
+
+    ``backward``: (H, W, 2) float32, for each pixel of frame t the offset to where it was in
+    frame t-1; ``mask``: (H, W) float32 in 0..1, 1 where that is reliable.
+    """
+
+    backward: np.ndarray
+    mask: np.ndarray
+
+    def warp(self, image: np.ndarray) -> np.ndarray:
+        """Carry an image of frame t-1 (e.g. its dream detail) onto frame t."""
+        cv2 = _cv2()
+        h, w = self.backward.shape[:2]
+        grid = _grid(h, w)
+        mx = grid[0] + self.backward[..., 0]
+        my = grid[1] + self.backward[..., 1]
+        return cv2.remap(
+            image, mx, my, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        )
+
+    @property
+    def reliable(self) -> float:
+        """Share of the picture the flow explains (a scene cut explains almost nothing)."""
+        return float(self.mask.mean())
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return xs, ys
+
+
+def _grey(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    cv2 = _cv2()
+    img = rgb if rgb.dtype == np.uint8 else np.clip(rgb, 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    if grey.shape[::-1] != size:
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    return grey
+
+
+def motion(prev: np.ndarray, cur: np.ndarray, quality: str = "medium") -> Motion:
+    """Flow and reliability mask from input frame ``prev`` (t-1) to ``cur`` (t), RGB arrays."""
+    cv2 = _cv2()
+    h, w = cur.shape[:2]
+    scale = min(1.0, MAX_FLOW_LINES / min(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    sx, sy = w / size[0], h / size[1]
+    a, b = _grey(prev, size), _grey(cur, size)
+    dis = _dis(quality)
+    fwd = dis.calc(a, b, None)  # a(x) ~ b(x + fwd)
+    bwd = dis.calc(b, a, None)  # b(x) ~ a(x + bwd)
+    units = np.float32([sx, sy])  # small-grid offsets -> full-size pixels
+    fwd_px, bwd_px = fwd * units, bwd * units
+    unreliable = _unreliable(bwd_px, fwd_px, units)
+    mask = _soften(unreliable, max(1.0, 1.5 / scale))
+    if size != (w, h):
+        bwd_px = cv2.resize(bwd_px, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    return Motion(backward=np.ascontiguousarray(bwd_px), mask=np.clip(mask, 0, 1))
+
+
+def _unreliable(bwd_px: np.ndarray, fwd_px: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Pixels of frame t whose backward flow fails a check (bool, on the flow's small grid).
+
+    The flows are in full-size pixels on the small grid; ``units`` is full-size pixels per
+    small-grid pixel, (x, y).
+    """
+    cv2 = _cv2()
+    h, w = bwd_px.shape[:2]
+    xs, ys = _grid(h, w)
+    bx = xs + bwd_px[..., 0] / units[0]  # where each pixel of t was in t-1, on the small grid
+    by = ys + bwd_px[..., 1] / units[1]
+    outside = (bx < 0) | (bx > w - 1) | (by < 0) | (by > h - 1)
+    # Forward flow at the place each pixel came from: it should point straight back.
+    fwd_there = cv2.remap(fwd_px, bx, by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    total = fwd_there + bwd_px
+    lhs = (total**2).sum(-1)
+    rhs = CONSISTENCY_RELATIVE * ((fwd_there**2).sum(-1) + (bwd_px**2).sum(-1))
+    occluded = lhs >= rhs + CONSISTENCY_ABSOLUTE
+    # Motion boundaries: the flow changes fast (gradients per full-size pixel).
+    grad2 = np.zeros((h, w), np.float32)
+    for c in range(2):
+        gy, gx = np.gradient(bwd_px[..., c])
+        grad2 += (gx / units[0]) ** 2 + (gy / units[1]) ** 2
+    boundary = grad2 > BOUNDARY_RELATIVE * (bwd_px**2).sum(-1) + BOUNDARY_ABSOLUTE
+    return occluded | boundary | outside
+
+
+def _soften(unreliable: np.ndarray, radius: float) -> np.ndarray:
+    """1 where reliable, 0 where not, with the bad areas grown a little and the edge blurred."""
+    cv2 = _cv2()
+    k = max(1, round(radius))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    grown = cv2.dilate(unreliable.astype(np.uint8), kernel)
+    return 1.0 - cv2.GaussianBlur(grown.astype(np.float32), (0, 0), sigmaX=radius)

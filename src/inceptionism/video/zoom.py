@@ -1,0 +1,183 @@
+"""The endless zoom: dream, move the camera a little, dream again, and so on.
+
+The camera moves in rates per second (zoom factor, degrees, pixels), so the look of a zoom does
+not change with the frame rate. Each move is one sub-pixel affine resampling of the last dream
+(kept in float between frames, so rounding never accumulates), and frames go to the encoder as
+they are made: memory stays flat however long the zoom.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.config import DreamConfig
+from inceptionism.errors import DreamError
+from inceptionism.io import video as vio
+from inceptionism.video import flow as vflow
+from inceptionism.video.clip import StepProgress, _dream_frame, _Sessions, recipe
+
+DEFAULT_ZOOM = 1.25  # per second: a slow drift in, new dream detail appears as it grows
+DEFAULT_FPS = 24
+
+
+def default_zoom_iterations(config: DreamConfig) -> int:
+    """Steps per octave after the first frame: the last dream is kept whole, so few are needed."""
+    return max(1, round(config.iterations / 3))
+
+
+def camera(
+    size: tuple[int, int],
+    fps: float,
+    zoom: float = DEFAULT_ZOOM,
+    rotate: float = 0.0,
+    translate: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    """The 2x3 affine move between two frames: zoom about the centre, rotate, then shift.
+
+    ``zoom`` > 1 moves in; ``rotate`` in degrees per second, counter-clockwise; ``translate``
+    in pixels per second, (x, y) — all rates, divided over ``fps`` frames.
+    """
+    import cv2
+
+    w, h = size
+    scale = zoom ** (1 / fps)
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), rotate / fps, scale)
+    m[0, 2] += translate[0] / fps
+    m[1, 2] += translate[1] / fps
+    return m
+
+
+def check_motion(frames: int, fps: float, zoom: float, rotate: float) -> None:
+    if not isinstance(frames, int) or frames < 1:
+        raise DreamError(f"frames {frames!r}: need a whole number >= 1")
+    if not math.isfinite(fps) or fps <= 0:
+        raise DreamError(f"fps {fps!r}: need a rate > 0")
+    if not math.isfinite(zoom) or zoom <= 0:
+        raise DreamError(f"zoom {zoom!r}: need a factor per second > 0 (1: no zoom)")
+    if not math.isfinite(rotate):
+        raise DreamError(f"rotate {rotate!r}: need a number of degrees per second")
+
+
+def zoom_frames(
+    image: str | os.PathLike | np.ndarray,
+    config: DreamConfig | None = None,
+    *,
+    frames: int,
+    fps: float = DEFAULT_FPS,
+    zoom: float = DEFAULT_ZOOM,
+    rotate: float = 0.0,
+    translate: tuple[float, float] = (0.0, 0.0),
+    frame_iterations: int | None = None,
+    even: bool = False,
+    device: str = "auto",
+    precision: str = "auto",
+    weights: str | Path | None = None,
+    cancel: threading.Event | None = None,
+    progress: StepProgress | None = None,
+    notify: Callable[[str], None] | None = None,
+    **options: Any,
+) -> Iterator[np.ndarray]:
+    """The zoom's frames as uint8 RGB arrays, one at a time (options as ``dream_zoom``)."""
+    import cv2
+
+    from inceptionism.io import load_image
+
+    config = recipe(config, options)
+    check_motion(frames, fps, zoom, rotate)
+    vflow._cv2()
+    rgb = load_image(image, max_side=config.max_side).rgb
+    h, w = rgb.shape[:2]
+    if even and (w % 2 or h % 2):
+        rgb = rgb[: h - h % 2, : w - w % 2]
+        if notify is not None:
+            notify(f"odd size {w}x{h}: cropped one pixel to {w - w % 2}x{h - h % 2} for yuv420p")
+    fi = default_zoom_iterations(config) if frame_iterations is None else frame_iterations
+    if fi < 0:
+        raise DreamError(f"frame iterations {fi!r}: need a number >= 0")
+    h, w = rgb.shape[:2]
+    sessions = _Sessions(config, fi, (h, w), device=device, precision=precision, weights=weights)
+    seed = sessions.config.seed
+    move = camera((w, h), fps, zoom, rotate, translate)
+    current = np.ascontiguousarray(rgb, np.float32)
+    for i in range(frames):
+        dreamer = sessions.first if i == 0 else sessions.later
+        dreamed = _dream_frame(
+            dreamer, current, None, seed=seed + i, cancel=cancel, progress=progress, as_float=True
+        )
+        yield np.clip(np.rint(dreamed), 0, 255).astype(np.uint8)
+        current = cv2.warpAffine(
+            dreamed, move, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
+        )
+        np.clip(current, 0, 255, out=current)
+
+
+def dream_zoom(
+    image: str | os.PathLike,
+    output: str | os.PathLike,
+    config: DreamConfig | None = None,
+    *,
+    frames: int,
+    fps: float = DEFAULT_FPS,
+    zoom: float = DEFAULT_ZOOM,
+    rotate: float = 0.0,
+    translate: tuple[float, float] = (0.0, 0.0),
+    frame_iterations: int | None = None,
+    crf: int | None = None,
+    overwrite: bool = False,
+    device: str = "auto",
+    precision: str = "auto",
+    weights: str | Path | None = None,
+    notify: Callable[[str], None] | None = None,
+    on_frame: Callable[[int, np.ndarray], None] | None = None,
+    progress: StepProgress | None = None,
+    cancel: threading.Event | None = None,
+    **options: Any,
+) -> Path:
+    """Write an endless zoom into ``output`` (.mp4, .webm, .gif, .webp or a folder).
+
+    ``config``, or dream options as keywords (``octaves=3``), as ``inceptionism.dream``."""
+    from inceptionism.video.clip import check_output
+
+    config = recipe(config, options)
+    out = check_output(output, image, overwrite)
+    kind = vio.output_kind(out)
+    rate = Fraction(fps).limit_denominator(100000)
+    stream = zoom_frames(
+        image,
+        config,
+        frames=frames,
+        fps=fps,
+        zoom=zoom,
+        rotate=rotate,
+        translate=translate,
+        frame_iterations=frame_iterations,
+        even=vio.needs_even(kind),
+        device=device,
+        precision=precision,
+        weights=weights,
+        cancel=cancel,
+        progress=progress,
+        notify=notify,
+    )
+    first = next(stream)
+    h, w = first.shape[:2]
+    with vio.VideoWriter(out, width=w, height=h, rate=rate, crf=crf, notify=notify) as writer:
+        for i, frame in enumerate(_chain(first, stream)):
+            writer.write(frame, i)
+            if on_frame is not None:
+                on_frame(i, frame)
+        writer.close()
+    return out
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
