@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 from inceptionism import __version__
 from inceptionism.config import DEFAULT_MODEL, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
-from inceptionism.frontends import studio_cli
-from inceptionism.frontends import video_cli
+from inceptionism.frontends import studio_cli, video_cli
 
 if TYPE_CHECKING:
     from inceptionism.io.files import RunInputs
