@@ -32,9 +32,14 @@ def get_model(name: str, weights: str | Path | None = None) -> DreamModel:
     return _MODELS[key]
 
 
-def metadata(config: DreamConfig, model: DreamModel, objective: Objective) -> dict[str, Any]:
-    """Everything needed to reproduce a dream from its output file."""
-    return {
+def metadata(
+    config: DreamConfig,
+    model: DreamModel,
+    objective: Objective,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    """Everything needed to reproduce a dream from its output file, and what went wrong."""
+    meta = {
         "software": f"inceptionism {__version__}",
         "version": __version__,
         "config": config.to_dict(),
@@ -44,6 +49,9 @@ def metadata(config: DreamConfig, model: DreamModel, objective: Objective) -> di
         ),
         "objective": objective.name,
     }
+    if warnings:
+        meta["warnings"] = list(warnings)
+    return meta
 
 
 def run(
@@ -55,8 +63,11 @@ def run(
     device: str | torch.device = "auto",
     progress: Callable[[int, torch.Tensor], None] | None = None,
     precision: str = "auto",
+    warn: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255.
+
+    ``warn`` gets the dream's one-line warnings (default: ``warnings.warn``, a ``DreamWarning``).
 
     ``precision``: ``auto`` (float32 until half precision is measured faithful on a GPU:
     ``models.base.AUTO_CUDA_PRECISION``), ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
@@ -71,7 +82,7 @@ def run(
     fast = model.fast(precision)
     pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
     with runtime.keep_freed_memory():
-        out = dream_tensor(fast, pixels.float(), config, objective, progress)
+        out = dream_tensor(fast, pixels.float(), config, objective, progress, warn)
     return out[0].permute(1, 2, 0).cpu().numpy()
 
 

@@ -8,6 +8,8 @@ colour preservation, clipping) are one hook object from ``transforms``.
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -23,6 +25,8 @@ from inceptionism.models.base import DreamModel
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
+# warn(message) receives the one-line warnings of a dream (see max_loss_warning).
+Warn = Callable[[str], None]
 
 EPSILON = 1e-7  # Keras' K.epsilon(): floor of the gradient normaliser
 
@@ -86,19 +90,23 @@ def gradient_ascent(
     rng: torch.Generator,
     on_step: Callable[[torch.Tensor], None] | None = None,
     shaping: Shaping = NO_SHAPING,
+    on_stop: Callable[[int, float], None] | None = None,
 ) -> torch.Tensor:
     """``iterations`` normalised steps; stop early once the loss passes ``max_loss``.
 
     ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
+    ``on_stop(steps_taken, loss)`` hears when ``max_loss`` ended the octave.
     """
     check_loss = config.max_loss != float("inf")
     j = config.jitter
-    for _ in range(config.iterations):
+    for taken in range(config.iterations):
         shift = (0, 0)
         if j:
             shift = tuple(torch.randint(-j, j + 1, (2,), generator=rng).tolist())
         loss, grad = rolled(step_grad, x, shift)  # type: ignore[arg-type]
         if check_loss and loss.item() > config.max_loss:
+            if on_stop is not None:
+                on_stop(taken, loss.item())
             break
         x = shaping.image(x + config.step * normalize(shaping.gradient(grad)))
         if on_step is not None:
@@ -112,8 +120,13 @@ def dream_tensor(
     config: DreamConfig,
     objective: Objective | None = None,
     progress: Progress | None = None,
+    warn: Warn | None = None,
 ) -> torch.Tensor:
-    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out."""
+    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out.
+
+    ``warn`` gets the dream's warnings (default: ``warnings.warn``), e.g. when ``max_loss`` ended
+    octaves before their first step, so a dream that changed little is never silent.
+    """
     model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
     objective = objective or from_config(config, model)
     shaping = shaping_from_config(config, model.preprocess)
@@ -135,15 +148,51 @@ def dream_tensor(
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
+    unstarted: list[tuple[int, float]] = []  # (octave, loss) of octaves max_loss ended at once
+
+    def on_stop(octave: int, taken: int, loss: float) -> None:
+        if taken == 0:
+            unstarted.append((octave, loss))
+
     step_grad = tiled(step_grad, model, objective, config, shapes[-1])  # big images: by tiles
     shrunk_original = resize(original, shapes[0])
-    for shape in shapes:
+    for octave, shape in enumerate(shapes, 1):
         img = resize(img, shape)
-        img = gradient_ascent(img, step_grad, config, rng, on_step, shaping)
+        img = gradient_ascent(
+            img, step_grad, config, rng, on_step, shaping, functools.partial(on_stop, octave)
+        )
         same_size_original = resize(original, shape)
         img = img + (same_size_original - resize(shrunk_original, shape))  # lost detail
         shrunk_original = same_size_original
+    if unstarted and config.iterations:
+        message = max_loss_warning(unstarted, len(shapes), config.max_loss)
+        if warn is None:
+            warnings.warn(message, DreamWarning, stacklevel=2)
+        else:
+            warn(message)
     return model.preprocess.invert(img).clamp(0, 255)
+
+
+class DreamWarning(UserWarning):
+    """A dream that ran but did less than its settings suggest (e.g. max_loss stopped it)."""
+
+
+def max_loss_warning(unstarted: list[tuple[int, float]], octaves: int, limit: float) -> str:
+    """One line naming the loss, the limit and what to change.
+
+    ``max_loss`` is an absolute number in the model's loss scale (the reference's 10 was set for
+    InceptionV1); on a model whose loss starts above it, every octave ends before its first step
+    and the output is the input, which must never pass unnoticed.
+    """
+    octave, loss = unstarted[0]
+    if len(unstarted) == octaves:
+        what = f"every octave ({octaves}) before its first step: the output is the input"
+    else:
+        what = f"{len(unstarted)} of {octaves} octaves before their first step"
+    return (
+        f"max_loss {limit:g} ended {what} (loss {loss:.3g} > {limit:g} at octave {octave}); "
+        f"raise max_loss (--max-loss) above the loss, or set it to inf (off)"
+    )
 
 
 def total_steps(

@@ -290,6 +290,7 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
                 shown[0] = now
                 bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)  # type: ignore[arg-type]
 
+        warnings: list[str] = []
         rgb = run(
             image,
             cfg,
@@ -298,8 +299,11 @@ def cmd_dream(args: argparse.Namespace, settings: tuple | None = None) -> int:
             device=args.device,
             progress=None if args.quiet else progress,
             precision=args.precision,
+            warn=warnings.append,
         )
-    io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective))
+    for message in warnings:  # after the bar is gone; shown even with --quiet
+        print(f"deepdream: warning: {args.input}: {message}", file=sys.stderr)
+    io.save_image(output, rgb, image.alpha, metadata(cfg, model, objective, warnings))
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0
