@@ -108,3 +108,52 @@ def test_no_warning_when_max_loss_stops_later(tiny):
     assert got == []
     dream_tensor(tiny, x, cfg.replace(max_loss=-1.0), warn=got.append)
     assert len(got) == 1 and "output is the input" in got[0]
+
+
+def test_laplacian_pyramid_splits_and_merges_exactly():
+    import torch
+
+    from inceptionism.algorithm.shaping import lap_merge, lap_normalize, lap_split
+
+    for h, w in ((64, 64), (63, 65), (17, 30)):
+        x = torch.randn(1, 3, h, w, dtype=torch.float64)
+        lo, hi = lap_split(x)
+        assert lo.shape[-2:] == ((h + 1) // 2, (w + 1) // 2) and hi.shape == x.shape
+        assert torch.allclose(lap_merge([lo, hi]), x, atol=1e-12)
+        assert lap_normalize(x, 4).shape == x.shape
+
+
+def test_lap_norm_moves_the_gradient_out_of_the_finest_band():
+    """White noise has most of its energy in the finest band; after the normalisation each of
+    the bands carries the same RMS, so the coarse share of the step grows."""
+    import torch
+
+    from inceptionism.algorithm.shaping import Shaping, lap_split
+
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(1, 3, 96, 96, dtype=torch.float64, generator=g)
+    shaped = Shaping(lap_norm=4).gradient(noise)
+    fine = lambda x: lap_split(x)[1].square().mean() / x.square().mean()  # noqa: E731
+    assert fine(shaped) < 0.6 * fine(noise)
+    assert torch.equal(Shaping(lap_norm=0).gradient(noise), noise)
+
+
+def test_clip_knee_stalls_short_of_the_bounds_and_keeps_still_pixels(tiny):
+    import torch
+
+    from inceptionism.algorithm.shaping import Shaping
+
+    pre = tiny.preprocess
+    shaping = Shaping(clip=True, preprocess=pre, clip_knee=32.0)
+    px = torch.tensor([5.0, 128.0, 250.0], dtype=torch.float64).view(1, 3, 1, 1)
+    x = pre(px)
+    assert torch.allclose(shaping.image(x, x), x)  # no step: nothing moves, highlights kept
+    up = x
+    for _ in range(60):  # keep pushing every channel up by 20 levels a step
+        up = shaping.image(pre(pre.invert(up) + 20), up)
+    top = pre.invert(up).flatten()
+    assert (top < 254.5).all() and top[0] > 200  # near the top, but not stuck at 255
+    down = x
+    for _ in range(60):
+        down = shaping.image(pre(pre.invert(down) - 20), down)
+    assert (pre.invert(down).flatten() > 0.5).all()

@@ -63,8 +63,10 @@ class DreamConfig:
     guide_layer: str | None = None
     guide_weight: float = 1.0
     smooth: float = 0.0
+    lap_norm: int = 0  # Laplacian-pyramid levels the gradient is normalised over; 0 = off
     preserve_colors: bool = False
     clip: bool = False
+    clip_knee: float = 0.0  # with clip: steps slow down over the last this many levels to 0/255
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,6 +107,14 @@ class DreamConfig:
             raise bad(f"guide layer {self.guide_layer!r} without a guide image")
         if not math.isfinite(self.guide_weight):
             raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
+        if (
+            not isinstance(self.lap_norm, int)
+            or isinstance(self.lap_norm, bool)
+            or not 0 <= self.lap_norm <= 12
+        ):
+            raise bad(f"lap norm {self.lap_norm!r}: need a whole number of levels 0..12 (0: off)")
+        if not math.isfinite(self.clip_knee) or not 0 <= self.clip_knee <= 64:
+            raise bad(f"clip knee {self.clip_knee!r}: need levels 0..64 (0: a hard clip)")
         if not math.isfinite(self.smooth) or self.smooth < 0:
             raise bad(f"smooth {self.smooth!r}: need a finite number >= 0 (0: off)")
 

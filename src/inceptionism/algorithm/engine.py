@@ -108,7 +108,7 @@ def gradient_ascent(
             if on_stop is not None:
                 on_stop(taken, loss.item())
             break
-        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)))
+        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)), x)
         if on_step is not None:
             on_step(loss)
     return x

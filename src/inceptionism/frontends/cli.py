@@ -101,6 +101,12 @@ def _add_steering(d: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--smooth", type=_finite, metavar="SIGMA", help="blur the gradient, sigma in px (0: off)"
     )
+    d.add_argument(
+        "--lap-norm",
+        type=int,
+        metavar="LEVELS",
+        help="normalise the gradient over this many Laplacian-pyramid bands: less grain (0: off)",
+    )
     b = argparse.BooleanOptionalAction
     d.add_argument("--preserve-colors", action=b, help="dream the luminance only")
     d.add_argument("--clip", action=b, help="keep pixels in 0..255 at every step")
@@ -238,6 +244,7 @@ def dream_settings(args: argparse.Namespace) -> tuple:
         guide_layer=args.guide_layer,
         guide_weight=args.guide_weight,
         smooth=args.smooth,
+        lap_norm=args.lap_norm,
         preserve_colors=args.preserve_colors,
         clip=args.clip,
         octaves=args.octaves,
