@@ -8,11 +8,10 @@ import torch
 from conftest import tiny_model
 from torch import nn
 
-from inceptionism import api
+from inceptionism import Dreamer, make_config
 from inceptionism.algorithm.objectives import reference
 from inceptionism.errors import DreamError
 from inceptionism.frontends import cli
-from inceptionism.io import LoadedImage
 from inceptionism.models import REGISTRY, base, get_spec
 from inceptionism.models.base import fold_batchnorm, fuse_pairs, half_dtype
 
@@ -132,10 +131,9 @@ def test_half_precision_gradient_matches_float32(half):
 
 
 def test_half_precision_on_cpu_is_a_user_error(tmp_path, sample_path, capsys):
-    img = LoadedImage(torch.rand(40, 40, 3).numpy() * 255, None, "x")
-    cfg = api.make_config("default", model="tiny", octaves=1, iterations=1)
+    cfg = make_config("default", model="tiny", octaves=1, iterations=1)
     with pytest.raises(DreamError, match="bf16 needs a CUDA GPU"):
-        api.run(img, cfg, tiny_model(torch.float32), device="cpu", precision="bf16")
+        Dreamer(tiny_model(torch.float32), cfg, device="cpu", precision="bf16")
     out = tmp_path / "out.png"
     args = ["dream", str(sample_path), "-o", str(out), "--device", "cpu", "-q"]
     assert cli.main([*args, "--precision", "fp16"]) == cli.EXIT_ERROR

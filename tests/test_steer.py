@@ -15,9 +15,9 @@ from inceptionism.algorithm.engine import dream_tensor, gradient_ascent
 from inceptionism.algorithm.objectives import (
     channel,
     class_logit,
-    from_config,
     guide,
     layer_l2,
+    objective_for,
     parse_layer,
 )
 from inceptionism.algorithm.shaping import (
@@ -97,12 +97,12 @@ def test_layer_specs_parse_and_from_config_builds_the_sum():
     m = tiny_model()
     x = m.preprocess(random_pixels())
     acts = m.activations(x, ["conv2", "conv3"])
-    obj = from_config(DreamConfig(model="tiny", layers={"conv3": 1.0, "conv2:3,5": 2.0}), m)
+    obj = objective_for(DreamConfig(model="tiny", layers={"conv3": 1.0, "conv2:3,5": 2.0}), m)
     expect = layer_l2("conv3")(acts) + 2 * acts["conv2"][:, [3, 5]].mean()
     assert obj(acts).item() == pytest.approx(expect.item())
-    assert from_config(DreamConfig(model="tiny"), m).name == "1.0 * l2(conv3)"  # the reference
+    assert objective_for(DreamConfig(model="tiny"), m).name == "1.0 * l2(conv3)"  # the reference
     with pytest.raises(DreamError, match=r"channel 16 out of range for layer conv2.*\(0\.\.15\)"):
-        from_config(DreamConfig(model="tiny", layers={"conv2:16": 1.0}), m)
+        objective_for(DreamConfig(model="tiny", layers={"conv2:16": 1.0}), m)
 
 
 def test_config_keeps_the_steering_as_written_and_round_trips():
@@ -271,7 +271,7 @@ def test_guide_dream_moves_towards_the_guide(lite0, tmp_path):
     x = to_pixels(sample_array(112))
     plain = make_config("default", **SHORT)
     guided = plain.replace(guide=str(g), iterations=12)
-    obj = from_config(guided, lite0)
+    obj = objective_for(guided, lite0)
     assert obj.layers == ("block10",)  # the model's default layer
     a = dream_tensor(lite0, x, guided)
     b = dream_tensor(lite0, x, plain.replace(iterations=12))

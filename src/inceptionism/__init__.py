@@ -8,15 +8,19 @@ from . import runtime  # noqa: F401  (first: sets GOMP_SPINCOUNT before torch is
 from .algorithm.objectives import Objective, channel, class_logit, guide, layer_l2
 from .api import dream
 from .config import PRESETS, DreamConfig, make_config
-from .errors import DreamError
+from .errors import Cancelled, DreamError
 from .models import REGISTRY, DreamModel, load_model
+from .session import Dreamer, DreamEvent
 
 __all__ = [
     "PRESETS",
     "REGISTRY",
+    "Cancelled",
     "DreamConfig",
     "DreamError",
+    "DreamEvent",
     "DreamModel",
+    "Dreamer",
     "Objective",
     "__version__",
     "channel",

@@ -1,25 +1,21 @@
-"""The Python entry point: ``inceptionism.dream(image, ...)`` -> PIL image."""
+"""The Python entry point: ``inceptionism.dream(image, ...)`` -> PIL image, through a session."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from PIL import Image
 
-from . import __version__, runtime
-from .algorithm.engine import dream_tensor, pick_device
-from .algorithm.objectives import Objective, from_config
+from . import runtime
+from .algorithm.objectives import Objective
 from .config import DreamConfig, make_config
-from .io import LoadedImage, load_image, to_pil
+from .io import load_image, to_pil
 from .models import DreamModel, load_model
-from .models.base import half_dtype
-
-ImageLike = str | os.PathLike | Image.Image | np.ndarray
+from .options import RUN, check_keywords
+from .session import Dreamer, ImageLike
 
 _MODELS: dict[tuple[str, str | None], DreamModel] = {}
 
@@ -32,58 +28,36 @@ def get_model(name: str, weights: str | Path | None = None) -> DreamModel:
     return _MODELS[key]
 
 
-def metadata(
-    config: DreamConfig,
-    model: DreamModel,
-    objective: Objective,
-    warnings: list[str] | None = None,
-) -> dict[str, Any]:
-    """Everything needed to reproduce a dream from its output file, and what went wrong."""
-    meta = {
-        "software": f"inceptionism {__version__}",
-        "version": __version__,
-        "config": config.to_dict(),
-        "model": model.name,
-        "layers": dict(
-            config.layers or ({} if config.classes or config.guide else model.default_layers)
-        ),
-        "objective": objective.name,
-    }
-    if warnings:
-        meta["warnings"] = list(warnings)
-    return meta
+#: Sessions of recent ``dream()`` calls, by model, recipe (less the seed) and run settings: the
+#: set-up happens once per process for a given model and recipe.
+_SESSIONS: OrderedDict[tuple, Dreamer] = OrderedDict()
+_SESSIONS_KEPT = 4
+_sessions_lock = threading.Lock()
 
 
-def run(
-    image: LoadedImage,
+def session(
     config: DreamConfig,
-    model: DreamModel,
+    model: DreamModel | str | None = None,
     *,
-    objective: Objective | None = None,
-    device: str | torch.device = "auto",
-    progress: Callable[[int, torch.Tensor], None] | None = None,
+    device: str = "auto",
     precision: str = "auto",
-    warn: Callable[[str], None] | None = None,
-) -> np.ndarray:
-    """Dream on a loaded image; returns float RGB (H, W, 3) in 0..255.
-
-    ``warn`` gets the dream's one-line warnings (default: ``warnings.warn``, a ``DreamWarning``).
-
-    ``precision``: ``auto`` (float32 until half precision is measured faithful on a GPU:
-    ``models.base.AUTO_CUDA_PRECISION``), ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
-    """
-    dev = pick_device(device) if isinstance(device, str) else device
-    half_dtype(precision, dev)  # a bad or unavailable precision fails before any work
-    runtime.configure(dev)
-    model.to(dev)
-    objective = objective or from_config(config, model)
-    for layer in objective.layers:
-        model.resolve(layer)  # unknown names fail before any work
-    fast = model.fast(precision)
-    pixels = torch.from_numpy(np.ascontiguousarray(image.rgb)).permute(2, 0, 1)[None].to(dev)
-    with runtime.keep_freed_memory():
-        out = dream_tensor(fast, pixels.float(), config, objective, progress, warn)
-    return out[0].permute(1, 2, 0).cpu().numpy()
+    weights: str | Path | None = None,
+) -> Dreamer:
+    """A :class:`Dreamer` for ``config`` (its seed aside), made once and reused."""
+    recipe = config.replace(seed=0)
+    who = id(model) if isinstance(model, DreamModel) else (model or config.model)
+    key = (who, repr(recipe.to_dict()), device, precision, str(weights) if weights else None)
+    with _sessions_lock:
+        found = _SESSIONS.get(key)
+        if found is not None:
+            _SESSIONS.move_to_end(key)
+            return found
+    made = Dreamer(model, recipe, device=device, precision=precision, weights=weights)
+    with _sessions_lock:
+        _SESSIONS[key] = made
+        while len(_SESSIONS) > _SESSIONS_KEPT:
+            _SESSIONS.popitem(last=False)
+    return made
 
 
 def dream(
@@ -95,6 +69,7 @@ def dream(
     weights: str | Path | None = None,
     device: str = "auto",
     precision: str = "auto",
+    threads: int | None = None,
     preset: str | None = "default",
     **options: Any,
 ) -> Image.Image:
@@ -104,14 +79,28 @@ def dream(
     ``"seed"`` for the reference algorithm) plus keyword overrides such as ``layers={"block8": 1}``,
     ``octaves=6`` or ``jitter=0``. Steer with ``layers={"block8:17": 1}``, ``classes=["tabby"]``,
     ``guide="flowers.jpg"``, or any composed ``objective`` such as
-    ``channel("block8", 17) + 0.5 * class_logit(281)``.
+    ``channel("block8", 17) + 0.5 * class_logit(281)``. For many images, a :class:`Dreamer`.
+    An unknown keyword, or a value of the wrong type or out of range, raises :class:`DreamError`.
     """
+    check_keywords(options)
+    run = {"device": device, "precision": precision, "weights": weights, "threads": threads}
+    check_keywords(run, RUN)
+    runtime.set_threads(threads)
     if isinstance(model, DreamModel):
         options.setdefault("model", model.name)
     elif model is not None:
         options["model"] = model
     cfg = config or make_config(preset, **options)
-    net = model if isinstance(model, DreamModel) else get_model(cfg.model, weights)
     loaded = load_image(image, max_side=cfg.max_side)
-    rgb = run(loaded, cfg, net, objective=objective, device=device, precision=precision)
-    return to_pil(rgb, loaded.alpha)
+    if objective is not None:
+        dreamer = Dreamer(
+            model or cfg.model,
+            cfg,
+            device=device,
+            precision=precision,
+            weights=weights,
+            objective=objective,
+        )
+    else:
+        dreamer = session(cfg, model, device=device, precision=precision, weights=weights)
+    return to_pil(dreamer.dream(loaded.rgb, seed=cfg.seed), loaded.alpha)

@@ -1,25 +1,22 @@
 """Dream settings: a frozen dataclass whose defaults are the reference algorithm, and presets.
 
 ``DreamConfig()`` is the Keras notebook's algorithm (10 octaves of 1.2, 10 steps of 0.01,
-max_loss 10 on its InceptionV1, no jitter). Presets are named sets of overrides, per model where
-they were tuned for one; explicit options always win over the preset.
+max_loss 10, no jitter). Presets are named sets of overrides, per model where they were tuned
+for one; explicit options always win over the preset.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DreamError, unknown_name
+from .errors import DreamError, quote
+from .options import DEFAULT_MODEL, DEFAULT_PRESET, OPTION, PRECISIONS
 
-DEFAULT_MODEL = "efficientnet-lite0"
-DEFAULT_PRESET = "default"
-# Arithmetic of the network on the device (a run setting, not part of the dream's recipe):
-# auto = float32 for now (see models.base.AUTO_CUDA_PRECISION); bf16/fp16: CUDA autocast.
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PRESET", "PRECISIONS", "PRESETS", "DreamConfig", "make_config"]
 
 # The reference's max_loss, per model, in that model's loss scale. The notebook's 10 was set for
 # InceptionV1 at Mixed_4c (where it lets a photo's octave take a few steps, then stops it). The
@@ -43,7 +40,7 @@ class DreamConfig:
     describes a dream: ``layers`` keys are ``NAME`` or ``NAME:CHANNEL[,CHANNEL...]``, ``classes``
     maps ImageNet class names or indexes to weights, ``guide`` is an image file whose features
     at ``guide_layer`` (default: the model's default layer) the dream moves towards.
-    ``objectives.from_config`` turns all of it into one objective.
+    ``objectives.objective_for`` turns all of it into one objective.
     """
 
     model: str = DEFAULT_MODEL
@@ -63,60 +60,35 @@ class DreamConfig:
     guide_layer: str | None = None
     guide_weight: float = 1.0
     smooth: float = 0.0
-    lap_norm: int = 0  # Laplacian-pyramid levels the gradient is normalised over; 0 = off
+    lap_norm: int = 0  # Laplacian-pyramid bands the gradient is normalised over; 0 = off
     preserve_colors: bool = False
     clip: bool = False
     clip_knee: float = 0.0  # with clip: steps slow down over the last this many levels to 0/255
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        def bad(what: str) -> DreamError:
-            return DreamError(f"invalid {what}")
+        from .options import RECIPE
 
-        if not isinstance(self.octaves, int) or self.octaves < 1:
-            raise bad(f"octaves {self.octaves!r}: need a whole number >= 1")
-        if not math.isfinite(self.octave_scale) or self.octave_scale <= 1:
-            raise bad(f"octave scale {self.octave_scale!r}: need a finite number > 1")
-        if not isinstance(self.iterations, int) or self.iterations < 0:
-            raise bad(f"iterations {self.iterations!r}: need a whole number >= 0")
-        if not math.isfinite(self.step):
-            raise bad(f"step {self.step!r}: need a finite number")
+        for option in RECIPE:  # types and bounds: the options schema, the one place they live
+            object.__setattr__(self, option.name, option.check(getattr(self, option.name)))
         if self.max_loss is None:
             object.__setattr__(self, "max_loss", reference_max_loss(self.model))
-        if not isinstance(self.max_loss, (int, float)) or isinstance(self.max_loss, bool):
-            raise bad(f"max loss {self.max_loss!r}: need a number (inf disables the early stop)")
-        object.__setattr__(self, "max_loss", float(self.max_loss))
-        if math.isnan(self.max_loss):
-            raise bad("max loss nan: need a number (inf disables the early stop)")
-        if not isinstance(self.jitter, int) or self.jitter < 0:
-            raise bad(f"jitter {self.jitter!r}: need a whole number of pixels >= 0")
-        if self.max_side is not None and (not isinstance(self.max_side, int) or self.max_side < 1):
-            raise bad(f"max side {self.max_side!r}: need a whole number of pixels >= 1")
-        if self.tile != "auto" and (
-            not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0
-        ):
-            raise bad(f"tile {self.tile!r}: need 'auto', 0 (off) or a whole number of pixels")
-        for name, w in (self.layers or {}).items():
-            if not math.isfinite(w):
-                raise bad(f"weight {w!r} for layer {name!r}: need a finite number")
-        object.__setattr__(self, "classes", _weights(self.classes))
-        for name, w in self.classes.items():
-            if not math.isfinite(w):
-                raise bad(f"weight {w!r} for class {name!r}: need a finite number")
+        if not isinstance(self.extra, Mapping):
+            raise DreamError(f"invalid extra {quote(self.extra)}: need a mapping")
         if self.guide_layer and not self.guide:
-            raise bad(f"guide layer {self.guide_layer!r} without a guide image")
-        if not math.isfinite(self.guide_weight):
-            raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
-        if (
-            not isinstance(self.lap_norm, int)
-            or isinstance(self.lap_norm, bool)
-            or not 0 <= self.lap_norm <= 12
-        ):
-            raise bad(f"lap norm {self.lap_norm!r}: need a whole number of levels 0..12 (0: off)")
-        if not math.isfinite(self.clip_knee) or not 0 <= self.clip_knee <= 64:
-            raise bad(f"clip knee {self.clip_knee!r}: need levels 0..64 (0: a hard clip)")
-        if not math.isfinite(self.smooth) or self.smooth < 0:
-            raise bad(f"smooth {self.smooth!r}: need a finite number >= 0 (0: off)")
+            raise DreamError(f"invalid guide layer {quote(self.guide_layer)} without a guide image")
+
+    @property
+    def steered(self) -> bool:
+        """Whether classes or a guide say what to dream of (then no default layers are added)."""
+        return bool(self.classes or self.guide)
+
+    def effective_layers(self, default_layers: Mapping[str, float]) -> dict[str, float]:
+        """The layers the dream amplifies: ``layers`` if given, else the model's default layers
+        unless the dream is steered (the one place this rule lives)."""
+        if self.layers:
+            return dict(self.layers)
+        return {} if self.steered else dict(default_layers)
 
     def replace(self, **changes: Any) -> DreamConfig:
         return dataclasses.replace(self, **changes)
@@ -135,17 +107,6 @@ class DreamConfig:
         if unknown:
             raise DreamError(f"unknown config keys: {', '.join(sorted(unknown))}")
         return cls(**d)
-
-
-def _weights(spec: Mapping[str | int, float] | Iterable[str | int] | str | int | None) -> dict:
-    """``classes`` as a dict; a name, an index or a list of them means weight 1 each."""
-    if spec is None:
-        return {}
-    if isinstance(spec, Mapping):
-        return {str(k): float(v) for k, v in spec.items()}
-    if isinstance(spec, (str, int)):
-        spec = [spec]
-    return {str(k): 1.0 for k in spec}
 
 
 # preset -> model ("*" for any) -> overrides of the reference defaults.
@@ -220,8 +181,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def preset_overrides(preset: str, model: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise unknown_name("preset", preset, PRESETS)
+    OPTION["preset"].check(preset)
     table = PRESETS[preset]
     return dict(table.get(model, table.get("*", {})))
 

@@ -8,20 +8,20 @@ colour preservation, clipping) are one hook object from ``transforms``.
 
 from __future__ import annotations
 
-import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from inceptionism.algorithm.objectives import Objective, from_config
-from inceptionism.algorithm.shaping import NO_SHAPING, Shaping
-from inceptionism.algorithm.shaping import from_config as shaping_from_config
-from inceptionism.algorithm.tiling import tiled
+from inceptionism.algorithm.objectives import Objective, objective_for
+from inceptionism.algorithm.shaping import NO_SHAPING, Shaping, shaping_for
+from inceptionism.algorithm.tiling import StepGrad, tiled
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
+from inceptionism.options import OPTION
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
@@ -72,7 +72,7 @@ def normalize(grad: torch.Tensor) -> torch.Tensor:
 
 
 def rolled(
-    fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    fn: StepGrad,
     x: torch.Tensor,
     shift: tuple[int, int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,87 +83,142 @@ def rolled(
     return loss, torch.roll(grad, (-shift[0], -shift[1]), dims=(-2, -1))
 
 
+def jitter_shift(rng: torch.Generator, jitter: int) -> tuple[int, int]:
+    """The random roll of one step (Google's jitter), drawn from the dream's generator."""
+    if not jitter:
+        return (0, 0)
+    return tuple(torch.randint(-jitter, jitter + 1, (2,), generator=rng).tolist())  # type: ignore[return-value]
+
+
+def ascent_steps(
+    x: torch.Tensor,
+    step_grad: StepGrad,
+    config: DreamConfig,
+    rng: torch.Generator,
+    shaping: Shaping = NO_SHAPING,
+    on_stop: Callable[[int, float], None] | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One octave's ``iterations`` normalised steps from ``x``; yields ``(loss, image)`` after
+    each. Stops early, before stepping, once the loss passes ``max_loss``.
+
+    ``shaping`` may reshape each gradient before it is normalised, and the image after each step
+    (knowing the image before it). ``on_stop(steps_taken, loss)`` hears when ``max_loss`` ended
+    the octave.
+    """
+    check_loss = config.max_loss != float("inf")
+    for taken in range(config.iterations):
+        loss, grad = rolled(step_grad, x, jitter_shift(rng, config.jitter))
+        if check_loss and loss.item() > config.max_loss:
+            if on_stop is not None:
+                on_stop(taken, loss.item())
+            return
+        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)), x)
+        yield loss, x
+
+
 def gradient_ascent(
     x: torch.Tensor,
-    step_grad: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    step_grad: StepGrad,
     config: DreamConfig,
     rng: torch.Generator,
     on_step: Callable[[torch.Tensor], None] | None = None,
     shaping: Shaping = NO_SHAPING,
-    on_stop: Callable[[int, float], None] | None = None,
 ) -> torch.Tensor:
-    """``iterations`` normalised steps; stop early once the loss passes ``max_loss``.
-
-    ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
-    ``on_stop(steps_taken, loss)`` hears when ``max_loss`` ended the octave.
-    """
-    check_loss = config.max_loss != float("inf")
-    j = config.jitter
-    for taken in range(config.iterations):
-        shift = (0, 0)
-        if j:
-            shift = tuple(torch.randint(-j, j + 1, (2,), generator=rng).tolist())
-        loss, grad = rolled(step_grad, x, shift)  # type: ignore[arg-type]
-        if check_loss and loss.item() > config.max_loss:
-            if on_stop is not None:
-                on_stop(taken, loss.item())
-            break
-        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)), x)
+    """:func:`ascent_steps` run to the end; ``on_step(loss)`` after each step."""
+    for loss, stepped in ascent_steps(x, step_grad, config, rng, shaping):
+        x = stepped
         if on_step is not None:
             on_step(loss)
     return x
 
 
-def dream_tensor(
-    model: DreamModel,
-    pixels: torch.Tensor,
-    config: DreamConfig,
-    objective: Objective | None = None,
-    progress: Progress | None = None,
-    warn: Warn | None = None,
-) -> torch.Tensor:
-    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out.
-
-    ``warn`` gets the dream's warnings (default: ``warnings.warn``), e.g. when ``max_loss`` ended
-    octaves before their first step, so a dream that changed little is never silent.
-    """
-    model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
-    objective = objective or from_config(config, model)
-    shaping = shaping_from_config(config, model.preprocess)
-    img = model.preprocess(pixels)
-    original = img
-    shapes = usable_shapes(
-        octave_shapes(tuple(img.shape[-2:]), config.octaves, config.octave_scale),
+def pyramid(
+    model: DreamModel, objective: Objective, shape: tuple[int, int], config: DreamConfig
+) -> list[tuple[int, int]]:
+    """The octave sizes a dream of ``shape`` visits, smallest first (too small ones dropped)."""
+    return usable_shapes(
+        octave_shapes(shape, config.octaves, config.octave_scale),
         model.min_side(objective.layers, objective.min_size),
     )
-    rng = torch.Generator().manual_seed(config.seed)
-    done = 0
 
-    def on_step(loss: torch.Tensor) -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, loss)
+
+def step_gradient(
+    model: DreamModel, objective: Objective, config: DreamConfig, shape: tuple[int, int]
+) -> StepGrad:
+    """The per-step loss and gradient, by tiles where ``config.tile`` asks for them."""
 
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
+    return tiled(step_grad, model, objective, config, shape)
+
+
+def lost_detail(
+    base: torch.Tensor, shrunk_base: torch.Tensor, shape: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(detail of the photo at ``shape`` that its previous octave's size lost, the photo at
+    ``shape``): what the reference adds back after each octave's ascent."""
+    same_size_base = resize(base, shape)
+    return same_size_base - resize(shrunk_base, shape), same_size_base
+
+
+@dataclass(frozen=True)
+class Step:
+    """One gradient step of a dream: its octave (1-based) of ``octaves``, its number (1-based,
+    over all octaves) of at most ``total``, its loss (a 0-dim tensor, read only when needed: on a
+    GPU reading it waits for the GPU) and the image after it, in the model's input space."""
+
+    octave: int
+    octaves: int
+    step: int
+    total: int
+    loss: torch.Tensor
+    image: torch.Tensor
+
+
+def dream_steps(
+    model: DreamModel,
+    pixels: torch.Tensor,
+    config: DreamConfig,
+    objective: Objective,
+    shaping: Shaping = NO_SHAPING,
+    init: torch.Tensor | None = None,
+    warn: Warn | None = None,
+) -> Generator[Step, None, torch.Tensor]:
+    """The octave loop, one :class:`Step` per gradient step; returns the dream (pixels 0..255).
+
+    ``pixels`` is the photo ((1, 3, H, W), RGB 0..255, on the model's device; ``model`` already
+    set up by ``fast``): the base of every octave, from which the lost detail re-injected after
+    each octave is computed, as in the reference. ``init`` (same layout and size), when given, is
+    where the ascent starts instead of the photo, e.g. a video frame plus the previous frame's
+    warped dream detail; the photo's detail is still what the octaves add back.
+
+    ``warn`` gets the dream's one-line warnings (default: ``warnings.warn``, a
+    :class:`DreamWarning`), e.g. when ``max_loss`` ended octaves before their first step, so a
+    dream that changed little is never silent.
+    """
+    base = model.preprocess(pixels)
+    img = base if init is None else model.preprocess(init)
+    shapes = pyramid(model, objective, tuple(base.shape[-2:]), config)  # type: ignore[arg-type]
+    step_grad = step_gradient(model, objective, config, shapes[-1])  # big images: by tiles
+    rng = torch.Generator().manual_seed(config.seed)
+    total = len(shapes) * config.iterations
+    done = 0
+    shrunk_base = resize(base, shapes[0])
     unstarted: list[tuple[int, float]] = []  # (octave, loss) of octaves max_loss ended at once
-
-    def on_stop(octave: int, taken: int, loss: float) -> None:
-        if taken == 0:
-            unstarted.append((octave, loss))
-
-    step_grad = tiled(step_grad, model, objective, config, shapes[-1])  # big images: by tiles
-    shrunk_original = resize(original, shapes[0])
-    for octave, shape in enumerate(shapes, 1):
+    for k, shape in enumerate(shapes, 1):
         img = resize(img, shape)
-        img = gradient_ascent(
-            img, step_grad, config, rng, on_step, shaping, functools.partial(on_stop, octave)
-        )
-        same_size_original = resize(original, shape)
-        img = img + (same_size_original - resize(shrunk_original, shape))  # lost detail
-        shrunk_original = same_size_original
+
+        def on_stop(taken: int, loss: float, octave: int = k) -> None:
+            if taken == 0:
+                unstarted.append((octave, loss))
+
+        for loss, stepped in ascent_steps(img, step_grad, config, rng, shaping, on_stop):
+            img = stepped
+            done += 1
+            yield Step(k, len(shapes), done, total, loss, img)
+        detail, shrunk_base = lost_detail(base, shrunk_base, shape)
+        img = img + detail
     if unstarted and config.iterations:
         message = max_loss_warning(unstarted, len(shapes), config.max_loss)
         if warn is None:
@@ -195,15 +250,37 @@ def max_loss_warning(unstarted: list[tuple[int, float]], octaves: int, limit: fl
     )
 
 
+def dream_tensor(
+    model: DreamModel,
+    pixels: torch.Tensor,
+    config: DreamConfig,
+    objective: Objective | None = None,
+    progress: Progress | None = None,
+    warn: Warn | None = None,
+) -> torch.Tensor:
+    """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out.
+
+    The whole dream in one call, for tests and benchmarks; :class:`inceptionism.Dreamer` is the
+    session that front ends use (set-up once, previews, cancel). ``warn``: as ``dream_steps``.
+    """
+    model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
+    objective = objective or objective_for(config, model)
+    shaping = shaping_for(config, model.preprocess)
+    steps = dream_steps(model, pixels, config, objective, shaping, warn=warn)
+    while True:
+        try:
+            s = next(steps)
+        except StopIteration as end:
+            return end.value
+        if progress is not None:
+            progress(s.step, s.loss)
+
+
 def total_steps(
     model: DreamModel, shape: tuple[int, int], config: DreamConfig, objective: Objective
 ) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
-    shapes = usable_shapes(
-        octave_shapes(shape, config.octaves, config.octave_scale),
-        model.min_side(objective.layers, objective.min_size),
-    )
-    return len(shapes) * config.iterations
+    return len(pyramid(model, objective, shape, config)) * config.iterations
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -214,8 +291,7 @@ def pick_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name not in ("cpu", "cuda", "mps") and not name.startswith("cuda:"):
-        raise DreamError(f"unknown device {name!r} (choose cpu, cuda, mps or auto)")
+    OPTION["device"].check(name)
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DreamError("device cuda asked for, but no CUDA GPU is available")
     if name == "mps" and not (

@@ -1,7 +1,7 @@
 """What to maximise. Objectives read layer activations and compose like numbers (as in lucent):
 ``2 * layer_l2("block8") + channel("block10", 17)`` is an objective too.
 
-:func:`from_config` turns the plain-text steering of a :class:`DreamConfig` (``layers`` keys
+:func:`objective_for` turns the plain-text steering of a :class:`DreamConfig` (``layers`` keys
 like ``"block8"`` or ``"block8:17,40"``, ``classes``, ``guide``) into one objective, so the
 config alone describes a dream and the CLI, the API and a reproduction all build the same one.
 """
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from inceptionism.models.base import DreamModel
 
 Activations = Mapping[str, torch.Tensor]
+
+
+def no_layer() -> DreamError:
+    return DreamError(
+        "no layer to dream on", hint="name one with {layers:NAME} (see the model's layers)"
+    )
 
 
 class Objective:
@@ -94,7 +100,7 @@ def layer_l2(layer: str, border: int = 2) -> Objective:
 def reference(layers: Mapping[str, float]) -> Objective:
     """The reference's weighted sum over layers: ``sum(w * l2(layer))``."""
     if not layers:
-        raise DreamError("no layer to dream on: name one with --layer (see `deepdream layers`)")
+        raise no_layer()
     return sum((w * layer_l2(name) for name, w in layers.items()), start=0)  # type: ignore[return-value]
 
 
@@ -214,15 +220,14 @@ def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
     return guide(layer, feats, Path(path).name)
 
 
-def from_config(config: DreamConfig, model: DreamModel) -> Objective:
+def objective_for(config: DreamConfig, model: DreamModel) -> Objective:
     """The dream's objective: weighted ``layers`` (plain or channels) + ``classes`` + ``guide``.
 
     With none of them given, the model's default layers, i.e. exactly the reference objective.
     """
     from inceptionism.models import classes as imagenet
 
-    steered = bool(config.classes or config.guide)
-    layers = dict(config.layers or ({} if steered else model.default_layers))
+    layers = config.effective_layers(model.default_layers)
     plain = {k: w for k, w in layers.items() if not parse_layer(k)[1]}
     terms: list[Objective] = [reference(plain)] if plain else []
     terms += [w * layer_term(model, k) for k, w in layers.items() if k not in plain]
@@ -236,5 +241,5 @@ def from_config(config: DreamConfig, model: DreamModel) -> Objective:
         layer = config.guide_layer or next(iter(model.default_layers))
         terms.append(config.guide_weight * _guide_term(model, config.guide, layer))
     if not terms:
-        raise DreamError("no layer to dream on: name one with --layer (see `deepdream layers`)")
+        raise no_layer()
     return sum(terms, start=0)  # type: ignore[return-value]

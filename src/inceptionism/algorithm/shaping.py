@@ -204,7 +204,8 @@ class Shaping:
 NO_SHAPING = Shaping()
 
 
-def from_config(config: DreamConfig, preprocess: Preprocess) -> Shaping:
+def shaping_for(config: DreamConfig, preprocess: Preprocess) -> Shaping:
+    """The per-step shaping a config asks for (all off: the reference's plain steps)."""
     return Shaping(
         config.smooth,
         config.preserve_colors,

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import PRECISIONS
 from ..errors import DreamError, unknown_name
+from ..options import OPTION
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,13 @@ class _Captured(Exception):
 AUTO_CUDA_PRECISION = "fp32"
 
 
+def check_precision(precision: str, device: torch.device | None = None) -> None:
+    """The one check of a precision: a known name, and half precision only on a CUDA device."""
+    OPTION["precision"].check(precision)
+    if device is not None and device.type != "cuda" and precision in ("bf16", "fp16"):
+        raise DreamError(f"precision {precision} needs a CUDA GPU (device here: {device.type})")
+
+
 def half_dtype(
     precision: str, device: torch.device, bf16_ok: bool | None = None
 ) -> torch.dtype | None:
@@ -81,11 +88,8 @@ def half_dtype(
     Half precision is a CUDA-only option (a CPU gains nothing here and loses fidelity);
     ``auto`` is ``AUTO_CUDA_PRECISION`` on CUDA (bf16 falls back to float32 on GPUs without it).
     """
-    if precision not in PRECISIONS:
-        raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+    check_precision(precision, device)
     if precision == "fp32" or device.type != "cuda":
-        if precision in ("bf16", "fp16"):
-            raise DreamError(f"precision {precision} needs a CUDA GPU (device here: {device.type})")
         return None
     if precision == "auto":
         precision = AUTO_CUDA_PRECISION
@@ -279,8 +283,7 @@ class DreamModel:
         """
         if self._prepared:
             return self
-        if precision not in PRECISIONS:
-            raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+        check_precision(precision)
         if channels_last is None:
             channels_last = self.device.type == "cpu"
         key = (precision, fuse, channels_last)
