@@ -120,25 +120,36 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # the few per cent of pixels a dream pushes out of range (up to ~±200 levels) from clipping
     # harshly at save time into saturated patches (docs/steer.md); Google's notebook and
     # pytorch-deepdream clip at every step too, the Keras example does not.
+    #
+    # EfficientNet-Lite (issue 11, measured by benchmarks/quality.py, see README "Presets"): the
+    # gradient normalised over 4 Laplacian-pyramid bands, as in Google's original notebook, puts
+    # the step into shapes instead of pixel grain (a third or less of the old flat-area grain),
+    # and the clip knee (32 levels) keeps dark skies and bright backdrops from piling up at 0 or
+    # 255 (under 1% of new clipped pixels, was up to 9%). Both make each step more effective,
+    # so a smaller step (0.015, was 0.02) keeps the old strength with still less grain.
     "default": {
         "*": {
             "octaves": 4,
             "octave_scale": 1.4,
             "iterations": 15,
-            "step": 0.02,
+            "step": 0.015,
             "max_loss": math.inf,
             "jitter": 32,
             "clip": True,
+            "lap_norm": 4,
+            "clip_knee": 32.0,
         },
         # Lite2's larger activations need more steps for the same strength (3x the objective).
         "efficientnet-lite2": {
             "octaves": 4,
             "octave_scale": 1.4,
             "iterations": 20,
-            "step": 0.02,
+            "step": 0.015,
             "max_loss": math.inf,
             "jitter": 32,
             "clip": True,
+            "lap_norm": 4,
+            "clip_knee": 32.0,
         },
         # Google's original notebook: inception_4c, step 1.5 on 0..255 pixels (= 1.5 / 127.5 in
         # this model's [-1, 1] input), 4 octaves of 1.4, 10 steps, jitter 32, clipped each step.
