@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import inceptionism  # noqa: E402
-from inceptionism.algorithm.objectives import from_config  # noqa: E402
+from inceptionism.algorithm.objectives import objective_for  # noqa: E402
 from inceptionism.config import DreamConfig, make_config  # noqa: E402
 from inceptionism.models import DreamModel, load_model  # noqa: E402
 
@@ -129,7 +129,7 @@ def images(max_side: int) -> dict[str, np.ndarray]:
 
 def objective_value(model: DreamModel, config: DreamConfig, rgb: np.ndarray) -> float:
     fast = model.fast()
-    objective = from_config(config, fast)
+    objective = objective_for(config, fast)
     px = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
     with torch.no_grad():
         return float(objective(fast.activations(fast.preprocess(px), objective.layers)))
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def preset_summary(cfg: DreamConfig) -> str:
     keys = ("octaves", "octave_scale", "iterations", "step", "jitter", "smooth", "lap_norm")
+    keys += ("clip_knee",)
     return ", ".join(f"{k} {getattr(cfg, k):g}" for k in keys) + f", clip {cfg.clip}"
 
 

@@ -71,6 +71,7 @@ class DreamConfig:
 
         for option in RECIPE:  # types and bounds: the options schema, the one place they live
             object.__setattr__(self, option.name, option.check(getattr(self, option.name)))
+        object.__setattr__(self, "model", _canonical_model(self.model))
         if self.max_loss is None:
             object.__setattr__(self, "max_loss", reference_max_loss(self.model))
         if not isinstance(self.extra, Mapping):
@@ -191,6 +192,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def _canonical_model(name: Any) -> Any:
+    """A registered model's own name for ``name`` (``EfficientNet-Lite0``: case and
+    punctuation ignored, as for class names), so presets and metadata see the one name."""
+    if not isinstance(name, str):
+        return name  # the schema's check has said what is wrong
+    from .models.registry import canonical_model
+
+    return canonical_model(name)
+
+
 def preset_overrides(preset: str, model: str) -> dict[str, Any]:
     OPTION["preset"].check(preset)
     table = PRESETS[preset]
@@ -202,7 +213,7 @@ def make_config(
 ) -> DreamConfig:
     """Reference defaults, then the preset's values for the model, then explicit ``options``
     (options given as None are ignored, so CLI flags left out don't override the preset)."""
-    model = model or DEFAULT_MODEL
+    model = _canonical_model(model or DEFAULT_MODEL)
     values: dict[str, Any] = {"model": model, "preset": preset}
     if preset is not None:
         values.update(preset_overrides(preset, model))

@@ -31,6 +31,7 @@ from inceptionism.algorithm.engine import (
     Step,
     dream_steps,
     pick_device,
+    pyramid,
     total_steps,
 )
 from inceptionism.algorithm.objectives import Objective, objective_for
@@ -168,6 +169,11 @@ class Dreamer:
     def total_steps(self, shape: tuple[int, int]) -> int:
         """Steps a dream of ``shape`` takes at most (``max_loss`` may end octaves early)."""
         return total_steps(self.model, shape, self.recipe, self.objective)
+
+    def octave_sizes(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
+        """The (H, W) of each octave a dream of ``shape`` visits, smallest first: a step costs
+        about its octave's pixels, so a progress bar weighs steps by them for its ETA."""
+        return pyramid(self.model, self.objective, shape, self.recipe)
 
     def metadata(
         self,

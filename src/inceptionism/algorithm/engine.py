@@ -293,9 +293,23 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     OPTION["device"].check(name)
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DreamError("device cuda asked for, but no CUDA GPU is available")
+        raise DreamError(
+            "device cuda asked for, but no CUDA GPU is available"
+            + (" (this torch is a CPU-only build)" if torch.version.cuda is None else ""),
+            hint=f"use {{device:cpu}} or {{device:auto}}{_mps_too()}",
+        )
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise DreamError("device mps asked for, but Apple's MPS is not available")
+        raise DreamError(
+            "device mps asked for, but Apple's MPS is not available",
+            hint="use {device:cpu} or {device:auto}"
+            + (" or {device:cuda}" if torch.cuda.is_available() else ""),
+        )
     return torch.device(name)
+
+
+def _mps_too() -> str:
+    """`` or --device mps`` where Apple's MPS is there (the hint lists what is available)."""
+    mps = getattr(torch.backends, "mps", None)
+    return " or {device:mps}" if mps is not None and mps.is_available() else ""

@@ -152,29 +152,46 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     image = io.load_image(args.input, max_side=dreamer.recipe.max_side)
     shape = image.rgb.shape[:2]
     total = dreamer.total_steps(shape)
+    sizes = dreamer.octave_sizes(shape)
+    cost = [h * w / 1e6 for h, w in sizes]  # a step's work: about its octave's megapixels
     with tqdm(
-        total=total,
+        total=sum(cost) * dreamer.recipe.iterations,
         disable=args.quiet,
-        unit="step",
-        desc=Path(args.input).name,
+        desc=f"{Path(args.input).name} octave 1/{len(sizes)} ",
         file=sys.stderr,
         dynamic_ncols=True,
         leave=None,  # below a batch's bar: cleared when done
+        # the ETA comes from the pixels done, not the steps: the last octaves are the largest
+        bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
     ) as bar:
         shown = 0.0
-        for event in dreamer.steps(image):
-            if args.quiet:
-                continue
-            bar.update(event.step - bar.n)
-            now = time.monotonic()
-            if now - shown >= 0.5 or event.step == total:  # reading a GPU loss waits for it
-                shown = now
-                bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
+        done = 0.0
+        try:
+            for event in dreamer.steps(image):
+                if args.quiet:
+                    continue
+                done += cost[event.octave - 1]
+                if event.result is not None:
+                    done = bar.total  # octaves max_loss ended early: the dream is done
+                now = time.monotonic()
+                if now - shown >= 0.5 or event.result is not None:  # a GPU loss waits for it
+                    shown = now
+                    bar.set_description_str(
+                        f"{Path(args.input).name} octave {event.octave}/{event.octaves} ",
+                        refresh=False,
+                    )
+                    bar.set_postfix_str(
+                        f"step {event.step}/{total}, loss {event.loss:.3f}", refresh=False
+                    )
+                bar.update(done - bar.n)
+        except KeyboardInterrupt:
+            bar.leave = False  # close() clears the line: the bar is drawn once, not twice
+            raise
     for message in event.warnings:  # after the bar is gone; shown even with --quiet
         print(f"deepdream: warning: {args.input}: {message}", file=sys.stderr)
-    io.save_image(
-        output, event.result, image.alpha, dreamer.metadata(shape, warnings=event.warnings)
-    )
+    meta = dreamer.metadata(shape, warnings=event.warnings)
+    meta["input"] = Path(args.input).name  # which photo this is a dream of (not where it was)
+    io.save_image(output, event.result, image.alpha, meta)
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0

@@ -259,7 +259,12 @@ class DreamModel:
         if layer in modules and layer:
             self.layers[layer] = layer
             return layer
-        raise unknown_name(f"layer for model {self.name}", layer, [*self.layers, *self.aliases])
+        raise unknown_name(
+            f"layer for model {self.name}",
+            layer,
+            [*self.layers, *self.aliases],
+            see=f"deepdream layers --model {self.name}",
+        )
 
     def to(self, device: torch.device | str) -> DreamModel:
         self.net.to(device)
