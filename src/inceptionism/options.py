@@ -432,7 +432,8 @@ OPTIONS: tuple[Option, ...] = (
     # the schedule
     Option(
         "preset", "choice", DEFAULT_PRESET,
-        f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)", "schedule",
+        f"settings to start from: {DEFAULT_PRESET} (tuned) or seed (the reference); each "
+        "option below shows the value it gives (--preset NAME --help: that preset's)", "schedule",
         True, choices=_presets, optional=True, metavar="{default,seed}",
     ),
     Option("octaves", "int", 10, "number of scales", "schedule", True, minimum=1),

@@ -7,6 +7,7 @@ failed or interrupted dream never leaves a partial file behind.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inceptionism import __version__
-from inceptionism.config import DEFAULT_MODEL, DreamConfig, make_config
+from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
 
 if TYPE_CHECKING:
@@ -45,9 +46,12 @@ def message(error: DreamError) -> str:
     return error.render(cli_spelling)
 
 
-def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
+def build_parser(
+    given_only: bool = False, preset: str | None = None, model: str | None = None
+) -> argparse.ArgumentParser:
     """The ``deepdream`` parser. ``given_only``: the ``dream`` command's defaults left out, so
-    that parsing tells which options the command line set (they win over settings files)."""
+    that parsing tells which options the command line set (they win over settings files).
+    ``preset``/``model``: whose values ``dream --help`` shows as each option's default."""
     from inceptionism import options
 
     quiet = {"argument_default": argparse.SUPPRESS} if given_only else {}
@@ -70,6 +74,8 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
         "(created if missing)",
     )
     options.add_arguments(d, defaults=not given_only)  # every dream option, from the schema
+    if not given_only:
+        _show_preset_values(d, preset, model)
     src = d.add_mutually_exclusive_group()
     src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
     src.add_argument(
@@ -91,6 +97,41 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     c._sub = "classes"  # type: ignore[attr-defined]
     c.add_argument("word", nargs="?", default="", help="only names containing this")
     return p
+
+
+def _show_preset_values(d: argparse.ArgumentParser, preset: str | None, model: str | None) -> None:
+    """Each recipe option's help ends with the value the preset gives it for the model (what
+    leaving the flag out means), e.g. ``[default preset, efficientnet-lite0: 0.015]``."""
+    from inceptionism import options
+
+    try:
+        cfg = make_config(preset or DEFAULT_PRESET, model=model)
+    except DreamError:
+        return  # an unknown preset or model: the dream itself will say so
+    where = f"{cfg.preset} preset, {cfg.model}"
+    for action in d._actions:
+        o = options.OPTION.get(action.dest)
+        if o is None or not o.recipe or o.name in ("model", "preset", "layers", "classes"):
+            continue
+        value = getattr(cfg, o.name)
+        if value is None or action.help is None:
+            continue
+        if isinstance(value, bool):
+            shown = "on" if value else "off"
+        elif isinstance(value, float) and math.isinf(value):
+            shown = "inf (off)"
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+        action.help = f"{action.help} [{where}: {shown}]"
+
+
+def _help_context(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """(preset, model) named on a command line that asks for help, for the values it shows."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset")
+    pre.add_argument("--model")
+    known, _ = pre.parse_known_args(list(argv))
+    return known.preset, known.model
 
 
 def cmd_dream_inputs(args: argparse.Namespace) -> int:
@@ -233,7 +274,9 @@ def cmd_classes(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    shown = _help_context(words) if {"-h", "--help"} & set(words) else (None, None)
+    args = build_parser(preset=shown[0], model=shown[1]).parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # to tell flags from defaults
     commands = {
         "dream": cmd_dream_inputs,
