@@ -157,3 +157,85 @@ def test_clip_knee_stalls_short_of_the_bounds_and_keeps_still_pixels(tiny):
     for _ in range(60):
         down = shaping.image(pre(pre.invert(down) - 20), down)
     assert (pre.invert(down).flatten() > 0.5).all()
+
+
+def _photo(tmp_path, name="p.png", side=128):
+    from PIL import Image
+
+    path = tmp_path / name
+    Image.fromarray(sample_array(side).astype(np.uint8)).save(path)
+    return path
+
+
+TINY = ["--octaves", "2", "--iterations", "2"]
+
+
+@pytest.mark.slow
+def test_metadata_is_standard_json_with_the_input_name_and_reads_back(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    src = _photo(tmp_path)
+    out = tmp_path / "o.png"
+    assert main(["dream", str(src), "-o", str(out), "-q", *TINY]) == 0
+    with Image.open(out) as im:
+        raw = im.text["inceptionism"]
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    meta = json.loads(raw, parse_constant=refuse)
+    assert meta["config"]["max_loss"] == "inf" and meta["input"] == "p.png"
+    capsys.readouterr()
+    assert main(["dream", "--config-from", str(out), "--print-config"]) == 0
+    assert "max_loss = inf" in capsys.readouterr().out
+
+
+def test_model_names_ignore_case_and_punctuation(capsys):
+    assert make_config(model="EfficientNet-Lite0").model == "efficientnet-lite0"
+    assert make_config(model="efficientnet_lite2").iterations == 20  # its own preset entry
+    assert DreamConfig(model="Inception-V1").max_loss == 10.0
+    assert main(["dream", "--model", "EfficientNet-Lite0", "--print-config"]) == 0
+    assert 'model = "efficientnet-lite0"' in capsys.readouterr().out
+
+
+def test_a_layer_typo_gives_the_closest_names_and_points_to_the_listing(tmp_path, capsys):
+    src = _photo(tmp_path)
+    assert main(["dream", str(src), "--layer", "blok10", "-q"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "did you mean 'block10'" in err
+    assert "deepdream layers --model efficientnet-lite0" in err
+    assert "block15" not in err  # not every layer on one line
+
+
+def test_cuda_without_a_gpu_says_what_is_available(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is here")
+    src = _photo(tmp_path)
+    assert main(["dream", str(src), "--device", "cuda", "-q"]) != 0
+    err = capsys.readouterr().err
+    assert "no CUDA GPU" in err and "--device cpu" in err and "--device auto" in err
+
+
+def test_help_shows_the_values_the_preset_gives(capsys):
+    with pytest.raises(SystemExit):
+        main(["dream", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[default preset, efficientnet-lite0: 0.015]" in out  # --step
+    assert "(default default" not in out
+    with pytest.raises(SystemExit):
+        main(["dream", "--preset", "seed", "--model", "inception-v1", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[seed preset, inception-v1: 10]" in out  # --max-loss
+
+
+@pytest.mark.slow
+def test_progress_shows_the_octave(tmp_path, capsys):
+    src = _photo(tmp_path, side=160)
+    assert main(["dream", str(src), "-o", str(tmp_path / "o.png"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "octave 2/2" in err and "step 4/4" in err
