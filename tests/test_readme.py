@@ -105,3 +105,20 @@ def test_every_readme_block_runs_as_pasted(sandbox):
         assert r.returncode == 0, f"README.md line {line} ({lang}) failed:\n{code}\n{r.stderr}"
         ran += 1
     assert ran >= 8
+
+
+def test_the_synopsis_lists_every_flag_of_dream_help():
+    """The README's synopsis and ``deepdream dream --help`` name the same flags."""
+    from inceptionism.frontends.cli import build_parser
+
+    synopsis = next(
+        code
+        for _, lang, code in blocks(README.read_text())
+        if code.startswith("deepdream dream INPUT")
+    )
+    synopsis = synopsis.split("\ndeepdream layers")[0]
+    written = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", synopsis))
+    dream = build_parser()._subparsers._group_actions[0].choices["dream"]  # type: ignore[union-attr]
+    flags = {f for a in dream._actions for f in a.option_strings} - {"-h", "--help"}
+    assert flags - written == set(), "flags missing from the README's synopsis"
+    assert written - flags == set(), "the README's synopsis names flags dream does not have"
