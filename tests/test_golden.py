@@ -11,7 +11,7 @@ Regenerated on purpose (issue 11): ``seed`` because the reference's max_loss of 
 each model's loss scale (off on efficientnet-lite0, where 10 ended every octave before its first
 step and the "dream" was the input), and ``default`` because the default preset changed (the
 Laplacian-pyramid gradient normalisation, the clip knee and step 0.015: less grain, no blow-out;
-README "Presets"). ``channel`` and ``tile96`` are unchanged from before the session refactor.
+README "Presets"); ``channel`` and ``tile96`` run the default preset too, so they changed with it.
 """
 
 from __future__ import annotations
