@@ -21,11 +21,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from quality import images  # noqa: E402
+from quality import images
 
-from inceptionism.algorithm.objectives import objective_for  # noqa: E402
-from inceptionism.config import make_config  # noqa: E402
-from inceptionism.models import REGISTRY, load_model  # noqa: E402
+from inceptionism.algorithm.objectives import objective_for
+from inceptionism.config import make_config
+from inceptionism.models import REGISTRY, load_model
 
 
 def main() -> int:

@@ -53,9 +53,7 @@ def before_after() -> Image.Image:
 
 
 def offline_models() -> Image.Image:
-    return side_by_side(
-        *(dream("--model", f"efficientnet-lite{n}") for n in range(3))
-    )
+    return side_by_side(*(dream("--model", f"efficientnet-lite{n}") for n in range(3)))
 
 
 def steer_clip() -> Image.Image:
