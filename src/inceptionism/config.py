@@ -124,7 +124,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     #
     # EfficientNet-Lite (issue 11, measured by benchmarks/quality.py, see README "Presets"): the
     # gradient normalised over 4 Laplacian-pyramid bands, as in Google's original notebook, puts
-    # the step into shapes instead of pixel grain (a third or less of the old flat-area grain),
+    # the step into shapes instead of pixel grain (a fifth of the old flat-area grain),
     # and the clip knee (32 levels) keeps dark skies and bright backdrops from piling up at 0 or
     # 255 (under 1% of new clipped pixels, was up to 9%). Both make each step more effective,
     # so a smaller step (0.015, was 0.02) keeps the old strength with still less grain.
