@@ -11,6 +11,7 @@ from conftest import psnr, tiny_model
 from reference import deep_dream, features
 
 from inceptionism.algorithm.engine import (
+    DreamWarning,
     dream_tensor,
     normalize,
     octave_count,
@@ -126,9 +127,10 @@ def test_engine_equals_plain_reference_in_float64(tiny, octaves, iterations):
 
 def test_max_loss_is_checked_before_the_step(tiny):
     x = random_pixels()
-    stopped = dream_tensor(
-        tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5, max_loss=-1.0)
-    )
+    with pytest.warns(DreamWarning, match="before its first step"):
+        stopped = dream_tensor(
+            tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5, max_loss=-1.0)
+        )
     assert torch.allclose(stopped, x, atol=1e-9)  # the first loss already exceeds it: no step
     moved = dream_tensor(tiny, x, DreamConfig(model="tiny", octaves=1, iterations=5))
     assert not torch.allclose(moved, x, atol=1e-3)

@@ -14,6 +14,7 @@ from test_cli import photo, run_cli
 
 import inceptionism
 from inceptionism import DreamConfig, DreamError, make_config
+from inceptionism.config import reference_max_loss
 from inceptionism.frontends import cli, configfile
 from inceptionism.io import read_metadata
 from inceptionism.options import OPTION, OPTIONS, RECIPE, RUN, check_keywords, defaults
@@ -34,8 +35,10 @@ SAMPLES = {
                     'guide = "GUIDE"\nguide_layer = "block4"', "block4", "block4"),
     "guide_weight": (["--guide-weight", "0.5"], "guide_weight = 0.5", 0.5, 0.5),
     "smooth": (["--smooth", "1.5"], "smooth = 1.5", 1.5, 1.5),
+    "lap_norm": (["--lap-norm", "3"], "lap_norm = 3", 3, 3),
     "preserve_colors": (["--preserve-colors"], "preserve_colors = true", True, True),
     "clip": (["--no-clip"], "clip = false", False, False),
+    "clip_knee": (["--clip-knee", "16"], "clip_knee = 16", 16.0, 16.0),
     "preset": (["--preset", "seed"], 'preset = "seed"', "seed", "seed"),
     "octaves": (["--octaves", "2"], "octaves = 2", 2, 2),
     "octave_scale": (["--octave-scale", "1.3"], "octave-scale = 1.3", 1.3, 1.3),
@@ -76,6 +79,9 @@ def test_the_schema_is_the_recipe():
     for o in RECIPE:
         if o.name == "preset":  # DreamConfig() is the bare reference; front ends start from one
             assert plain.preset is None and make_config().preset == o.default
+            continue
+        if o.name == "max_loss":  # None: the reference's limit in the model's loss scale
+            assert o.default is None and plain.max_loss == reference_max_loss(plain.model)
             continue
         assert getattr(plain, o.name) == o.default, o.name
     assert set(SAMPLES) == {o.name for o in OPTIONS}, "every option needs a sample here"

@@ -90,15 +90,44 @@ def _short_repr(value: object, limit: int) -> str:
         return f"<{type(value).__name__}>"
 
 
-def unknown_name(kind: str, name: str, known: Iterable[str]) -> DreamError:
-    """Error for an unknown model/layer/preset name: list what exists, suggest the closest."""
-    known = list(known)
+#: Up to this many known names are listed in full; longer lists give the closest and ``see``.
+LISTED = 12
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str], see: str | None = None) -> DreamError:
+    """Error for an unknown model/layer/preset name: suggest the closest names, and list what
+    exists when that is short (else point to ``see``, e.g. ``deepdream layers``): one line a
+    person reads at a glance, not all 19 layers of a model."""
+    known = list(dict.fromkeys(known))
     # Fuzzy matching costs time and memory in the name's length: only for names a person typed.
     short = isinstance(name, str) and len(name) < 200
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5) if short else []
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    listing = ", ".join(known) if len(known) <= 40 else ", ".join(known[:40]) + ", ..."
-    return DreamError(f"unknown {kind} {quote(name)}{hint} (known: {listing})")
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) if short else []
+    folded = {_fold(k): k for k in known}
+    if short and _fold(name) in folded and folded[_fold(name)] not in close:
+        close.insert(0, folded[_fold(name)])
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    if len(known) <= LISTED:
+        listing = f" (known: {', '.join(known)})"
+    elif see:
+        listing = f" (all of them: {see})"
+    else:
+        listing = f" (known: {', '.join(known[:LISTED])}, ...)"
+    return DreamError(f"unknown {kind} {quote(name)}{hint}{listing}")
+
+
+def _fold(name: str) -> str:
+    """A name with case and punctuation ignored: ``EfficientNet-Lite0`` ~ ``efficientnet_lite0``."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def match_name(name: str, known: Iterable[str]) -> str | None:
+    """The known name ``name`` means, matched as class names are: exactly, else with case and
+    punctuation ignored when that picks exactly one. None if neither."""
+    known = list(known)
+    if name in known:
+        return name
+    hits = [k for k in known if _fold(k) == _fold(name)]
+    return hits[0] if len(hits) == 1 else None
 
 
 def is_out_of_memory(error: BaseException) -> bool:

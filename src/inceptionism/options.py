@@ -419,12 +419,23 @@ OPTIONS: tuple[Option, ...] = (
         "smooth", "float", 0.0, "blur the gradient, sigma in px (0: off)", "quality", True,
         minimum=0, metavar="SIGMA", need="a finite number >= 0 (0: off)",
     ),
+    Option(
+        "lap_norm", "int", 0, "normalise the gradient over this many Laplacian-pyramid bands: "
+        "less grain (0: off)", "quality", True, minimum=0, maximum=12, metavar="LEVELS",
+        need="a whole number of levels from 0 to 12 (0: off)",
+    ),
     Option("preserve_colors", "bool", False, "dream the luminance only", "quality", True),
     Option("clip", "bool", False, "keep pixels in 0..255 at every step", "quality", True),
+    Option(
+        "clip_knee", "float", 0.0, "with --clip: slow steps down over the last LEVELS levels "
+        "before 0 and 255, so pixels don't pile up there (0: a hard clip)", "quality", True,
+        minimum=0, maximum=64, metavar="LEVELS",
+    ),
     # the schedule
     Option(
         "preset", "choice", DEFAULT_PRESET,
-        f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)", "schedule",
+        f"settings to start from: {DEFAULT_PRESET} (tuned) or seed (the reference); each "
+        "option below shows the value it gives (--preset NAME --help: that preset's)", "schedule",
         True, choices=_presets, optional=True, metavar="{default,seed}",
     ),
     Option(
@@ -438,8 +449,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("iterations", "int", 10, "gradient steps per octave", "schedule", True, minimum=0),
     Option("step", "float", 0.01, "step size (in the model's input units)", "schedule", True),
     Option(
-        "max_loss", "float", 10.0, "stop an octave once the loss exceeds this", "schedule",
-        True, finite=False, label="max loss",
+        "max_loss", "float", None, "stop an octave once the loss exceeds this (inf: off; "
+        "default: the reference's 10 on inception-v1, off on other models)", "schedule",
+        True, finite=False, label="max loss", optional=True,
         need="a number (inf disables the early stop)",
     ),
     Option(

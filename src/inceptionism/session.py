@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,14 @@ import torch
 from PIL import Image
 
 from inceptionism import __version__, runtime
-from inceptionism.algorithm.engine import Step, dream_steps, pick_device, total_steps
+from inceptionism.algorithm.engine import (
+    DreamWarning,
+    Step,
+    dream_steps,
+    pick_device,
+    pyramid,
+    total_steps,
+)
 from inceptionism.algorithm.objectives import Objective, objective_for
 from inceptionism.algorithm.shaping import shaping_for
 from inceptionism.algorithm.tiling import resolve_tile
@@ -53,10 +61,12 @@ class DreamEvent:
     ``total`` (``max_loss`` may end octaves early); ``loss`` the objective before the step (read
     from the device only when asked for); ``preview`` uint8 RGB (h, w, 3) at the octave's size
     when previews were asked for and this step has one; ``result`` the finished dream, float32
-    RGB (H, W, 3) in 0..255, on the last event only.
+    RGB (H, W, 3) in 0..255, on the last event only, with ``warnings``: one-line messages about
+    a dream that did less than its settings suggest (e.g. ``max_loss`` ended octaves before
+    their first step), for the front end to show and to record in the output's metadata.
     """
 
-    __slots__ = ("_loss", "octave", "octaves", "preview", "result", "step", "total")
+    __slots__ = ("_loss", "octave", "octaves", "preview", "result", "step", "total", "warnings")
 
     def __init__(
         self,
@@ -67,10 +77,12 @@ class DreamEvent:
         loss: float | torch.Tensor,
         preview: np.ndarray | None = None,
         result: np.ndarray | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self.octave, self.octaves, self.step, self.total = octave, octaves, step, total
         self._loss = loss
         self.preview, self.result = preview, result
+        self.warnings = warnings
 
     @property
     def loss(self) -> float:
@@ -151,13 +163,24 @@ class Dreamer:
         """Steps a dream of ``shape`` takes at most (``max_loss`` may end octaves early)."""
         return total_steps(self.model, shape, self.recipe, self.objective)
 
-    def metadata(self, shape: tuple[int, int] | None = None, seed: int | None = None) -> dict:
+    def octave_sizes(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
+        """The (H, W) of each octave a dream of ``shape`` visits, smallest first: a step costs
+        about its octave's pixels, so a progress bar weighs steps by them for its ETA."""
+        return pyramid(self.model, self.objective, shape, self.recipe)
+
+    def metadata(
+        self,
+        shape: tuple[int, int] | None = None,
+        seed: int | None = None,
+        warnings: tuple[str, ...] | list[str] = (),
+    ) -> dict:
         """Everything needed to reproduce a dream from its output file: the full recipe (tile as
-        used for ``shape``, default: the first image's; ``seed`` if a call overrode it)."""
+        used for ``shape``, default: the first image's; ``seed`` if a call overrode it), and the
+        dream's ``warnings`` (its last event's) if it had any."""
         cfg = self.config_for(shape) if shape is not None else self.config
         if seed is not None:
             cfg = cfg.replace(seed=seed)
-        return {
+        meta = {
             "software": f"inceptionism {__version__}",
             "version": __version__,
             "config": cfg.to_dict(),
@@ -165,6 +188,9 @@ class Dreamer:
             "layers": cfg.effective_layers(self.model.default_layers),
             "objective": self.objective.name,
         }
+        if warnings:
+            meta["warnings"] = list(warnings)
+        return meta
 
     # -- dreaming --------------------------------------------------------------------------------
     def dream(
@@ -181,12 +207,15 @@ class Dreamer:
         in 0..255 taken as they are. ``init``: pixels of the same size where the ascent starts
         (default: the image); the detail the octaves add back still comes from ``image``.
         ``seed`` overrides the recipe's. ``cancel``: a flag checked at every step; once set the
-        dream raises :class:`Cancelled`.
+        dream raises :class:`Cancelled`. A dream that did less than its settings suggest (e.g.
+        ``max_loss`` ended octaves before their first step) warns: a :class:`DreamWarning`.
         """
         event = None
         for event in self.steps(image, init=init, seed=seed, cancel=cancel):  # noqa: B007
             pass
         assert event is not None and event.result is not None
+        for message in event.warnings:
+            warnings.warn(message, DreamWarning, stacklevel=2)
         return event.result
 
     def steps(
@@ -252,7 +281,10 @@ class Dreamer:
         check()
         pixels = self._tensor(rgb)
         init = None if start is None else self._tensor(start)
-        engine = dream_steps(self.model, pixels, config, self.objective, self.shaping, init)
+        said: list[str] = []
+        engine = dream_steps(
+            self.model, pixels, config, self.objective, self.shaping, init, warn=said.append
+        )
         last: Step | None = None
         try:
             with runtime.keep_freed_memory():
@@ -262,7 +294,7 @@ class Dreamer:
                     except StopIteration as end:
                         if last is None:  # no steps at all (iterations=0)
                             last = Step(1, 1, 0, 0, torch.tensor(float("nan")), pixels)
-                        yield self._event(last, None, self._array(end.value))
+                        yield self._event(last, None, self._array(end.value), said)
                         return
                     check()
                     preview = self._preview(s, config, preview_every)
@@ -273,7 +305,7 @@ class Dreamer:
                             result = self._array(end.value)
                             if preview is not None:  # the finished picture, detail and all
                                 preview = np.clip(np.rint(result), 0, 255).astype(np.uint8)
-                            yield self._event(s, preview, result)
+                            yield self._event(s, preview, result, said)
                             return
                     yield self._event(s, preview, None)
                     last = s
@@ -285,8 +317,15 @@ class Dreamer:
             engine.close()
 
     @staticmethod
-    def _event(s: Step, preview: np.ndarray | None, result: np.ndarray | None) -> DreamEvent:
-        return DreamEvent(s.octave, s.octaves, s.step, s.total, s.loss, preview, result)
+    def _event(
+        s: Step,
+        preview: np.ndarray | None,
+        result: np.ndarray | None,
+        said: list[str] | None = None,
+    ) -> DreamEvent:
+        return DreamEvent(
+            s.octave, s.octaves, s.step, s.total, s.loss, preview, result, tuple(said or ())
+        )
 
     def _preview(self, s: Step, config: DreamConfig, every: int | None) -> np.ndarray | None:
         if not every:

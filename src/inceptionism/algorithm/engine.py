@@ -9,6 +9,7 @@ colour preservation, clipping) are one hook object from ``transforms``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from inceptionism.options import OPTION
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
+# warn(message) receives the one-line warnings of a dream (see max_loss_warning).
+Warn = Callable[[str], None]
 
 EPSILON = 1e-7  # Keras' K.epsilon(): floor of the gradient normaliser
 
@@ -142,29 +145,35 @@ def ascent_steps(
     config: DreamConfig,
     rng: torch.Generator,
     shaping: Shaping = NO_SHAPING,
+    on_stop: Callable[[int, float], None] | None = None,
     *,
     overwrite: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One octave's ``iterations`` normalised steps from ``x``; yields ``(loss, image)`` after
     each. Stops early, before stepping, once the loss passes ``max_loss``.
 
-    ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
-    ``overwrite`` updates ``x`` itself rather than a copy (the octave loop owns its image: on a
-    big photo every full-size copy counts); the image yielded is then that same tensor, changed
-    by the next step. The arithmetic is the same either way.
+    ``shaping`` may reshape each gradient before it is normalised, and the image after each step
+    (knowing the image before it). ``on_stop(steps_taken, loss)`` hears when ``max_loss`` ended
+    the octave. ``overwrite`` updates ``x`` itself rather than a copy (the octave loop owns its
+    image: on a big photo every full-size copy counts); the image yielded is then that same
+    tensor, changed by the next step. The arithmetic is the same either way.
     """
     check_loss = config.max_loss != float("inf")
     if not overwrite:
         x = x.clone()
-    for _ in range(config.iterations):
+    for taken in range(config.iterations):
         loss, grad = rolled(step_grad, x, jitter_shift(rng, config.jitter))
         if check_loss and loss.item() > config.max_loss:
+            if on_stop is not None:
+                on_stop(taken, loss.item())
             return
         delta = normalize(shaping.gradient(grad))
         del grad
+        before = x.clone() if shaping.needs_before else None  # the clip knee compares
         x.add_(delta.mul_(config.step))  # = x + step * delta, in place
         del delta
-        shaped = shaping.image(x)
+        shaped = shaping.image(x, before)
+        del before
         if shaped is not x:
             x.copy_(shaped)
             del shaped
@@ -235,6 +244,7 @@ def dream_steps(
     objective: Objective,
     shaping: Shaping = NO_SHAPING,
     init: torch.Tensor | None = None,
+    warn: Warn | None = None,
 ) -> Generator[Step, None, torch.Tensor]:
     """The octave loop, one :class:`Step` per gradient step; returns the dream (pixels 0..255).
 
@@ -248,6 +258,10 @@ def dream_steps(
     (plus one window's graph, see tiling.py). The photo in the model's input space is not kept
     at full size: each octave's copy is computed from ``pixels`` when the lost detail is
     re-injected, with the same arithmetic as keeping it.
+
+    ``warn`` gets the dream's one-line warnings (default: ``warnings.warn``, a
+    :class:`DreamWarning`), e.g. when ``max_loss`` ended octaves before their first step, so a
+    dream that changed little is never silent.
     """
     full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
@@ -262,19 +276,54 @@ def dream_steps(
     shrunk = photo_at(shapes[0])
     start = shrunk if init is None else resize(model.preprocess(init), shapes[0])
     img = start.clone()
+    unstarted: list[tuple[int, float]] = []  # (octave, loss) of octaves max_loss ended at once
     for k, shape in enumerate(shapes, 1):
         img = resize(img, shape)
+
+        def on_stop(taken: int, loss: float, octave: int = k) -> None:
+            if taken == 0:
+                unstarted.append((octave, loss))
+
         with runtime.threads_for(shape, img.device):  # small octaves: fewer threads
-            for loss, _ in ascent_steps(img, step_grad, config, rng, shaping, overwrite=True):
+            steps = ascent_steps(img, step_grad, config, rng, shaping, on_stop, overwrite=True)
+            for loss, _ in steps:
                 done += 1
                 yield Step(k, len(shapes), done, total, loss, img)
         detail, shrunk = lost_detail(photo_at, shrunk, shape)
         img.add_(detail)
         del detail
     del shrunk, start
+    if unstarted and config.iterations:
+        message = max_loss_warning(unstarted, len(shapes), config.max_loss)
+        if warn is None:
+            warnings.warn(message, DreamWarning, stacklevel=2)
+        else:
+            warn(message)
     out = model.preprocess.invert(img)
     del img
     return out.clamp_(0, 255)
+
+
+class DreamWarning(UserWarning):
+    """A dream that ran but did less than its settings suggest (e.g. max_loss stopped it)."""
+
+
+def max_loss_warning(unstarted: list[tuple[int, float]], octaves: int, limit: float) -> str:
+    """One line naming the loss, the limit and what to change.
+
+    ``max_loss`` is an absolute number in the model's loss scale (the reference's 10 was set for
+    InceptionV1); on a model whose loss starts above it, every octave ends before its first step
+    and the output is the input, which must never pass unnoticed.
+    """
+    octave, loss = unstarted[0]
+    if len(unstarted) == octaves:
+        what = f"every octave ({octaves}) before its first step: the output is the input"
+    else:
+        what = f"{len(unstarted)} of {octaves} octaves before their first step"
+    return (
+        f"max_loss {limit:g} ended {what} (loss {loss:.3g} > {limit:g} at octave {octave}); "
+        f"raise max_loss (--max-loss) above the loss, or set it to inf (off)"
+    )
 
 
 def dream_tensor(
@@ -283,15 +332,17 @@ def dream_tensor(
     config: DreamConfig,
     objective: Objective | None = None,
     progress: Progress | None = None,
+    warn: Warn | None = None,
 ) -> torch.Tensor:
     """Dream on ``pixels`` ((1, 3, H, W), RGB 0..255, on the model's device); same layout out.
 
     The whole dream in one call, for tests and benchmarks; :class:`inceptionism.Dreamer` is the
-    session that front ends use (set-up once, previews, cancel).
+    session that front ends use (set-up once, previews, cancel). ``warn``: as ``dream_steps``.
     """
     model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
     objective = objective or objective_for(config, model)
-    steps = dream_steps(model, pixels, config, objective, shaping_for(config, model.preprocess))
+    shaping = shaping_for(config, model.preprocess)
+    steps = dream_steps(model, pixels, config, objective, shaping, warn=warn)
     while True:
         try:
             s = next(steps)
@@ -319,9 +370,23 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     OPTION["device"].check(name)
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DreamError("device cuda asked for, but no CUDA GPU is available")
+        raise DreamError(
+            "device cuda asked for, but no CUDA GPU is available"
+            + (" (this torch is a CPU-only build)" if torch.version.cuda is None else ""),
+            hint=f"use {{device:cpu}} or {{device:auto}}{_mps_too()}",
+        )
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise DreamError("device mps asked for, but Apple's MPS is not available")
+        raise DreamError(
+            "device mps asked for, but Apple's MPS is not available",
+            hint="use {device:cpu} or {device:auto}"
+            + (" or {device:cuda}" if torch.cuda.is_available() else ""),
+        )
     return torch.device(name)
+
+
+def _mps_too() -> str:
+    """`` or --device mps`` where Apple's MPS is there (the hint lists what is available)."""
+    mps = getattr(torch.backends, "mps", None)
+    return " or {device:mps}" if mps is not None and mps.is_available() else ""

@@ -2,12 +2,18 @@
 
 ``gradient_ascent`` calls ``shaping.gradient(grad)`` before normalising and ``shaping.image(x)``
 after stepping; with every option off both return their input unchanged, so the reference
-algorithm is untouched. Three controls:
+algorithm is untouched. Four controls:
 
 * ``smooth``: blur the gradient with a cascade of Gaussians (sigma/2, sigma, 2 sigma, averaged,
   as popular PyTorch deepdream code does). The raw gradient of a CNN is dominated by
   pixel-scale noise; blurring it before normalising moves the step's energy into larger
   structures, so the dream grows smooth shapes instead of grain.
+* ``lap_norm``: Laplacian-pyramid normalisation of the gradient, as in Google's original Deep
+  Dream notebook (``lap_normalize``): split the gradient into LEVELS frequency bands (a
+  Laplacian pyramid with the 5-tap binomial kernel), scale each band to unit RMS, and add them
+  back. The raw gradient's energy sits almost all in the finest band, the pixel-scale grain;
+  equalising the bands moves the step into coarser structures while keeping some fine detail
+  (unlike ``smooth``, which removes it), so flat areas stay clean.
 * ``preserve_colors``: project the gradient on the grey axis (an equal change of R, G and B in
   pixel space), so every step changes luminance only. Chroma (Cb, Cr) does not move by
   construction, and the network still optimises the picture it sees, so its patterns are fully
@@ -17,6 +23,11 @@ algorithm is untouched. Three controls:
   each step, so saturated areas cannot drift out of range and then clip harshly at save time.
   With ``preserve_colors`` a pixel is moved back along the grey axis instead of channel by
   channel, so clipping does not shift its colour either.
+* ``clip_knee`` (with ``clip``): a step that pushes a channel into the last KNEE levels before 0
+  or 255 is slowed down smoothly (a tanh knee), so pixels approach the bounds but stall short of
+  them instead of piling up at 0 or 255: dark skies and bright backdrops don't blow out into
+  flat saturated patches. Steps away from a bound, and pixels the step leaves alone, are
+  untouched, so the photo's own highlights and shadows stay exactly as they were.
 """
 
 from __future__ import annotations
@@ -50,6 +61,52 @@ def smooth_cascade(grad: torch.Tensor, sigma: float) -> torch.Tensor:
     return sum(gaussian_blur(grad, s * sigma) for s in (0.5, 1.0, 2.0)) / 3  # type: ignore[return-value]
 
 
+def _binomial_kernel(like: torch.Tensor) -> torch.Tensor:
+    """The notebook's 5x5 kernel (outer product of 1 4 6 4 1, summing to 1), one per channel."""
+    k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=like.dtype, device=like.device)
+    k = torch.outer(k, k)
+    k = k / k.sum()
+    return k.expand(like.shape[1], 1, 5, 5).contiguous()
+
+
+def lap_split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(low, high): ``x`` blurred and halved, and what that loses at full size."""
+    k = _binomial_kernel(x)
+    c = x.shape[1]
+    lo = F.conv2d(x, k, stride=2, padding=2, groups=c)
+    pad = (1 - x.shape[-2] % 2, 1 - x.shape[-1] % 2)  # back to the exact size, odd or even
+    lo2 = F.conv_transpose2d(lo, k * 4, stride=2, padding=2, output_padding=pad, groups=c)
+    return lo, x - lo2
+
+
+def lap_merge(levels: list[torch.Tensor]) -> torch.Tensor:
+    """Inverse of the split: upsample from the coarsest level, adding each finer band."""
+    x = levels[0]
+    for hi in levels[1:]:
+        k = _binomial_kernel(hi)
+        pad = (1 - hi.shape[-2] % 2, 1 - hi.shape[-1] % 2)
+        up = F.conv_transpose2d(
+            x, k * 4, stride=2, padding=2, output_padding=pad, groups=hi.shape[1]
+        )
+        x = up + hi
+    return x
+
+
+def lap_normalize(grad: torch.Tensor, levels: int) -> torch.Tensor:
+    """Each of ``levels`` Laplacian-pyramid bands scaled to unit RMS (the notebook's
+    ``lap_normalize``); fewer bands where the image is too small to halve again."""
+    bands: list[torch.Tensor] = []
+    x = grad
+    for _ in range(levels - 1):
+        if min(x.shape[-2:]) < 4:
+            break
+        x, hi = lap_split(x)
+        bands.append(hi)
+    bands.append(x)
+    normed = [b / b.square().mean().sqrt().clamp_min(1e-10) for b in reversed(bands)]
+    return lap_merge(normed)
+
+
 def to_grey_axis(grad: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
     """The part of ``grad`` (in network-input space) that changes R, G and B pixels equally.
 
@@ -79,6 +136,32 @@ def clip_grey(x: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
     return preprocess(p - over + under)
 
 
+def knee(p: torch.Tensor, width: float) -> torch.Tensor:
+    """Pixel values compressed into (0, 255) by a tanh knee over the last ``width`` levels."""
+    lo, hi = width, 255.0 - width
+    top = hi + width * torch.tanh((p - hi) / width)
+    bottom = lo - width * torch.tanh((lo - p) / width)
+    return torch.where(p > hi, top, torch.where(p < lo, bottom, p))
+
+
+def knee_step(
+    before: torch.Tensor, after: torch.Tensor, preprocess: Preprocess, width: float, grey: bool
+) -> torch.Tensor:
+    """The step from ``before`` to ``after`` (network input), slowed where it pushes a channel
+    towards a bound inside the knee: the result lies between ``before`` and ``knee(after)``.
+    ``grey``: one factor per pixel (the smallest of its channels), so the step's colour is kept.
+    """
+    a, b = preprocess.invert(before), preprocess.invert(after)
+    k = knee(b, width)
+    limited = torch.maximum(torch.minimum(k, torch.maximum(a, b)), torch.minimum(a, b))
+    if grey:
+        d = b - a
+        safe = torch.where(d.abs() > 1e-12, d, torch.ones_like(d))
+        t = torch.where(d.abs() > 1e-12, (limited - a) / safe, torch.ones_like(d))
+        limited = a + t.amin(1, keepdim=True) * d
+    return preprocess(limited)
+
+
 def chroma(rgb: torch.Tensor) -> torch.Tensor:
     """Cb, Cr (ITU-R BT.601, as JPEG) of RGB pixels (..., 3, H, W): what preserve_colors keeps."""
     r, g, b = rgb.unbind(-3)
@@ -94,16 +177,28 @@ class Shaping:
     preserve_colors: bool = False
     clip: bool = False
     preprocess: Preprocess | None = None
+    lap_norm: int = 0
+    clip_knee: float = 0.0
 
     def gradient(self, grad: torch.Tensor) -> torch.Tensor:
         if self.preserve_colors and self.preprocess is not None:
             grad = to_grey_axis(grad, self.preprocess)
         if self.smooth > 0:
             grad = smooth_cascade(grad, self.smooth)
+        if self.lap_norm > 1:
+            grad = lap_normalize(grad, self.lap_norm)
         return grad
 
-    def image(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def needs_before(self) -> bool:
+        """Whether :meth:`image` uses the image before the step (the clip knee does)."""
+        return self.clip and self.preprocess is not None and self.clip_knee > 0
+
+    def image(self, x: torch.Tensor, before: torch.Tensor | None = None) -> torch.Tensor:
+        """The image after a step; ``before``: the image before it (for the knee)."""
         if self.clip and self.preprocess is not None:
+            if self.clip_knee > 0 and before is not None:
+                x = knee_step(before, x, self.preprocess, self.clip_knee, self.preserve_colors)
             if self.preserve_colors:
                 x = clip_grey(x, self.preprocess)
             lo, hi = pixel_bounds(self.preprocess, x)
@@ -116,4 +211,11 @@ NO_SHAPING = Shaping()
 
 def shaping_for(config: DreamConfig, preprocess: Preprocess) -> Shaping:
     """The per-step shaping a config asks for (all off: the reference's plain steps)."""
-    return Shaping(config.smooth, config.preserve_colors, config.clip, preprocess)
+    return Shaping(
+        config.smooth,
+        config.preserve_colors,
+        config.clip,
+        preprocess,
+        config.lap_norm,
+        config.clip_knee,
+    )

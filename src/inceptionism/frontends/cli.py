@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inceptionism import __version__
-from inceptionism.config import DEFAULT_MODEL, DreamConfig, make_config
+from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
 from inceptionism.frontends import studio_cli, video_cli
 
@@ -50,9 +51,12 @@ def message(error: DreamError) -> str:
     return error.render(cli_spelling)
 
 
-def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
+def build_parser(
+    given_only: bool = False, preset: str | None = None, model: str | None = None
+) -> argparse.ArgumentParser:
     """The ``deepdream`` parser. ``given_only``: the ``dream`` command's defaults left out, so
-    that parsing tells which options the command line set (they win over settings files)."""
+    that parsing tells which options the command line set (they win over settings files).
+    ``preset``/``model``: whose values ``dream --help`` shows as each option's default."""
     from inceptionism import options
 
     quiet = {"argument_default": argparse.SUPPRESS} if given_only else {}
@@ -75,6 +79,8 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
         "(created if missing)",
     )
     options.add_arguments(d, defaults=not given_only)  # every dream option, from the schema
+    if not given_only:
+        _show_preset_values(d, preset, model)
     src = d.add_mutually_exclusive_group()
     src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
     src.add_argument(
@@ -106,6 +112,41 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     studio_cli.add_parsers(sub, _Parser)
     video_cli.add_parsers(sub, _Parser)
     return p
+
+
+def _show_preset_values(d: argparse.ArgumentParser, preset: str | None, model: str | None) -> None:
+    """Each recipe option's help ends with the value the preset gives it for the model (what
+    leaving the flag out means), e.g. ``[default preset, efficientnet-lite0: 0.015]``."""
+    from inceptionism import options
+
+    try:
+        cfg = make_config(preset or DEFAULT_PRESET, model=model)
+    except DreamError:
+        return  # an unknown preset or model: the dream itself will say so
+    where = f"{cfg.preset} preset, {cfg.model}"
+    for action in d._actions:
+        o = options.OPTION.get(action.dest)
+        if o is None or not o.recipe or o.name in ("model", "preset", "layers", "classes"):
+            continue
+        value = getattr(cfg, o.name)
+        if value is None or action.help is None:
+            continue
+        if isinstance(value, bool):
+            shown = "on" if value else "off"
+        elif isinstance(value, float) and math.isinf(value):
+            shown = "inf (off)"
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+        action.help = f"{action.help} [{where}: {shown}]"
+
+
+def _help_context(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """(preset, model) named on a command line that asks for help, for the values it shows."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset")
+    pre.add_argument("--model")
+    known, _ = pre.parse_known_args(list(argv))
+    return known.preset, known.model
 
 
 def cmd_dream_inputs(args: argparse.Namespace) -> int:
@@ -170,27 +211,46 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     image = io.load_image(args.input, max_side=dreamer.recipe.max_side)
     shape = image.rgb.shape[:2]
     total = dreamer.total_steps(shape)
+    sizes = dreamer.octave_sizes(shape)
+    cost = [h * w / 1e6 for h, w in sizes]  # a step's work: about its octave's megapixels
     with tqdm(
-        total=total,
+        total=sum(cost) * dreamer.recipe.iterations,
         disable=args.quiet,
-        unit="step",
-        desc=Path(args.input).name,
+        desc=f"{Path(args.input).name} octave 1/{len(sizes)} ",
         file=sys.stderr,
         dynamic_ncols=True,
         leave=None,  # below a batch's bar: cleared when done
+        # the ETA comes from the pixels done, not the steps: the last octaves are the largest
+        bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
     ) as bar:
         shown = 0.0
-        for event in dreamer.steps(image):
-            if args.quiet:
-                continue
-            bar.update(event.step - bar.n)
-            now = time.monotonic()
-            if now - shown >= 0.5 or event.step == total:  # reading a GPU loss waits for it
-                shown = now
-                bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
-    io.save_image(
-        output, event.result, image.alpha, dreamer.metadata(shape), overwrite=args.overwrite
-    )
+        done = 0.0
+        try:
+            for event in dreamer.steps(image):
+                if args.quiet:
+                    continue
+                done += cost[event.octave - 1]
+                if event.result is not None:
+                    done = bar.total  # octaves max_loss ended early: the dream is done
+                now = time.monotonic()
+                if now - shown >= 0.5 or event.result is not None:  # a GPU loss waits for it
+                    shown = now
+                    bar.set_description_str(
+                        f"{Path(args.input).name} octave {event.octave}/{event.octaves} ",
+                        refresh=False,
+                    )
+                    bar.set_postfix_str(
+                        f"step {event.step}/{total}, loss {event.loss:.3f}", refresh=False
+                    )
+                bar.update(done - bar.n)
+        except KeyboardInterrupt:
+            bar.leave = False  # close() clears the line: the bar is drawn once, not twice
+            raise
+    for message in event.warnings:  # after the bar is gone; shown even with --quiet
+        print(f"deepdream: warning: {args.input}: {message}", file=sys.stderr)
+    meta = dreamer.metadata(shape, warnings=event.warnings)
+    meta["input"] = Path(args.input).name  # which photo this is a dream of (not where it was)
+    io.save_image(output, event.result, image.alpha, meta, overwrite=args.overwrite)
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0
@@ -313,7 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    shown = _help_context(words) if {"-h", "--help"} & set(words) else (None, None)
+    args = build_parser(preset=shown[0], model=shown[1]).parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # to tell flags from defaults
     commands = {
         "dream": cmd_dream_inputs,

@@ -93,6 +93,8 @@ def settings_from_dream(
         if value is None or value == {}:
             continue  # unset (TOML has no null): the preset's or the default value applies
         if key in options.OPTION and options.OPTION[key].recipe:
+            if options.OPTION[key].kind == "float" and value in ("inf", "-inf"):
+                value = float(value)  # standard JSON has no Infinity: written as a string
             table[key] = value
         elif key in fields:
             carried[key] = value  # a setting with no option (e.g. ``extra``)

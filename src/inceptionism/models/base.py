@@ -361,7 +361,12 @@ class DreamModel:
             return self.aliases[layer]
         if layer and self._submodule(layer) is not None:
             return layer
-        raise unknown_name(f"layer for model {self.name}", layer, [*self.layers, *self.aliases])
+        raise unknown_name(
+            f"layer for model {self.name}",
+            layer,
+            [*self.layers, *self.aliases],
+            see=f"deepdream layers --model {self.name}",
+        )
 
     def module_path(self, layer: str) -> str:
         """Path inside ``net`` of the module whose output is ``layer``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import unknown_name
+from ..errors import match_name, unknown_name
 from ..options import DEFAULT_MODEL
 from .base import DreamModel
 from .custom import is_factory_name, load_factory
@@ -26,10 +26,19 @@ def _specs() -> list[ModelSpec]:
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _specs()}
 
 
+def canonical_model(name: str) -> str:
+    """The registered name ``name`` means, case and punctuation ignored as for class names
+    (``EfficientNet-Lite0`` is ``efficientnet-lite0``); any other name unchanged."""
+    if is_factory_name(name):
+        return name
+    return match_name(name, REGISTRY) or name
+
+
 def get_spec(name: str) -> ModelSpec:
     """The registered model ``name`` (a ``file.py:factory`` name is a user model, no spec)."""
+    name = canonical_model(name)
     if name not in REGISTRY:
-        raise unknown_name("model", name, REGISTRY)
+        raise unknown_name("model", name, REGISTRY, see="deepdream models")
     return REGISTRY[name]
 
 
