@@ -166,7 +166,8 @@ class Dreamer:
     def octave_sizes(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
         """The (H, W) of each octave a dream of ``shape`` visits, smallest first: a step costs
         about its octave's pixels, so a progress bar weighs steps by them for its ETA."""
-        return pyramid(self.model, self.objective, shape, self.recipe)
+        min_side = self.model.min_side(self.objective.layers, self.objective.min_size)
+        return pyramid(shape, self.recipe, min_side)
 
     def metadata(
         self,
