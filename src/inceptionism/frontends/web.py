@@ -12,8 +12,8 @@ been pointed at ours.
 
 Trust: everything from the page is untrusted. Uploads are read only through
 :func:`inceptionism.io.load_image` (the CLI's checks and messages), only registered models can
-be chosen, no field names a file, and settings read from an uploaded dream go through
-:func:`inceptionism.safety.untrusted_settings`.
+be chosen, no field names a file, and settings read from an uploaded dream are read as
+``--config-from`` reads them, through :func:`inceptionism.safety.untrusted_settings`.
 """
 
 # No "from __future__ import annotations": Gradio reads the handlers' hints (gr.Request) at
