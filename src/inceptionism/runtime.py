@@ -100,8 +100,8 @@ def keep_freed_memory() -> Iterator[None]:
 
 def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None:
     """Settings for dreaming on ``device``: cuDNN autotuning on CUDA (``CUDNN_BENCHMARK`` unless
-    given). CPU threads stay torch's default, one per available core: with the short spin
-    as fast as one thread on a busy machine, and the way to use the second core when it is free."""
+    given). CPU threads stay torch's default, one per available core (the way to use the second
+    core when it is free), except for small octaves (``threads_for``)."""
     if device.type == "cuda":
         import torch
 
