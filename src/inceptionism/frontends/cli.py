@@ -27,7 +27,7 @@ from inceptionism.config import (
 from inceptionism.errors import DreamError
 
 if TYPE_CHECKING:
-    from inceptionism.session import Dreamer
+    from inceptionism.session import Dreamer, DreamEvent
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -282,14 +282,13 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     from tqdm import tqdm
 
     from inceptionism import io
+    from inceptionism.jobs.filejob import dream_file
 
     dreamer = dreamer or dream_settings(args)
     output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
-    image = io.load_image(args.input, max_side=dreamer.recipe.max_side)
-    shape = image.rgb.shape[:2]
-    total = dreamer.total_steps(shape)
+    data = io.read_input(args.input)
     with tqdm(
-        total=total,
+        total=None,  # the first step says how many
         disable=args.quiet,
         unit="step",
         desc=Path(args.input).name,
@@ -298,15 +297,18 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
         leave=None,  # below a batch's bar: cleared when done
     ) as bar:
         shown = 0.0
-        for event in dreamer.steps(image):
-            if args.quiet:
-                continue
+
+        def progress(event: DreamEvent) -> None:
+            nonlocal shown
+            bar.total = event.total
             bar.update(event.step - bar.n)
             now = time.monotonic()
-            if now - shown >= 0.5 or event.step == total:  # reading a GPU loss waits for it
+            if now - shown >= 0.5 or event.step == event.total:  # a GPU loss waits for it
                 shown = now
                 bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
-    io.save_image(output, event.result, image.alpha, dreamer.metadata(shape))
+
+        done = dream_file(dreamer, data, args.input, output, None if args.quiet else progress)
+    io.write_encoded(output, done.data)
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0
