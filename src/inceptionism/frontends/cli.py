@@ -25,6 +25,7 @@ from inceptionism.config import (
     make_config,
 )
 from inceptionism.errors import DreamError
+from inceptionism.jobs import cluster
 
 if TYPE_CHECKING:
     from inceptionism.session import Dreamer, DreamEvent
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--print-config", action="store_true", help="print the settings as TOML and exit"
     )
+    cluster.add_arguments(d)
 
     lay = sub.add_parser("layers", help="list a model's layers with channels and stride")
     lay._sub = "layers"  # type: ignore[attr-defined]
@@ -214,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_dream_inputs(args: argparse.Namespace) -> int:
     """Settings files, then one input exactly as ``cmd_dream`` or several as a batch."""
     from inceptionism.frontends import configfile
-    from inceptionism.jobs import batch
+    from inceptionism.jobs import batch, cluster
 
     args = configfile.apply(args, args.argv, build_parser)
     if args.print_config:
@@ -225,6 +227,8 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
         actions = configfile.setting_actions(build_parser())
         print(configfile.dumps(configfile.effective(args, cfg, model.default_layers, actions)))
         return 0
+    if cluster.wanted(args):
+        return cluster.run(args, recipe)
     if not args.input:
         print(
             "deepdream: error: the following arguments are required: input "

@@ -31,6 +31,7 @@ else:  # pragma: no cover - Python 3.10
 #: Options of ``deepdream dream`` that are about one run, not about the dream's settings.
 NOT_SETTINGS = {"help", "input", "output", "config", "config_from", "print_config", "quiet"}
 NOT_SETTINGS |= {"overwrite"}
+NOT_SETTINGS |= {"ray", "workers", "shared_fs"}  # where a batch runs (jobs/cluster.py)
 #: Key spellings accepted besides the option's own (DreamConfig's field name for --layer).
 ALIASES = {"layers": "layer"}
 
