@@ -447,11 +447,14 @@ class _Driver:
         self.bar.update(1)
 
     def _transient(self, job: _Job, message: str) -> None:
+        from tqdm import tqdm
+
         job.errors.append(message)
         if job.attempts >= ATTEMPTS:
             self._fail(job, f"{job.task.input}: failed {job.attempts} times: {message}")
-        else:
-            self.todo.appendleft(job)
+            return
+        tqdm.write(f"deepdream: {job.task.input}: {message}; trying again", file=sys.stderr)
+        self.todo.appendleft(job)
 
     def _submit(self, actor: Any, job: _Job) -> Any:
         task = job.task

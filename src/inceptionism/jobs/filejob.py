@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inceptionism import io
+from inceptionism.errors import DreamError
 
 if TYPE_CHECKING:
     from inceptionism.config import DreamConfig
@@ -58,7 +59,10 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 def made_with(path: str | os.PathLike, recipe: DreamConfig) -> bool:
     """Whether ``path`` is a dream we made with ``recipe`` (an automatic tile size may differ:
     it depends on the worker's memory, not on the recipe)."""
-    stored = io.read_metadata(Path(path)) if os.path.isfile(path) else None
+    try:
+        stored = io.read_metadata(Path(path)) if os.path.isfile(path) else None
+    except DreamError:  # not an image at all: not ours
+        return False
     if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict):
         return False
     want, have = _comparable(recipe.to_dict()), dict(stored["config"])
