@@ -9,10 +9,12 @@ from typing import Any
 
 from PIL import Image
 
+from . import runtime
 from .algorithm.objectives import Objective
 from .config import DreamConfig, make_config
 from .io import load_image, to_pil
 from .models import DreamModel, load_model
+from .options import RUN, check_keywords
 from .session import Dreamer, ImageLike
 
 _MODELS: dict[tuple[str, str | None], DreamModel] = {}
@@ -67,6 +69,7 @@ def dream(
     weights: str | Path | None = None,
     device: str = "auto",
     precision: str = "auto",
+    threads: int | None = None,
     preset: str | None = "default",
     **options: Any,
 ) -> Image.Image:
@@ -77,7 +80,12 @@ def dream(
     ``octaves=6`` or ``jitter=0``. Steer with ``layers={"block8:17": 1}``, ``classes=["tabby"]``,
     ``guide="flowers.jpg"``, or any composed ``objective`` such as
     ``channel("block8", 17) + 0.5 * class_logit(281)``. For many images, a :class:`Dreamer`.
+    An unknown keyword, or a value of the wrong type or out of range, raises :class:`DreamError`.
     """
+    check_keywords(options)
+    run = {"device": device, "precision": precision, "weights": weights, "threads": threads}
+    check_keywords(run, RUN)
+    runtime.set_threads(threads)
     if isinstance(model, DreamModel):
         options.setdefault("model", model.name)
     elif model is not None:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DreamError, unknown_name
+from .errors import DreamError, quote
+from .options import DEFAULT_MODEL, DEFAULT_PRESET, OPTION, PRECISIONS
 
-DEFAULT_MODEL = "efficientnet-lite0"
-DEFAULT_PRESET = "default"
-# Arithmetic of the network on the device (a run setting, not part of the dream's recipe):
-# auto = float32 for now (see models.base.AUTO_CUDA_PRECISION); bf16/fp16: CUDA autocast.
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PRESET", "PRECISIONS", "PRESETS", "DreamConfig", "make_config"]
 
 
 @dataclass(frozen=True)
@@ -55,40 +52,14 @@ class DreamConfig:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        def bad(what: str) -> DreamError:
-            return DreamError(f"invalid {what}")
+        from .options import RECIPE
 
-        if not isinstance(self.octaves, int) or self.octaves < 1:
-            raise bad(f"octaves {self.octaves!r}: need a whole number >= 1")
-        if not math.isfinite(self.octave_scale) or self.octave_scale <= 1:
-            raise bad(f"octave scale {self.octave_scale!r}: need a finite number > 1")
-        if not isinstance(self.iterations, int) or self.iterations < 0:
-            raise bad(f"iterations {self.iterations!r}: need a whole number >= 0")
-        if not math.isfinite(self.step):
-            raise bad(f"step {self.step!r}: need a finite number")
-        if math.isnan(self.max_loss):
-            raise bad("max loss nan: need a number (inf disables the early stop)")
-        if not isinstance(self.jitter, int) or self.jitter < 0:
-            raise bad(f"jitter {self.jitter!r}: need a whole number of pixels >= 0")
-        if self.max_side is not None and (not isinstance(self.max_side, int) or self.max_side < 1):
-            raise bad(f"max side {self.max_side!r}: need a whole number of pixels >= 1")
-        if self.tile != "auto" and (
-            not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0
-        ):
-            raise bad(f"tile {self.tile!r}: need 'auto', 0 (off) or a whole number of pixels")
-        for name, w in (self.layers or {}).items():
-            if not math.isfinite(w):
-                raise bad(f"weight {w!r} for layer {name!r}: need a finite number")
-        object.__setattr__(self, "classes", _weights(self.classes))
-        for name, w in self.classes.items():
-            if not math.isfinite(w):
-                raise bad(f"weight {w!r} for class {name!r}: need a finite number")
+        for option in RECIPE:  # types and bounds: the options schema, the one place they live
+            object.__setattr__(self, option.name, option.check(getattr(self, option.name)))
+        if not isinstance(self.extra, Mapping):
+            raise DreamError(f"invalid extra {quote(self.extra)}: need a mapping")
         if self.guide_layer and not self.guide:
-            raise bad(f"guide layer {self.guide_layer!r} without a guide image")
-        if not math.isfinite(self.guide_weight):
-            raise bad(f"guide weight {self.guide_weight!r}: need a finite number")
-        if not math.isfinite(self.smooth) or self.smooth < 0:
-            raise bad(f"smooth {self.smooth!r}: need a finite number >= 0 (0: off)")
+            raise DreamError(f"invalid guide layer {quote(self.guide_layer)} without a guide image")
 
     @property
     def steered(self) -> bool:
@@ -119,17 +90,6 @@ class DreamConfig:
         if unknown:
             raise DreamError(f"unknown config keys: {', '.join(sorted(unknown))}")
         return cls(**d)
-
-
-def _weights(spec: Mapping[str | int, float] | Iterable[str | int] | str | int | None) -> dict:
-    """``classes`` as a dict; a name, an index or a list of them means weight 1 each."""
-    if spec is None:
-        return {}
-    if isinstance(spec, Mapping):
-        return {str(k): float(v) for k, v in spec.items()}
-    if isinstance(spec, (str, int)):
-        spec = [spec]
-    return {str(k): 1.0 for k in spec}
 
 
 # preset -> model ("*" for any) -> overrides of the reference defaults.
@@ -203,8 +163,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def preset_overrides(preset: str, model: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise unknown_name("preset", preset, PRESETS)
+    OPTION["preset"].check(preset)
     table = PRESETS[preset]
     return dict(table.get(model, table.get("*", {})))
 

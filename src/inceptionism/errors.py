@@ -66,6 +66,28 @@ class Cancelled(DreamError):
         super().__init__(message, hint)
 
 
+#: The longest value an error message quotes in full; a longer one is cut (a 50 MB string read
+#: from a file must not come back as a 50 MB error line).
+QUOTE_LIMIT = 80
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with ``...`` when longer."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "..."
+    text = repr(value) if isinstance(value, str) else _short_repr(value, limit)
+    return text if len(text) <= limit + 2 else text[:limit] + "..."
+
+
+def _short_repr(value: object, limit: int) -> str:
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    try:
+        return repr(value)
+    except (ValueError, RecursionError):  # e.g. an int too long to print, a deep structure
+        return f"<{type(value).__name__}>"
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> DreamError:
     """Error for an unknown model/layer/preset name: list what exists, suggest the closest."""
     known = list(known)
@@ -92,3 +114,15 @@ def out_of_memory() -> DreamError:
         "out of memory",
         hint="try a smaller {max_side:PX} or {tile:PX}",
     )
+
+
+def user_error(error: BaseException) -> DreamError | None:
+    """``error`` as a user-facing :class:`DreamError` (itself, out of memory, or a file the
+    system refused), or None when it is a bug to show as one."""
+    if isinstance(error, DreamError):
+        return error
+    if is_out_of_memory(error):
+        return out_of_memory()
+    if isinstance(error, OSError):
+        return DreamError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+    return None

@@ -111,3 +111,12 @@ def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None
         # gave 44.5 dB against the plain reference with them); half precision is --precision.
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def set_threads(threads: int | None) -> None:
+    """CPU threads for the network (``threads`` run option; None: torch's default, one per
+    core). A cluster worker sets it so that several workers do not oversubscribe the cores."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

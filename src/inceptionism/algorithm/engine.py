@@ -20,6 +20,7 @@ from inceptionism.algorithm.tiling import StepGrad, tiled
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
+from inceptionism.options import OPTION
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
@@ -241,8 +242,7 @@ def pick_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name not in ("cpu", "cuda", "mps") and not name.startswith("cuda:"):
-        raise DreamError(f"unknown device {name!r} (choose cpu, cuda, mps or auto)")
+    OPTION["device"].check(name)
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DreamError("device cuda asked for, but no CUDA GPU is available")
     if name == "mps" and not (

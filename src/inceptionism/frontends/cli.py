@@ -7,7 +7,6 @@ failed or interrupted dream never leaves a partial file behind.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -16,15 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inceptionism import __version__
-from inceptionism.config import (
-    DEFAULT_MODEL,
-    DEFAULT_PRESET,
-    PRECISIONS,
-    PRESETS,
-    DreamConfig,
-    make_config,
-)
-from inceptionism.errors import DreamError
+from inceptionism.config import DEFAULT_MODEL, DreamConfig, make_config
+from inceptionism.errors import DreamError, user_error
 from inceptionism.jobs import cluster
 
 if TYPE_CHECKING:
@@ -47,96 +39,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _finite(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if math.isnan(v):
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-    return v
+def message(error: DreamError) -> str:
+    """A library error in this command's terms (its hint names our flags)."""
+    from inceptionism.options import cli_spelling
+
+    return error.render(cli_spelling)
 
 
-def _layer(text: str) -> tuple[str, float]:
-    """``NAME[:CHANNEL[,CHANNEL...]][=WEIGHT]``, the key normalised (``block8:17,40``)."""
-    from inceptionism.algorithm.objectives import parse_layer
+def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
+    """The ``deepdream`` parser. ``given_only``: the ``dream`` command's defaults left out, so
+    that parsing tells which options the command line set (they win over settings files)."""
+    from inceptionism import options
 
-    spec, _, weight = text.partition("=")
-    if not spec:
-        raise argparse.ArgumentTypeError(f"empty layer name in {text!r}")
-    try:
-        name, chans = parse_layer(spec)
-    except DreamError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    key = f"{name}:{','.join(map(str, chans))}" if chans else name
-    return key, _finite(weight) if weight else 1.0
-
-
-def _classes(text: str) -> list[tuple[str, float]]:
-    """``NAME_OR_INDEX[=WEIGHT][,...]``: names are checked against the model later."""
-    out = []
-    for item in text.split(","):
-        spec, _, weight = item.partition("=")
-        if not spec.strip():
-            raise argparse.ArgumentTypeError(f"empty class in {text!r}")
-        out.append((" ".join(spec.split()), _finite(weight) if weight else 1.0))
-    return out
-
-
-def _summed(pairs: Sequence[tuple[str, float]] | None) -> dict[str, float] | None:
-    """Repeated names add up: ``--layer a --layer a=2`` weighs a by 3."""
-    if not pairs:
-        return None
-    out: dict[str, float] = {}
-    for k, w in pairs:
-        out[k] = out.get(k, 0.0) + w
-    return out
-
-
-def _add_steering(d: argparse.ArgumentParser) -> None:
-    """What to dream of, and the quality controls (docs/steer.md)."""
-    d.add_argument(
-        "--class",
-        dest="classes",
-        action="extend",
-        type=_classes,
-        metavar="NAME|INDEX[=WEIGHT]",
-        help="ImageNet class to dream of, e.g. 'tabby cat' or 281; repeatable or a,b",
-    )
-    d.add_argument("--guide", metavar="IMAGE", help="dream towards the features of this image")
-    d.add_argument(
-        "--guide-layer", metavar="NAME", help="layer the guide is matched at (default: model's)"
-    )
-    d.add_argument(
-        "--guide-weight", type=_finite, metavar="W", help="weight of the guide term (default 1)"
-    )
-    d.add_argument(
-        "--smooth", type=_finite, metavar="SIGMA", help="blur the gradient, sigma in px (0: off)"
-    )
-    b = argparse.BooleanOptionalAction
-    d.add_argument("--preserve-colors", action=b, help="dream the luminance only")
-    d.add_argument("--clip", action=b, help="keep pixels in 0..255 at every step")
-
-
-def _tile(text: str) -> int | str:
-    """``auto`` or a whole number of pixels >= 0 (0: no tiling)."""
-    if text == "auto":
-        return text
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not 'auto' or a whole number: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"need 'auto', 0 (off) or pixels > 0, got {text!r}")
-    return v
-
-
-def build_parser() -> argparse.ArgumentParser:
+    quiet = {"argument_default": argparse.SUPPRESS} if given_only else {}
     p = _Parser(prog="deepdream", description="Deep Dream (Inceptionism) on photos.")
     p.add_argument("--version", action="version", version=f"inceptionism {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    d = sub.add_parser("dream", help="dream on an image")
+    d = sub.add_parser("dream", help="dream on an image", **quiet)
     d._sub = "dream"  # type: ignore[attr-defined]
     d.add_argument(
         "input",
@@ -150,45 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file (default: INPUT.dream.png beside it); for a batch, a folder "
         "(created if missing)",
     )
-    d.add_argument("--model", default=None, help=f"model name (default {DEFAULT_MODEL})")
-    d.add_argument(
-        "--layer",
-        action="append",
-        type=_layer,
-        metavar="NAME[:CH[,CH...]][=WEIGHT]",
-        help="layer (or some of its channels) to amplify, repeatable (default: the model's)",
-    )
-    _add_steering(d)
-    d.add_argument(
-        "--preset",
-        default=DEFAULT_PRESET,
-        choices=sorted(PRESETS),
-        help=f"settings to start from (default {DEFAULT_PRESET}; 'seed' = reference)",
-    )
-    d.add_argument("--octaves", type=int, help="number of scales")
-    d.add_argument("--octave-scale", type=_finite, help="size ratio between scales (> 1)")
-    d.add_argument("--iterations", type=int, help="gradient steps per octave")
-    d.add_argument("--step", type=_finite, help="step size (in the model's input units)")
-    d.add_argument("--max-loss", type=_finite, help="stop an octave once the loss exceeds this")
-    d.add_argument("--jitter", type=int, help="random roll in pixels per step (0: none)")
-    d.add_argument("--seed", type=int, help="random seed (same seed, same pixels)")
-    d.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
-    d.add_argument(
-        "--precision",
-        default="auto",
-        choices=PRECISIONS,
-        help="arithmetic on the device: auto (default; float32 for now), fp32, bf16/fp16 (CUDA)",
-    )
-    d.add_argument("--weights", help="local weights file instead of the default source")
-    d.add_argument("--max-side", type=int, help="shrink the input to at most this many px")
-    d.add_argument(
-        "--tile",
-        type=_tile,
-        metavar="PX",
-        help="largest square the network sees at once: auto (default; from free memory), 0 = off",
-    )
-    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    d.add_argument("--overwrite", action="store_true", help="batch: redo finished outputs")
+    options.add_arguments(d, defaults=not given_only)  # every dream option, from the schema
     src = d.add_mutually_exclusive_group()
     src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
     src.add_argument(
@@ -218,14 +100,14 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
     from inceptionism.frontends import configfile
     from inceptionism.jobs import batch, cluster
 
-    args = configfile.apply(args, args.argv, build_parser)
+    given = set(vars(build_parser(given_only=True).parse_args(args.argv)))
+    args = configfile.apply(args, given)
     if args.print_config:
         from inceptionism.session import shared_model
 
         cfg = recipe(args)
         model = shared_model(cfg.model, args.weights)
-        actions = configfile.setting_actions(build_parser())
-        print(configfile.dumps(configfile.effective(args, cfg, model.default_layers, actions)))
+        print(configfile.dumps(configfile.effective(args, cfg, model.default_layers)))
         return 0
     if cluster.wanted(args):
         return cluster.run(args, recipe)
@@ -237,35 +119,17 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     if batch.is_batch(args.input):
-        return batch.run(args, dream_settings, cmd_dream)
+        return batch.run_batch(args, dream_settings, cmd_dream)
     args.input = args.input[0]
     return cmd_dream(args)
 
 
 def recipe(args: argparse.Namespace) -> DreamConfig:
     """The dream's recipe from the options (and settings files), checked."""
-    return make_config(
-        args.preset,
-        model=args.model,
-        layers=_summed(args.layer),
-        classes=_summed(args.classes),
-        guide=args.guide,
-        guide_layer=args.guide_layer,
-        guide_weight=args.guide_weight,
-        smooth=args.smooth,
-        preserve_colors=args.preserve_colors,
-        clip=args.clip,
-        octaves=args.octaves,
-        octave_scale=args.octave_scale,
-        iterations=args.iterations,
-        step=args.step,
-        max_loss=args.max_loss,
-        jitter=args.jitter,
-        seed=args.seed,
-        max_side=args.max_side,
-        tile=args.tile,
-        **getattr(args, "config_fields", {}),
-    )
+    from inceptionism.options import recipe_values
+
+    values = recipe_values(args)
+    return make_config(values.pop("preset"), **values, **getattr(args, "config_fields", {}))
 
 
 def dream_settings(args: argparse.Namespace) -> Dreamer:
@@ -363,23 +227,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "classes": cmd_classes,
     }
     try:
+        if getattr(args, "threads", None):
+            from inceptionism import runtime
+
+            runtime.set_threads(args.threads)
         return commands[args.command](args)
-    except DreamError as e:
-        print(f"deepdream: error: {e}", file=sys.stderr)
     except KeyboardInterrupt:
         print("deepdream: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `deepdream layers | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
-    except MemoryError:
-        print("deepdream: error: out of memory; try a smaller --max-side", file=sys.stderr)
-    except OSError as e:
-        print(
-            f"deepdream: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
-        )
-    except RuntimeError as e:
-        if "out of memory" not in str(e):
+    except (DreamError, MemoryError, RuntimeError, OSError) as e:
+        error = user_error(e)
+        if error is None:
             raise
-        print("deepdream: error: out of memory; try a smaller --max-side", file=sys.stderr)
+        print(f"deepdream: error: {message(error)}", file=sys.stderr)
     return EXIT_ERROR

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, user_error
 
 EXIT_ERROR = 1
 _MAGIC = re.compile(r"[*?[]")
@@ -117,16 +117,13 @@ def plan(
 
 def describe(e: BaseException) -> str | None:
     """The one-line message for an error that concerns one input (None: not one of those)."""
-    if isinstance(e, DreamError):
-        return str(e)
-    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e)):
-        return "out of memory; try a smaller --max-side or --tile"
-    if isinstance(e, OSError):
-        return f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")
-    return None
+    from inceptionism.options import cli_spelling
+
+    error = user_error(e)
+    return None if error is None else error.render(cli_spelling)
 
 
-def run(
+def run_batch(
     args: argparse.Namespace,
     settings: Callable[[argparse.Namespace], Any],
     dream_one: Callable[[argparse.Namespace, Any], int],

@@ -34,6 +34,7 @@ from typing import Any
 
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError, is_out_of_memory
+from inceptionism.jobs.batch import describe
 
 #: Tries per file for transient failures (a dead worker, a lost node, an unexpected error).
 ATTEMPTS = 3
@@ -58,7 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ray",
         nargs="?",
         const="",
-        default=None,
         metavar="ADDRESS",
         help="spread the batch over Ray: a local Ray without ADDRESS, or join one "
         "(auto, ray://HOST:PORT, HOST:PORT); pip install 'inceptionism[ray]'",
@@ -148,16 +148,14 @@ class DreamWorker:
         self.spec = spec
         self.error: str | None = None
         self.node = ""
-        try:
+        with contextlib.suppress(Exception):  # only a label
             import ray
 
             self.node = ray.get_runtime_context().get_node_id()[:8]
-        except Exception:
-            pass
         try:
             self.dreamer = self._set_up(spec)
         except DreamError as e:
-            self.error = str(e)
+            self.error = describe(e)
 
     @staticmethod
     def _set_up(spec: WorkerSpec) -> Any:
@@ -210,11 +208,10 @@ class DreamWorker:
                 return Outcome("done", node=self.node)
             done = dream_file(self.dreamer, task.data, task.input, task.output)
             return Outcome("done", data=done.data, node=self.node)
-        except DreamError as e:
-            return Outcome("bad", str(e), node=self.node)
         except Exception as e:
-            if is_out_of_memory(e):
-                return Outcome("bad", "out of memory; try a smaller --max-side or --tile")
+            if isinstance(e, DreamError) or is_out_of_memory(e):  # this input: not retried
+                return Outcome("bad", describe(e) or str(e), node=self.node)
+            # anything else (a full /tmp, a flaky network disk) may well pass on another try
             return Outcome("transient", f"{type(e).__name__}: {e}", node=self.node)
 
 
@@ -380,8 +377,9 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
         try:
             io.check_output_path(out, src)
         except DreamError as e:
-            print(f"deepdream: error: {e}", file=sys.stderr)
-            failures.append({"input": str(src), "output": str(out), "error": str(e)})
+            message = describe(e) or str(e)
+            print(f"deepdream: error: {message}", file=sys.stderr)
+            failures.append({"input": str(src), "output": str(out), "error": message})
             continue
         jobs.append(_Job(Task(len(jobs), str(src), str(out), args.overwrite)))
     done = 0
@@ -397,6 +395,8 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
         if jobs:
             with connected(args.ray) as ray:
                 pool = Pool.choose(ray.cluster_resources(), args.workers, args.device)
+                if getattr(args, "threads", None) and not pool.gpus:
+                    pool.threads = args.threads  # the user's word, per worker
                 spec = _spec(args, cfg, pool)
                 driver = _Driver(ray, spec, pool, jobs, args.shared_fs, bar)
                 done, more_skipped, lost = driver.run()
@@ -482,7 +482,7 @@ class _Driver:
                 try:
                     io.write_encoded(job.task.output, outcome.data)
                 except DreamError as e:
-                    self._fail(job, str(e))
+                    self._fail(job, describe(e) or str(e))
                     return
             self.done += 1
         self.bar.update(1)
@@ -512,7 +512,7 @@ class _Driver:
                         busy[self._submit(actor, job)] = (actor, job)
                     except DreamError as e:  # the input cannot be read here: not retried
                         job.attempts += 1
-                        self._fail(job, str(e))
+                        self._fail(job, describe(e) or str(e))
                         idle.append(actor)
                 if not busy and not waking:
                     for job in self.todo:

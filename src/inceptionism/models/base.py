@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import PRECISIONS
 from ..errors import DreamError, unknown_name
+from ..options import OPTION
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ AUTO_CUDA_PRECISION = "fp32"
 
 def check_precision(precision: str, device: torch.device | None = None) -> None:
     """The one check of a precision: a known name, and half precision only on a CUDA device."""
-    if precision not in PRECISIONS:
-        raise DreamError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+    OPTION["precision"].check(precision)
     if device is not None and device.type != "cuda" and precision in ("bf16", "fp16"):
         raise DreamError(f"precision {precision} needs a CUDA GPU (device here: {device.type})")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import unknown_name
+from ..options import DEFAULT_MODEL
 from .base import DreamModel
 from .custom import is_factory_name, load_factory
 from .spec import ModelSpec
@@ -23,7 +24,6 @@ def _specs() -> list[ModelSpec]:
 
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _specs()}
-DEFAULT_MODEL = "efficientnet-lite0"
 
 
 def get_spec(name: str) -> ModelSpec:
