@@ -87,6 +87,10 @@ def main() -> None:
         local = timed_run(
             ["dream", str(root / "in"), "-o", str(root / "local"), *flags], root / "local"
         )
+        # the same with one thread: on a loaded machine two threads that wait for each other
+        # can be slower than one (Ray's CPU workers get cores // workers threads each)
+        argv = ["dream", str(root / "in"), "-o", str(root / "local1"), *flags, "--threads", "1"]
+        local1 = timed_run(argv, root / "local1")
 
         start = time.perf_counter()
         ray.init(
@@ -108,7 +112,12 @@ def main() -> None:
     print(f"{opts.files} files of {opts.size} px, {opts.octaves} octaves x {opts.iterations} steps")
     print(f"machine: {cores} cores, load average {load:.1f} at the end (shared: figures are noisy)")
     print(f"{'':<22}{'wall s':>8}{'files/s':>9}{'first file s':>14}{'warm s/file':>13}")
-    for name, r in (("local batch", local), (f"ray, {opts.workers} workers", remote)):
+    rows = (
+        ("local batch", local),
+        ("local, --threads 1", local1),
+        (f"ray, {opts.workers} workers", remote),
+    )
+    for name, r in rows:
         print(
             f"{name:<22}{r['wall_s']:>8.1f}{r['files_per_s']:>9.2f}{r['first_file_s']:>14.1f}"
             f"{r['warm_interval_s']:>13.2f}"
@@ -119,7 +128,8 @@ def main() -> None:
         f"local batch: {local['warm_interval_s']:.2f} s"
     )
     if opts.json:
-        figures = {"local": local, "ray": remote, "ray_init_s": ray_init, "load": load}
+        figures = {"local": local, "local_1_thread": local1, "ray": remote}
+        figures |= {"ray_init_s": ray_init, "load": load}
         opts.json.write_text(json.dumps({"options": vars(opts) | {"json": None}, **figures}))
 
 

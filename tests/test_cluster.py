@@ -145,7 +145,10 @@ def test_ray_batch_with_a_bad_file_a_transient_error_and_a_killed_worker(
 
 
 def test_shared_fs_workers_write_and_outputs_made_otherwise_are_kept(local_ray, tmp_path, capsys):
+    """One worker, killed once: Ray restarts it and it takes the file again (nobody else could)."""
+    faults = local_ray
     photos = _photos(tmp_path / "in", 3, seed=1)
+    (faults / "kill-photo01.png").touch()
     out = tmp_path / "out"
     out.mkdir()
     other = out / "photo00.dream.png"
@@ -164,6 +167,7 @@ def test_shared_fs_workers_write_and_outputs_made_otherwise_are_kept(local_ray, 
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "3 inputs: 2 dreamed, 1 failed" in err and "made otherwise" in err
+    assert "photo01.png: Actor" in err and not list(faults.iterdir())
     assert other.read_bytes() == b"someone else's file"
     assert all(made_with(out / f"{p.stem}.dream.png", RECIPE) for p in photos[1:])
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
@@ -199,3 +203,21 @@ def test_pool_one_worker_per_gpu_or_threads_that_fit_the_cores():
     assert cluster.Pool.choose({"CPU": 2}, 3, "auto").threads == 1
     with pytest.raises(cluster.DreamError, match="at least 1"):
         cluster.Pool.choose({"CPU": 2}, 0, "auto")
+
+
+def test_the_driver_ships_weights_and_guide_unless_the_disk_is_shared(tmp_path):
+    weights, guide = tmp_path / "w.pth", tmp_path / "guide.png"
+    weights.write_bytes(b"weights")
+    guide.write_bytes(b"guide")
+    cfg = make_config("default", guide=str(guide))
+    pool = cluster.Pool(2, False, 1, "cpu")
+    args = argparse.Namespace(weights=str(weights), shared_fs=False, precision="auto")
+    spec = cluster._spec(args, cfg, pool)
+    assert (spec.weights, spec.weights_data, spec.weights_name) == (None, b"weights", "w.pth")
+    assert spec.guide_data == b"guide" and spec.config.guide == str(guide)
+    args.shared_fs = True
+    spec = cluster._spec(args, cfg, pool)
+    assert (spec.weights, spec.weights_data, spec.guide_data) == (str(weights), None, None)
+    args.shared_fs, args.weights = False, str(tmp_path / "missing.pth")
+    with pytest.raises(cluster.DreamError, match="cannot read weights file"):
+        cluster._spec(args, cfg, pool)

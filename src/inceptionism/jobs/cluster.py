@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -161,12 +162,19 @@ class DreamWorker:
     def _set_up(spec: WorkerSpec) -> Any:
         import torch
 
-        from inceptionism.session import Dreamer
-
         if spec.threads:
             torch.set_num_threads(spec.threads)
-        cfg = spec.config
         folder = Path(tempfile.mkdtemp(prefix="inceptionism-worker-"))
+        try:  # the shipped files are read during set-up only
+            return DreamWorker._session(spec, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def _session(spec: WorkerSpec, folder: Path) -> Any:
+        from inceptionism.session import Dreamer
+
+        cfg = spec.config
         weights = spec.weights
         if spec.weights_data is not None:
             weights = str(folder / Path(spec.weights_name).name)
@@ -535,7 +543,8 @@ class _Driver:
                         except ray.exceptions.ActorDiedError:
                             continue  # dead for good (restarts used up): the others go on
                         except lost:
-                            waking[actor.ready.remote()] = actor  # still restarting: ask again
+                            time.sleep(0.2)  # still restarting (or out of reach): ask again
+                            waking[actor.ready.remote()] = actor
                             continue
                         if error is not None:
                             raise DreamError(error)  # a bad setting: every worker says so
