@@ -175,6 +175,16 @@ def test_shared_fs_workers_write_and_outputs_made_otherwise_are_kept(local_ray, 
     assert [f["input"] for f in manifest["failed"]] == [str(photos[0])]
 
 
+def test_a_bad_setting_fails_once_before_any_file(local_ray, tmp_path, capsys):
+    photos = _photos(tmp_path / "in", 2, seed=2)
+    out = tmp_path / "out"
+    args = ["dream", *map(str, photos), "-o", str(out), *FLAGS, "--layer", "block99", "--ray"]
+    assert main([*args, "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown layer" in err[0] and "'block99'" in err[0], err
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("given", "address", "inputs"),
     [
