@@ -211,6 +211,8 @@ def test_pool_one_worker_per_gpu_or_threads_that_fit_the_cores():
     assert cluster.Pool.choose({"CPU": 16}, None, "auto") == cluster.Pool(4, False, 4, "cpu")
     assert cluster.Pool.choose({"CPU": 2}, 2, "auto") == cluster.Pool(2, False, 1, "cpu")
     assert cluster.Pool.choose({"CPU": 2}, 3, "auto").threads == 1
+    # 4 nodes of 8 cores, 2 workers: 8 threads each (16 would fit on no node)
+    assert cluster.Pool.choose({"CPU": 32}, 2, "auto", node_cpus=8).threads == 8
     with pytest.raises(cluster.DreamError, match="at least 1"):
         cluster.Pool.choose({"CPU": 2}, 0, "auto")
 

@@ -276,7 +276,15 @@ class Pool:
     device: str
 
     @classmethod
-    def choose(cls, resources: dict[str, float], workers: int | None, device: str) -> Pool:
+    def choose(
+        cls,
+        resources: dict[str, float],
+        workers: int | None,
+        device: str,
+        node_cpus: int | None = None,
+    ) -> Pool:
+        """From the cluster's resources (``ray.cluster_resources()``); ``node_cpus``: the most
+        CPUs one node has (a worker's threads must fit on one node, or it never starts)."""
         gpus = int(resources.get("GPU", 0))
         cpus = max(1, int(resources.get("CPU", 1)))
         if workers is not None and workers < 1:
@@ -284,8 +292,13 @@ class Pool:
         if gpus and device not in ("cpu", "mps"):
             return cls(workers or gpus, True, None, "cuda")
         count = workers or max(1, cpus // THREADS_PER_WORKER)
-        threads = max(1, cpus // count)
+        threads = max(1, min(cpus // count, node_cpus or cpus))
         return cls(count, False, threads, device if device in ("cpu", "mps") else "cpu")
+
+
+def _largest_node_cpus(ray: Any) -> int | None:
+    cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+    return int(max(cpus)) if cpus else None
 
 
 @dataclass
@@ -402,7 +415,8 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     ) as bar:
         if jobs:
             with connected(args.ray) as ray:
-                pool = Pool.choose(ray.cluster_resources(), args.workers, args.device)
+                resources, node_cpus = ray.cluster_resources(), _largest_node_cpus(ray)
+                pool = Pool.choose(resources, args.workers, args.device, node_cpus)
                 if getattr(args, "threads", None) and not pool.gpus:
                     pool.threads = args.threads  # the user's word, per worker
                 spec = _spec(args, cfg, pool)
