@@ -1,13 +1,18 @@
-"""Wall time and peak memory of ``deepdream dream`` on a big photo (default: 4000x2668).
+"""Time per step and peak memory of dreams on big photos (default: 4000x2668 and 6000x4000).
 
-The test photo is the bundled sample upscaled (bicubic) to the size asked for. Each row is one
-dream through the real command in a fresh process, default settings unless told otherwise: peak
-resident memory (VmHWM), peak GPU allocation under CUDA, and the tile the dream recorded in its
-metadata (``auto`` resolved). Minutes on a 2-core CPU at 4000x2668; ``--iterations 1`` is a
-quick memory check, as the peak does not depend on the number of steps.
+The test photo is the bundled sample upscaled (bicubic) to each size asked for. Each size is
+dreamed in a fresh process, as ``deepdream dream`` does it (the tile resolved for the full size,
+default settings unless told otherwise), and reports: the tile of each octave (smallest
+first), the windows one step of the full-size octave evaluates, the seconds of one full-size
+step and per megapixel of it, and the process's peak resident memory (VmHWM; under CUDA the peak
+GPU allocation too). The cost per megapixel-step is what tiling changes: windows overlap, and
+small windows overlap more. Sizes run back to back in one invocation, so they compare on the
+same (possibly shared) machine; ``--iterations 1`` is a quick check, as neither the cost per
+step nor the peak depends on the number of steps.
 
-    python benchmarks/big_image.py                   # 4000x2668, default settings, auto tile
-    python benchmarks/big_image.py --tile 0 --size 1200x800 --iterations 2
+    python benchmarks/big_image.py --octaves 2 --iterations 1     # both sizes, one step each
+    python benchmarks/big_image.py --sizes 4000x2668               # default settings, whole dream
+    python benchmarks/big_image.py --tile 0 --sizes 1200x800 --iterations 2
 """
 
 from __future__ import annotations
@@ -44,60 +49,117 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def child(argv: list[str]) -> None:
-    """Run one dream through the CLI in this (fresh) process and report it as JSON."""
+def child(src: str, options: dict) -> None:
+    """Dream on ``src`` in this (fresh) process as the CLI does, and report it as JSON."""
     import torch
 
-    from inceptionism.frontends.cli import main as deepdream
+    from inceptionism import io
+    from inceptionism.algorithm import tiling
+    from inceptionism.algorithm.engine import pick_device
+    from inceptionism.algorithm.objectives import from_config
+    from inceptionism.api import get_model, run
+    from inceptionism.config import make_config
 
-    t = time.perf_counter()
-    code = deepdream(["dream", *argv])
-    wall = time.perf_counter() - t
+    steps: list[dict] = []  # one per tiled gradient: octave shape, tile, windows, start time
+    real = tiling.tiled_gradient
+
+    def watched(step_grad, x, tile, margin, align, offset, *shift):
+        h, w = x.shape[-2:]
+        windows = len(tiling.spans(h, tile, margin, align, offset[0])) * len(
+            tiling.spans(w, tile, margin, align, offset[1])
+        )
+        steps.append({"shape": [h, w], "tile": tile, "windows": windows, "t": time.perf_counter()})
+        return real(step_grad, x, tile, margin, align, offset, *shift)
+
+    tiling.tiled_gradient = watched
+    image = io.load_image(src)
+    h, w = image.rgb.shape[:2]
+    cfg = make_config("default", **{k: v for k, v in options.items() if k != "device"})
+    model = get_model(cfg.model)
+    objective = from_config(cfg, model)
+    device = pick_device(options["device"])
+    cfg = tiling.resolve_tile(cfg, model, objective, (h, w), device)  # as the CLI does
+    done: list[tuple[int, float]] = []
+    t0 = time.perf_counter()
+    run(
+        image,
+        cfg,
+        model,
+        objective=objective,
+        device=device,
+        progress=lambda n, _: done.append((n, time.perf_counter())),
+    )
+    wall = time.perf_counter() - t0
+    # a full-size step: from its tiled gradient's start (or the previous step) to its end
+    end = done[-1][1]
+    full = [s for s in steps if s["shape"] == [h, w]]
+    start = full[-1]["t"] if full else (done[-2][1] if len(done) > 1 else t0)
+    shapes = sorted({tuple(s["shape"]) for s in steps})
+    tiles = {tuple(s["shape"]): s["tile"] for s in steps}
     gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-    print(json.dumps({"code": code, "wall": wall, "rss": peak_rss_mib(), "gpu": gpu}))
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "step": end - start,
+                "tile": cfg.tile,
+                "tiles": [tiles[s] for s in shapes],
+                "windows": full[-1]["windows"] if full else 1,
+                "schedule": f"{cfg.octaves}x{cfg.iterations}",
+                "rss": peak_rss_mib(),
+                "gpu": gpu,
+            }
+        )
+    )
 
 
-def dream(src: Path, out: Path, extra: list[str]) -> dict:
-    """Wall seconds, peak RSS and peak GPU memory (MiB) of one dream in a fresh process."""
+def dream(src: Path, options: dict) -> dict:
+    """One dream in a fresh process (its peak memory is its own)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path[1:]])}
-    cmd = [sys.executable, __file__, "--child", str(src), "-o", str(out), "-q", *extra]
+    cmd = [sys.executable, __file__, "--child", str(src), json.dumps(options)]
     done = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--size", default="4000x2668", help="WxH of the test photo")
-    p.add_argument("--tile", default="auto", help="--tile of the dream (auto, 0 = off, or px)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--iterations", help="override the preset's iterations (quick runs)")
-    p.add_argument("--octaves", help="override the preset's octaves")
     if sys.argv[1:2] == ["--child"]:
         sys.path.insert(0, str(ROOT / "src"))
-        return child(sys.argv[2:])
+        return child(sys.argv[2], json.loads(sys.argv[3]))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="4000x2668,6000x4000", help="WxH[,WxH...] of the photos")
+    p.add_argument("--tile", default="auto", help="tile of the dream (auto, 0 = off, or px)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--iterations", type=int, help="override the preset's iterations")
+    p.add_argument("--octaves", type=int, help="override the preset's octaves")
     args = p.parse_args()
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    extra = ["--tile", args.tile, "--device", args.device]
-    if args.iterations:
-        extra += ["--iterations", args.iterations]
-    if args.octaves:
-        extra += ["--octaves", args.octaves]
-    sys.path.insert(0, str(ROOT / "src"))
-    from inceptionism.io import read_metadata
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "big.png", Path(tmp) / "big.dream.png"
-        make_photo(src, (w, h))
-        run = dream(src, out, extra)
-        cfg = read_metadata(out)["config"]
-    schedule = f"{cfg['octaves']}x{cfg['iterations']}"
-    gpu = f"{run['gpu']:.0f} MiB" if run["gpu"] else "-"
-    print("| size | tile | octaves x iterations | device | wall time | peak RSS | peak GPU |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    options: dict = {
+        "device": args.device,
+        "tile": args.tile if args.tile == "auto" else int(args.tile),
+    }
+    if args.iterations is not None:
+        options["iterations"] = args.iterations
+    if args.octaves is not None:
+        options["octaves"] = args.octaves
+    rows = []
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.lower().split("x"))
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "big.png"
+            make_photo(src, (w, h))
+            rows.append(((w, h), dream(src, options)))
     print(
-        f"| {w}x{h} | {cfg['tile'] or 'off'} ({args.tile}) | {schedule} | {args.device} "
-        f"| {run['wall']:.0f} s | {run['rss']:.0f} MiB | {gpu} |"
+        "| size | tile per octave | octaves x iterations | windows per step | s per step "
+        "| s per Mpx-step | wall time | peak RSS | peak GPU |"
     )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (w, h), r in rows:
+        tiles = " / ".join(str(t or "off") for t in r["tiles"]) or "off"
+        gpu = f"{r['gpu']:.0f} MiB" if r["gpu"] else "-"
+        print(
+            f"| {w}x{h} | {tiles} ({args.tile}) | {r['schedule']} | {r['windows']} "
+            f"| {r['step']:.1f} | {r['step'] / (w * h / 1e6):.2f} | {r['wall']:.0f} s "
+            f"| {r['rss']:.0f} MiB | {gpu} |"
+        )
 
 
 if __name__ == "__main__":

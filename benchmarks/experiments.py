@@ -59,7 +59,8 @@ def _setup(threads: int | None):
 def time_steps(variant: str, size: int, threads: int | None, n: int) -> dict[str, float]:
     """Median CPU and wall seconds of ``n`` gradient steps of the default dream at ``size``."""
     torch = _setup(threads)
-    import baseline
+    sys.path.insert(0, str(ROOT / "tests"))
+    import reference as baseline  # the plain loop the tests check the engine against
     from run import sample_pixels
 
     from inceptionism.algorithm.engine import loss_and_gradient

@@ -4,12 +4,12 @@
 
 Each case (an image size, a preset, a model) runs twice, each time in a fresh Python process so
 that peak memories don't mix: once through the engine as the API runs it (every optimisation
-on), once through ``baseline.py`` (the plain transcription). The table gives wall time, gradient
-steps per second, megapixels x steps per second, peak resident memory (and peak GPU memory), the
-floating-point operations per step (forward to the deepest layer plus backward, counted by
-torch's FlopCounterMode at the full size) and what fraction of the machine's measured float32
-matmul rate that is; then the speed-up over the baseline, the figure of merit on a shared
-machine, and the PSNR between the two outputs (the same dream, so it should be high).
+on), once through ``tests/reference.py`` (the plain transcription). The table gives wall time,
+gradient steps per second, megapixels x steps per second, peak resident memory (and peak GPU
+memory), the floating-point operations per step (forward to the deepest layer plus backward,
+counted by torch's FlopCounterMode at the full size) and what fraction of the machine's measured
+float32 matmul rate that is; then the speed-up over the baseline, the figure of merit on a
+shared machine, and the PSNR between the two outputs (the same dream, so it should be high).
 
 Adding a case is one line in ``cases()`` (see the tiling hook there).
 """
@@ -201,10 +201,10 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
 
     cpu0 = time.process_time()
     if job["impl"] == "engine":
-        # What api.run does, with the optimisations as switches for the ablations.
+        # What a Dreamer session does, with the optimisations as switches for the ablations.
         t0 = time.perf_counter()
         runtime.configure(dev, cudnn_benchmark=opts["cudnn_benchmark"])
-        model.to(dev)
+        model = model.to(dev)
         fast = model.fast(opts["precision"], fuse=opts["fuse"], channels_last=opts["channels_last"])
         taps = fast.activations
 
@@ -228,10 +228,11 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
 
             loss_and_gradient(replace(fast, net=meta_net, precision="fp32"), objective, x)
     else:
-        import baseline
+        sys.path.insert(0, str(ROOT / "tests"))
+        import reference as baseline  # the plain loop the tests check the engine against
 
         t0 = time.perf_counter()
-        model.to(dev)
+        model = model.to(dev)
         feats = baseline.features(model.net, {n: model.layers[model.resolve(n)] for n in layers})
         dreamt = baseline.deep_dream(
             feats,

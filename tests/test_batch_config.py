@@ -99,12 +99,16 @@ def test_batch_errors_about_settings_or_output_come_once(tmp_path, capsys):
     assert code == 0  # the same file twice is dreamed once
 
 
-def test_same_output_name_from_two_inputs_is_refused_for_the_second(tmp_path, capsys):
+def test_same_output_name_from_two_inputs_gives_the_second_a_distinct_name(tmp_path, capsys):
     photo(tmp_path / "p.png")
-    photo(tmp_path / "p.jpg")
+    photo(tmp_path / "p.jpg", (96, 128))
     code, _, err = run_cli(["dream", tmp_path, "-o", tmp_path / "o", *SMALL], capsys)
-    assert code != 0 and files_in(tmp_path / "o") == {"p.dream.png"}
-    assert "p.png" in error_lines(err)[0] and "also the output of" in error_lines(err)[0]
+    assert code == 0, err
+    assert files_in(tmp_path / "o") == {"p.dream.png", "p.dream-2.png"}
+    sizes = {Image.open(tmp_path / "o" / n).size for n in ("p.dream.png", "p.dream-2.png")}
+    assert len(sizes) == 2  # both inputs were dreamed, neither over the other
+    code, _, err = run_cli(["dream", tmp_path, "-o", tmp_path / "o", *FAST[:-1]], capsys)
+    assert code == 0 and "2 skipped" in err  # a rerun finds both under the same names
 
 
 # -- config files -----------------------------------------------------------------------------

@@ -127,6 +127,22 @@ def test_bad_options(tmp_path, capsys, args, words):
     assert files_in(tmp_path) == before
 
 
+def test_absurd_octave_schedules_answer_at_once_in_one_line(tmp_path, capsys):
+    """A billion octaves used to build a billion shapes; 10000 overflowed 1.2**10000."""
+    src = photo(tmp_path / "in.png")
+    toml = tmp_path / "big.toml"
+    toml.write_text("octaves = 9223372036854775807\n")
+    before = files_in(tmp_path)
+    for args in (
+        ["--octaves", "1000000000", "--octave-scale", "1.00000001"],
+        ["--octaves", "10000"],
+        ["--config", toml],
+    ):
+        code, _, err = run_cli(["dream", src, "--iterations", "1", "-q", *args], capsys)
+        assert_one_line_error(code, err, "octaves", "from 1 to 100")
+        assert files_in(tmp_path) == before
+
+
 def test_bad_outputs(tmp_path, capsys):
     src = photo(tmp_path / "in.png")
     (tmp_path / "afile").write_text("x")
@@ -167,7 +183,9 @@ def test_too_small_image_is_refused_but_small_octaves_are_skipped(tmp_path, caps
     )
     assert code == 0, err
     assert Image.open(out).size == (72, 66)
-    code, _, err = run_cli(["dream", small, "-o", out, "--layer", "block10=1", *FAST], capsys)
+    code, _, err = run_cli(
+        ["dream", small, "-o", out, "--layer", "block10=1", "--overwrite", *FAST], capsys
+    )
     assert code == 0, err
     half = photo(tmp_path / "half.png", (60, 66))  # the border cut leaves nothing to dream on
     code, _, err = run_cli(["dream", half, "--layer", "block10", *FAST], capsys)

@@ -11,6 +11,7 @@ from weights_server import WeightsServer, closed_port_url
 
 from inceptionism.errors import DreamError
 from inceptionism.models import weights as W
+from inceptionism.options import cli_spelling
 
 
 @pytest.fixture
@@ -28,8 +29,8 @@ def files_in(folder: Path) -> list[str]:
 
 
 def fail(excinfo: pytest.ExceptionInfo[DreamError], cache: Path, name: str) -> str:
-    """The message, after checking what every download failure must say."""
-    msg = str(excinfo.value)
+    """The message as the CLI shows it, after checking what every download failure must say."""
+    msg = excinfo.value.render(cli_spelling)
     assert "\n" not in msg
     assert str(cache / name) in msg and "--weights FILE" in msg
     assert files_in(cache) == []

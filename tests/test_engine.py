@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 import torch
 from conftest import psnr, tiny_model
-from reference import Features, deep_dream
+from reference import deep_dream, features
 
 from inceptionism.algorithm.engine import (
     dream_tensor,
     normalize,
+    octave_count,
     octave_shapes,
+    total_steps,
     usable_shapes,
 )
 from inceptionism.algorithm.objectives import layer_l2, reference
-from inceptionism.config import DreamConfig
+from inceptionism.config import MAX_OCTAVES, DreamConfig
 from inceptionism.errors import DreamError
 
 
@@ -39,6 +41,30 @@ def test_too_small_octaves_are_skipped_and_only_full_size_refused():
     assert usable_shapes(shapes, 16) == [s for s in shapes if min(s) >= 16]
     with pytest.raises(DreamError, match="too small"):
         usable_shapes(shapes, 41)
+
+
+def test_octaves_are_counted_without_listing_them_and_long_schedules_refused():
+    """A billion octaves of 1.00000001 answers at once (the list would take minutes and GBs);
+    the count agrees with listing the reference pyramid level by level."""
+    assert octave_count((4000, 6000), 10**9, 1.00000001, 16) == 552_146_098  # log(250) / 1e-8
+    with pytest.raises(DreamError, match=f"at most {MAX_OCTAVES}"):
+        octave_shapes((4000, 6000), 10**9, 1.00000001, 16)
+    for shape, octaves, scale, min_side in [
+        ((100, 150), 10, 1.2, 16),
+        ((300, 451), 40, 1.4, 32),
+        ((17, 5000), 9, 1.05, 16),
+        ((64, 64), 50, 2.0, 1),
+        ((4000, 6000), 100, 1.00000001, 16),
+    ]:
+        listed = [i for i in range(octaves) if int(min(shape) / scale**i) >= min_side]
+        assert octave_count(shape, octaves, scale, min_side) == len(listed)
+    assert octave_shapes((4000, 6000), 100, 1e300) == [(4000, 6000)]  # no OverflowError
+    cfg = DreamConfig(octaves=MAX_OCTAVES, octave_scale=1.00000001, iterations=1)
+    model = tiny_model()
+    assert total_steps(model, (48, 64), cfg, reference({"conv3": 1.0})) == MAX_OCTAVES
+    for octaves in (MAX_OCTAVES + 1, 10000, 2**63 - 1, 10**5000, 0, True, 2.0):
+        with pytest.raises(DreamError, match=f"octaves .*from 1 to {MAX_OCTAVES}"):
+            DreamConfig(octaves=octaves)
 
 
 def test_objective_is_border_cut_sum_of_squares_over_layer_size():
@@ -72,7 +98,7 @@ def test_detail_reinjection_matches_the_reference_on_two_octaves(tiny):
     x = random_pixels()
     cfg = DreamConfig(model="tiny", octaves=2, iterations=1, max_loss=math.inf)
     y = dream_tensor(tiny, x, cfg)
-    feats = Features(tiny.net, {"conv3": "5"})
+    feats = features(tiny.net, {"conv3": "5"})
     ref = deep_dream(
         feats, {"conv3": 1.0}, tiny.preprocess(x), num_octave=2, iterations=1, max_loss=None
     )
@@ -85,7 +111,7 @@ def test_engine_equals_plain_reference_in_float64(tiny, octaves, iterations):
     x = random_pixels(64, 80)
     cfg = DreamConfig(model="tiny", octaves=octaves, iterations=iterations, step=0.05)
     y = dream_tensor(tiny, x, cfg)
-    feats = Features(tiny.net, {"conv3": "5"})
+    feats = features(tiny.net, {"conv3": "5"})
     ref = deep_dream(
         feats,
         {"conv3": 1.0},

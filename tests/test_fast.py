@@ -212,7 +212,7 @@ def test_channels_last_only_where_it_pays():
     model = get_spec("efficientnet-lite0").random(0)
     cl = torch.channels_last
     assert model.fast().net._conv_stem.weight.is_contiguous(memory_format=cl)
-    model.to("meta")
+    model = model.to("meta")
     elsewhere = model.fast()
     assert not elsewhere.net._conv_stem.weight.is_contiguous(memory_format=cl)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in elsewhere.net.modules())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import psnr, sample_array, to_pixels
-from reference import Features, deep_dream
+from reference import deep_dream, features
 
 from inceptionism.algorithm.engine import dream_tensor
 from inceptionism.algorithm.objectives import layer_l2
@@ -29,7 +29,7 @@ def both(lite0, octaves: int, iterations: int, long_side: int = 224, engine=None
     assert cfg.jitter == 0 and cfg.step == 0.01 and cfg.octave_scale == 1.2
     x = to_pixels(sample_array(long_side))
     ours = dream_tensor(engine, x.to(engine.device), cfg).cpu()
-    feats = Features(lite0.net, {"block8": lite0.layers["block8"]})
+    feats = features(lite0.net, {"block8": lite0.layers["block8"]})
     ref = deep_dream(
         feats,
         {"block8": 1.0},

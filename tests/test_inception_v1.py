@@ -18,6 +18,7 @@ from inceptionism.errors import DreamError
 from inceptionism.models import inception_v1
 from inceptionism.models.base import DreamModel
 from inceptionism.models.weights import Published
+from inceptionism.options import cli_spelling
 
 NAME = inception_v1.NAME
 FILE = inception_v1.WEIGHTS[NAME].filename  # googlenet-1378be20.pth
@@ -130,7 +131,8 @@ def test_offline_says_where_to_put_the_file(cache, monkeypatch, published) -> No
     point_at(monkeypatch, closed_port_url(f"/{FILE}"), published[1])
     with pytest.raises(DreamError) as e:
         inception_v1.SPEC.load(None)
-    assert str(cache / FILE) in str(e.value) and "--weights FILE" in str(e.value)
+    shown = e.value.render(cli_spelling)  # as the CLI shows it (Python: weights=FILE)
+    assert str(cache / FILE) in shown and "--weights FILE" in shown
     assert files_in(cache) == []
 
 

@@ -265,6 +265,84 @@ def test_icc_profiles(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_image(bad).rgb, pixels)
 
 
+def icc_profile(description: str, gamma: float, grey: bool = False) -> bytes:
+    """A minimal ICC v2 display profile: sRGB's primaries (D50-adapted), a pure power-law
+    tone curve of ``gamma`` and the given description (ImageCms can only build its own sRGB)."""
+
+    def s15(*v: float) -> bytes:
+        return b"".join(struct.pack(">i", round(x * 65536)) for x in v)
+
+    text = description.encode("ascii") + b"\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + s15(0.9642, 1.0, 0.8249))]
+    if grey:
+        tags.append((b"kTRC", curve))
+    else:
+        for name, xyz in (
+            (b"rXYZ", (0.4361, 0.2225, 0.0139)),
+            (b"gXYZ", (0.3851, 0.7169, 0.0971)),
+            (b"bXYZ", (0.1431, 0.0606, 0.7141)),
+        ):
+            tags.append((name, b"XYZ " + bytes(4) + s15(*xyz)))
+        tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack(">I", len(tags)), b""
+    for name, body in tags:
+        body += bytes(-len(body) % 4)
+        table += name + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (
+        struct.pack(">I", size)
+        + bytes(4)
+        + struct.pack(">I", 0x02100000)
+        + b"mntr"
+        + (b"GRAY" if grey else b"RGB ")
+        + b"XYZ "
+        + bytes(12)
+        + b"acsp"
+        + bytes(4 + 4 + 4 + 4 + 8 + 4)
+        + s15(0.9642, 1.0, 0.8249)
+        + bytes(4 + 16 + 28)
+    )
+    assert len(header) == 128
+    return header + table + data
+
+
+def test_a_linear_profile_named_srgb_is_converted(tmp_path: Path) -> None:
+    """Profiles are judged by what they do: mid-grey under a linear (gamma 1.0) profile called
+    "sRGB" is sRGB 188, not 128; a real sRGB profile under another name leaves pixels alone."""
+    linear = icc_profile("sRGB-elle-V2-g10.icc (sRGB, linear gamma)", 1.0)
+    described = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(BytesIO(linear)))
+    assert "srgb" in described.lower()
+    grey = np.full((8, 8, 3), 128, np.uint8)
+    for mode in ("RGB", "RGBA"):
+        path = tmp_path / f"linear_{mode}.png"
+        img = Image.fromarray(grey).convert(mode)
+        img.save(path, icc_profile=linear)
+        rgb = load_image(path).rgb
+        assert abs(rgb.mean() - 188) <= 2 and np.ptp(rgb) == 0, rgb[0, 0]
+    # the same primaries at gamma 2.2 are close to sRGB in mid-tones but not in the shadows
+    path = tmp_path / "g22.png"
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    Image.fromarray(ramp).save(path, icc_profile=icc_profile("sRGB", 2.2))
+    assert np.abs(load_image(path).rgb - ramp).max() > 2
+    # a grey image with a linear grey profile, 8 and 16 bits
+    grey_icc = icc_profile("sRGB grey", 1.0, grey=True)
+    for arr in (np.full((4, 4), 128, np.uint8), np.full((4, 4), 32896, np.uint16)):
+        path = tmp_path / f"grey_{arr.dtype}.png"
+        Image.fromarray(arr).save(path, icc_profile=grey_icc)
+        assert Image.open(path).mode == ("L" if arr.dtype == np.uint8 else "I;16")
+        assert abs(load_image(path).rgb.mean() - 188) <= 2, arr.dtype
+    # real sRGB under any name: untouched, bit for bit (judged by behaviour, cached per profile)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    px = gradient()
+    path = tmp_path / "srgb_renamed.png"
+    Image.fromarray(px).save(path, icc_profile=srgb.tobytes())
+    np.testing.assert_array_equal(load_image(path).rgb, px)
+
+
 # ------------------------------------------------------------------------- arrays and PIL
 
 

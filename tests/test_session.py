@@ -207,3 +207,22 @@ def test_a_batch_sets_the_model_up_once(tmp_path, monkeypatch, sample_path):
     args = ["dream", str(src), "-o", str(out), "--octaves", "1", "--iterations", "1", "-q"]
     assert cli.main(args) == 0
     assert len(list(out.glob("*.png"))) == 3 and len(made) == 1
+
+
+def test_python_dreams_set_up_once_per_recipe(monkeypatch):
+    made = []
+    real_init = Dreamer.__init__
+
+    def counted(self, *a, **kw):
+        made.append(1)
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(Dreamer, "__init__", counted)
+    model = tiny_model(torch.float32)
+    x = photo()
+    kw = dict(model=model, octaves=1, iterations=2, jitter=3, device="cpu")
+    a = np.asarray(inceptionism.dream(x, seed=1, **kw))
+    b = np.asarray(inceptionism.dream(x, seed=2, **kw))  # another seed: the same session
+    assert len(made) == 1 and not np.array_equal(a, b)
+    inceptionism.dream(x, seed=1, step=0.05, **kw)  # another recipe: a new one
+    assert len(made) == 2

@@ -376,7 +376,9 @@ def test_steering_flags_reach_the_config_and_the_metadata(tmp_path, capsys):
     assert (c["smooth"], c["preserve_colors"], c["clip"]) == (1.5, True, True)
     assert "class(281 tabby)" in meta["objective"] and "guide(block8, g.png)" in meta["objective"]
     assert DreamConfig.from_dict(c).classes == {"tabby cat": 0.5, "1": 1.0, "2": 1.0}
-    code, _, err = run_cli(["dream", src, "-o", out, *FAST, "--class", "281"], capsys)
+    code, _, err = run_cli(
+        ["dream", src, "-o", out, *FAST, "--class", "281", "--overwrite"], capsys
+    )
     assert code == 0, err
     assert read_metadata(out)["layers"] == {}  # a class alone: no default layer mixed in
 

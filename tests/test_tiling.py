@@ -20,6 +20,8 @@ from inceptionism.algorithm.tiling import (
     graph_budget,
     resolve_tile,
     spans,
+    tile_for_octave,
+    tiled,
     tiled_gradient,
 )
 from inceptionism.config import DreamConfig, make_config
@@ -80,6 +82,83 @@ def test_tiled_dream_equals_untiled_dream_on_the_tiny_net():
     tiled = dream_tensor(model, x, cfg.replace(tile=64))
     assert psnr(whole, tiled) > 100
     assert psnr(whole, x) < 60  # it did dream
+
+
+def test_jitter_rolls_the_tile_grid_exactly_as_rolling_the_image():
+    """Windows cut from the image as if rolled (wrapping at the edges) give the gradient that
+    rolling the whole image, tiling it and rolling back gives, without the two full-size copies."""
+    model = tiny_model()
+    objective = reference({"conv3": 1.0})
+    x = model.preprocess(random_pixels(96, 128))
+
+    def f(t):
+        return loss_and_gradient(model, objective, t)
+
+    for shift, offset in [((5, -7), (0, 0)), ((-30, 61), (8, 20)), ((95, 1), (28, 4))]:
+        want_loss, want = tiled_gradient(f, torch.roll(x, shift, dims=(-2, -1)), 64, 16, 4, offset)
+        want = torch.roll(want, (-shift[0], -shift[1]), dims=(-2, -1))
+        loss, got = tiled_gradient(f, x, 64, 16, 4, offset, shift)
+        assert torch.equal(got, want) and torch.equal(loss, want_loss)
+
+
+def test_the_octave_loop_holds_only_the_copies_it_counts(monkeypatch):
+    """While a window's graph exists, the loop holds at most ``FULL_SIZE_COPIES`` tensors of the
+    full image's size (the auto tile budgets for exactly that many): the input, the dream and
+    its gradient (and, at smaller octaves, the previous octave's original)."""
+    import gc
+
+    model = tiny_model()
+    x = random_pixels(192, 256)
+    full = x.numel() * x.element_size()
+    seen = []
+    real = tiling.tiled_gradient
+
+    def spy(step_grad, img, *args):
+        def counting(window):
+            storages = {
+                o.untyped_storage().data_ptr()
+                for o in gc.get_objects()
+                if type(o) is torch.Tensor and o.untyped_storage().nbytes() >= full
+            }
+            seen.append(len(storages))
+            return step_grad(window)
+
+        return real(counting, img, *args)
+
+    monkeypatch.setattr(tiling, "tiled_gradient", spy)
+    cfg = DreamConfig(model="tiny", octaves=2, octave_scale=1.5, iterations=2, jitter=8, tile=64)
+    dream_tensor(model, x, cfg)
+    assert seen and max(seen) <= tiling.FULL_SIZE_COPIES, seen
+
+
+def test_each_octave_gets_its_own_tile_and_big_photos_keep_big_windows(monkeypatch):
+    """6000x4000 used to leave the graph nothing under the CPU cap (8 counted copies of 288 MB):
+    256 px windows, 1457 a step. Now its windows stay within ~1.5x of 4000x2668's cost per
+    pixel, and the smaller octave gets windows at least as large."""
+    bpp = 1420.0
+    cost = {}
+    for w, h in ((4000, 2668), (6000, 4000)):
+        budget = graph_budget("cpu", free=20 * GiB, image_bytes=3 * 4 * w * h)
+        side = choose_tile((h, w), bpp, budget, 16, 64)
+        assert side >= 512 and side**2 * bpp * tiling.PEAK_FACTOR <= max(budget, 1)
+        windows = len(spans(h, side, 64, 16, 0)) * len(spans(w, side, 64, 16, 0))
+        cost[w] = windows * side**2 / (w * h)  # network pixels per image pixel
+    assert cost[6000] < 1.5 * cost[4000], cost
+
+    model = tiny_model()
+    objective = reference({"conv3": 1.0})
+    args = (model, objective)
+    small = tile_for_octave("auto", *args, (1400, 2100), (2000, 3000), free=700 * MiB)
+    big = tile_for_octave("auto", *args, (2000, 3000), (2000, 3000), free=700 * MiB)
+    assert small > big > 0
+    assert tile_for_octave(128, *args, (400, 600), (2000, 3000)) == 128  # a number is a number
+    assert tile_for_octave(0, *args, (400, 600), (2000, 3000)) == 0
+    calls = []
+    monkeypatch.setattr(tiling, "device_free_bytes", lambda device: calls.append(1) or 96 * MiB)
+    step = tiled(lambda t: (t.sum(), t), model, objective, DreamConfig(model="tiny"), (900, 1200))
+    for shape in ((300, 400), (600, 800), (900, 1200)):
+        step(torch.zeros(1, 3, *shape, dtype=torch.float64))
+    assert calls == [1]  # free memory is measured once per dream, not per octave
 
 
 def test_an_image_that_fits_in_one_tile_is_not_tiled(monkeypatch):
@@ -216,10 +295,10 @@ def test_tile_borders_carry_no_extra_edges(lite0, monkeypatch):
     seams: dict[str, set[int]] = {"rows": set(), "cols": set()}
     real = tiling.tiled_gradient
 
-    def spy(step_grad, x, tile, margin, align, offset):  # records where the cores were cut
+    def spy(step_grad, x, tile, margin, align, offset, *shift):  # where the cores were cut
         seams["rows"].update(p[0] for p in spans(320, tile, margin, align, offset[0])[1:])
         seams["cols"].update(p[0] for p in spans(384, tile, margin, align, offset[1])[1:])
-        return real(step_grad, x, tile, margin, align, offset)
+        return real(step_grad, x, tile, margin, align, offset, *shift)
 
     monkeypatch.setattr(tiling, "tiled_gradient", spy)
     cfg = make_config(octaves=1, iterations=8, jitter=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from pathlib import Path
 class Route:
     kind: str  # "file", "truncated" or "redirect"
     target: str  # a file path, or the path to redirect to
+    pause: float = 0.0  # seconds between 64 KiB chunks: a slow link, so downloads overlap
 
 
 class WeightsServer:
@@ -54,6 +56,11 @@ class WeightsServer:
                     with path.open("rb") as f:
                         if route.kind == "truncated":
                             self.wfile.write(f.read(size // 2))
+                        elif route.pause:
+                            while chunk := f.read(1 << 16):
+                                self.wfile.write(chunk)
+                                self.wfile.flush()
+                                time.sleep(route.pause)
                         else:
                             shutil.copyfileobj(f, self.wfile, 1 << 20)
                 except (BrokenPipeError, ConnectionResetError):
@@ -75,9 +82,11 @@ class WeightsServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def serve(self, path: str, file: str | Path, *, truncated: bool = False) -> str:
-        """Serve ``file`` at ``path``; return its URL."""
-        self.routes[path] = Route("truncated" if truncated else "file", str(file))
+    def serve(
+        self, path: str, file: str | Path, *, truncated: bool = False, pause: float = 0.0
+    ) -> str:
+        """Serve ``file`` at ``path`` (``pause``: seconds between 64 KiB chunks); return its URL."""
+        self.routes[path] = Route("truncated" if truncated else "file", str(file), pause)
         return self.url(path)
 
     def redirect(self, path: str, to: str) -> str:

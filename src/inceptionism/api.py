@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -13,19 +13,20 @@ from . import runtime
 from .algorithm.objectives import Objective
 from .config import DreamConfig, make_config
 from .io import load_image, to_pil
-from .models import DreamModel, load_model
+from .models import DreamModel, cache
 from .options import RUN, check_keywords
 from .session import Dreamer, ImageLike
 
-_MODELS: dict[tuple[str, str | None], DreamModel] = {}
+if TYPE_CHECKING:
+    import torch
 
 
-def get_model(name: str, weights: str | Path | None = None) -> DreamModel:
-    """Load a registered model once per process (weights are tens of MB)."""
-    key = (name, str(weights) if weights else None)
-    if key not in _MODELS:
-        _MODELS[key] = load_model(name, weights)
-    return _MODELS[key]
+def get_model(
+    name: str, weights: str | Path | None = None, device: str | torch.device = "cpu"
+) -> DreamModel:
+    """Load a registered model once per process and device (weights are tens of MB); threads
+    share it (``models.cache``)."""
+    return cache.get_model(name, weights, device)
 
 
 #: Sessions of recent ``dream()`` calls, by model, recipe (less the seed) and run settings: the

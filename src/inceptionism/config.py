@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DreamError, quote
-from .options import DEFAULT_MODEL, DEFAULT_PRESET, OPTION, PRECISIONS
+from .options import DEFAULT_MODEL, DEFAULT_PRESET, MAX_OCTAVES, OPTION, PRECISIONS
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_PRESET", "PRECISIONS", "PRESETS", "DreamConfig", "make_config"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_PRESET",
+    "MAX_OCTAVES",
+    "PRECISIONS",
+    "PRESETS",
+    "DreamConfig",
+    "make_config",
+]
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,12 @@ def _short_repr(value: object, limit: int) -> str:
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> DreamError:
     """Error for an unknown model/layer/preset name: list what exists, suggest the closest."""
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    # Fuzzy matching costs time and memory in the name's length: only for names a person typed.
+    short = isinstance(name, str) and len(name) < 200
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5) if short else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(known) if len(known) <= 40 else ", ".join(known[:40]) + ", ..."
-    return DreamError(f"unknown {kind} {name!r}{hint} (known: {listing})")
+    return DreamError(f"unknown {kind} {quote(name)}{hint} (known: {listing})")
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -13,8 +13,6 @@ dream too.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 import threading
 from collections.abc import Iterator
@@ -38,21 +36,14 @@ from inceptionism.models.base import DreamModel, check_precision
 ImageLike = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
 
 
-def shared_model(name: str, weights: str | Path | None = None) -> DreamModel:
-    """The process-wide copy of a registered (or ``file.py:factory``) model, loaded once."""
-    from inceptionism.api import get_model  # the thread-safe cache replaces this (issue 10.3)
+def shared_model(
+    name: str, weights: str | Path | None = None, device: str | torch.device = "cpu"
+) -> DreamModel:
+    """The process-wide copy of a registered (or ``file.py:factory``) model on ``device``,
+    loaded once and shared by every thread (never changed after set-up: ``models.cache``)."""
+    from inceptionism.models.cache import get_model
 
-    return get_model(name, weights)
-
-
-def on_device(model: DreamModel, device: torch.device) -> DreamModel:
-    """``model`` on ``device``: itself if it is there, else a private copy moved there (a model
-    from the shared cache is never moved, another session may be using it)."""
-    here = model.device
-    if here.type == device.type and (here.index or 0) == (device.index or 0):
-        return model
-    net = copy.deepcopy(model.net).to(device)
-    return dataclasses.replace(model, net=net, layers=dict(model.layers), _fast={}, _prepared=False)
+    return get_model(name, weights, device)
 
 
 class DreamEvent:
@@ -129,8 +120,10 @@ class Dreamer:
         check_precision(precision, self.device)  # before any work
         self.precision = precision
         runtime.configure(self.device)
-        loaded = model if isinstance(model, DreamModel) else shared_model(config.model, weights)
-        self._loaded = on_device(loaded, self.device)
+        if isinstance(model, DreamModel):
+            self._loaded = model.to(self.device)  # a copy when it is elsewhere: never moved
+        else:
+            self._loaded = shared_model(config.model, weights, self.device)
         self.objective = objective or objective_for(config, self._loaded)
         for layer in self.objective.layers:
             self._loaded.resolve(layer)  # unknown names fail before any work

@@ -8,6 +8,7 @@ colour preservation, clipping) are one hook object from ``transforms``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from inceptionism.algorithm.objectives import Objective, objective_for
 from inceptionism.algorithm.shaping import NO_SHAPING, Shaping, shaping_for
 from inceptionism.algorithm.tiling import StepGrad, tiled
-from inceptionism.config import DreamConfig
+from inceptionism.config import MAX_OCTAVES, DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
 from inceptionism.options import OPTION
@@ -28,9 +29,42 @@ Progress = Callable[[int, torch.Tensor], None]
 EPSILON = 1e-7  # Keras' K.epsilon(): floor of the gradient normaliser
 
 
-def octave_shapes(shape: tuple[int, int], octaves: int, scale: float) -> list[tuple[int, int]]:
-    """The reference's pyramid ``int(dim / scale**i)``, smallest first."""
-    shapes = [tuple(int(d / scale**i) for d in shape) for i in range(octaves)]
+def octave_side(side: int, scale: float, i: int) -> int:
+    """The reference's ``int(side / scale**i)``; 0 where ``scale**i`` overflows a float."""
+    try:
+        return int(side / scale**i)
+    except OverflowError:
+        return 0
+
+
+def octave_count(shape: tuple[int, int], octaves: int, scale: float, min_side: int = 1) -> int:
+    """How many of the first ``octaves`` pyramid levels keep ``min_side`` px on the short side.
+
+    Computed, not counted: levels shrink monotonically, so the answer is the largest ``i`` with
+    ``short / scale**i >= min_side``, estimated with logarithms and corrected by a step or two
+    for float rounding. A billion octaves of 1.00000001 answer at once.
+    """
+    short, min_side = min(shape), max(1, min_side)
+    if short < min_side:
+        return 0
+    last = int(math.log(short / min_side) / math.log(scale)) if scale > 1 else octaves
+    last = max(0, min(last, octaves - 1))
+    while last + 1 < octaves and octave_side(short, scale, last + 1) >= min_side:
+        last += 1
+    while last > 0 and octave_side(short, scale, last) < min_side:
+        last -= 1
+    return last + 1
+
+
+def octave_shapes(
+    shape: tuple[int, int], octaves: int, scale: float, min_side: int = 1
+) -> list[tuple[int, int]]:
+    """The reference's pyramid ``int(dim / scale**i)``, smallest first, without the levels whose
+    short side is under ``min_side`` (never fewer than the full size)."""
+    count = max(1, octave_count(shape, octaves, scale, min_side))
+    if count > MAX_OCTAVES:
+        raise DreamError(f"{count} octaves: at most {MAX_OCTAVES} are allowed")
+    shapes = [tuple(octave_side(d, scale, i) for d in shape) for i in range(count)]
     return [(h, w) for h, w in reversed(shapes)]
 
 
@@ -44,6 +78,13 @@ def usable_shapes(shapes: list[tuple[int, int]], min_side: int) -> list[tuple[in
             f"they need at least {min_side} px on the short side"
         )
     return ok
+
+
+def pyramid(shape: tuple[int, int], config: DreamConfig, min_side: int) -> list[tuple[int, int]]:
+    """The octave shapes the dream runs, smallest first (too small ones skipped)."""
+    return usable_shapes(
+        octave_shapes(shape, config.octaves, config.octave_scale, min_side), min_side
+    )
 
 
 def resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -73,9 +114,16 @@ def rolled(
     x: torch.Tensor,
     shift: tuple[int, int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back."""
+    """Google's jitter: evaluate ``fn`` on the image rolled by ``shift``, roll the gradient back.
+
+    A step function with a ``rolled(x, shift)`` method (the tiled one) does this itself without
+    two full-size copies; the result is the same.
+    """
     if shift == (0, 0):
         return fn(x)
+    roll_aware = getattr(fn, "rolled", None)
+    if roll_aware is not None:
+        return roll_aware(x, shift)
     loss, grad = fn(torch.roll(x, shift, dims=(-2, -1)))
     return loss, torch.roll(grad, (-shift[0], -shift[1]), dims=(-2, -1))
 
@@ -93,18 +141,32 @@ def ascent_steps(
     config: DreamConfig,
     rng: torch.Generator,
     shaping: Shaping = NO_SHAPING,
+    *,
+    overwrite: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One octave's ``iterations`` normalised steps from ``x``; yields ``(loss, image)`` after
     each. Stops early, before stepping, once the loss passes ``max_loss``.
 
     ``shaping`` may reshape each gradient before it is normalised, and the image after each step.
+    ``overwrite`` updates ``x`` itself rather than a copy (the octave loop owns its image: on a
+    big photo every full-size copy counts); the image yielded is then that same tensor, changed
+    by the next step. The arithmetic is the same either way.
     """
     check_loss = config.max_loss != float("inf")
+    if not overwrite:
+        x = x.clone()
     for _ in range(config.iterations):
         loss, grad = rolled(step_grad, x, jitter_shift(rng, config.jitter))
         if check_loss and loss.item() > config.max_loss:
             return
-        x = shaping.image(x + config.step * normalize(shaping.gradient(grad)))
+        delta = normalize(shaping.gradient(grad))
+        del grad
+        x.add_(delta.mul_(config.step))  # = x + step * delta, in place
+        del delta
+        shaped = shaping.image(x)
+        if shaped is not x:
+            x.copy_(shaped)
+            del shaped
         yield loss, x
 
 
@@ -115,29 +177,23 @@ def gradient_ascent(
     rng: torch.Generator,
     on_step: Callable[[torch.Tensor], None] | None = None,
     shaping: Shaping = NO_SHAPING,
+    *,
+    overwrite: bool = False,
 ) -> torch.Tensor:
     """:func:`ascent_steps` run to the end; ``on_step(loss)`` after each step."""
-    for loss, stepped in ascent_steps(x, step_grad, config, rng, shaping):
-        x = stepped
+    if not overwrite:
+        x = x.clone()
+    for loss, _ in ascent_steps(x, step_grad, config, rng, shaping, overwrite=True):
         if on_step is not None:
             on_step(loss)
     return x
 
 
-def pyramid(
-    model: DreamModel, objective: Objective, shape: tuple[int, int], config: DreamConfig
-) -> list[tuple[int, int]]:
-    """The octave sizes a dream of ``shape`` visits, smallest first (too small ones dropped)."""
-    return usable_shapes(
-        octave_shapes(shape, config.octaves, config.octave_scale),
-        model.min_side(objective.layers, objective.min_size),
-    )
-
-
 def step_gradient(
     model: DreamModel, objective: Objective, config: DreamConfig, shape: tuple[int, int]
 ) -> StepGrad:
-    """The per-step loss and gradient, by tiles where ``config.tile`` asks for them."""
+    """The per-step loss and gradient, by tiles where ``config.tile`` asks for them (``shape``:
+    the full size; the tile is chosen per octave, see tiling.py)."""
 
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
@@ -146,19 +202,22 @@ def step_gradient(
 
 
 def lost_detail(
-    base: torch.Tensor, shrunk_base: torch.Tensor, shape: tuple[int, int]
+    photo_at: Callable[[tuple[int, int]], torch.Tensor],
+    shrunk: torch.Tensor,
+    shape: tuple[int, int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(detail of the photo at ``shape`` that its previous octave's size lost, the photo at
-    ``shape``): what the reference adds back after each octave's ascent."""
-    same_size_base = resize(base, shape)
-    return same_size_base - resize(shrunk_base, shape), same_size_base
+    """(detail of the photo at ``shape`` that its previous octave's size ``shrunk`` lost, the
+    photo at ``shape``): what the reference adds back after each octave's ascent."""
+    same_size = photo_at(shape)
+    return same_size - resize(shrunk, shape), same_size
 
 
 @dataclass(frozen=True)
 class Step:
     """One gradient step of a dream: its octave (1-based) of ``octaves``, its number (1-based,
     over all octaves) of at most ``total``, its loss (a 0-dim tensor, read only when needed: on a
-    GPU reading it waits for the GPU) and the image after it, in the model's input space."""
+    GPU reading it waits for the GPU) and the image after it, in the model's input space (the
+    loop's own tensor: changed by the next step)."""
 
     octave: int
     octaves: int
@@ -183,24 +242,37 @@ def dream_steps(
     each octave is computed, as in the reference. ``init`` (same layout and size), when given, is
     where the ascent starts instead of the photo, e.g. a video frame plus the previous frame's
     warped dream detail; the photo's detail is still what the octaves add back.
+
+    Memory: besides ``pixels``, the loop holds the dream and its gradient at the octave's size
+    (plus one window's graph, see tiling.py). The photo in the model's input space is not kept
+    at full size: each octave's copy is computed from ``pixels`` when the lost detail is
+    re-injected, with the same arithmetic as keeping it.
     """
-    base = model.preprocess(pixels)
-    img = base if init is None else model.preprocess(init)
-    shapes = pyramid(model, objective, tuple(base.shape[-2:]), config)  # type: ignore[arg-type]
-    step_grad = step_gradient(model, objective, config, shapes[-1])  # big images: by tiles
+    full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
+    shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
+    step_grad = step_gradient(model, objective, config, full)  # big images: by tiles
     rng = torch.Generator().manual_seed(config.seed)
     total = len(shapes) * config.iterations
     done = 0
-    shrunk_base = resize(base, shapes[0])
+
+    def photo_at(shape: tuple[int, int]) -> torch.Tensor:
+        return resize(model.preprocess(pixels), shape)
+
+    shrunk = photo_at(shapes[0])
+    start = shrunk if init is None else resize(model.preprocess(init), shapes[0])
+    img = start.clone()
     for k, shape in enumerate(shapes, 1):
         img = resize(img, shape)
-        for loss, stepped in ascent_steps(img, step_grad, config, rng, shaping):
-            img = stepped
+        for loss, _ in ascent_steps(img, step_grad, config, rng, shaping, overwrite=True):
             done += 1
             yield Step(k, len(shapes), done, total, loss, img)
-        detail, shrunk_base = lost_detail(base, shrunk_base, shape)
-        img = img + detail
-    return model.preprocess.invert(img).clamp(0, 255)
+        detail, shrunk = lost_detail(photo_at, shrunk, shape)
+        img.add_(detail)
+        del detail
+    del shrunk, start
+    out = model.preprocess.invert(img)
+    del img
+    return out.clamp_(0, 255)
 
 
 def dream_tensor(
@@ -231,7 +303,8 @@ def total_steps(
     model: DreamModel, shape: tuple[int, int], config: DreamConfig, objective: Objective
 ) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
-    return len(pyramid(model, objective, shape, config)) * config.iterations
+    shapes = pyramid(shape, config, model.min_side(objective.layers, objective.min_size))
+    return len(shapes) * config.iterations
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, quote
 
 if TYPE_CHECKING:
     from inceptionism.config import DreamConfig
@@ -166,7 +166,8 @@ def parse_layer(spec: str) -> tuple[str, tuple[int, ...]]:
     m = _LAYER_SPEC.fullmatch(spec.replace(" ", ""))
     if not m:
         raise DreamError(
-            f"bad layer {spec!r}: expected NAME or NAME:CHANNEL[,CHANNEL...] (e.g. block8:17,40)"
+            f"bad layer {quote(spec)}: expected NAME or NAME:CHANNEL[,CHANNEL...] "
+            "(e.g. block8:17,40)"
         )
     return m.group(1), tuple(int(c) for c in m.group(2).split(",")) if m.group(2) else ()
 

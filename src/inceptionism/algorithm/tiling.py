@@ -49,14 +49,28 @@ MARGIN_STRIDES = 4
 #: Peak memory of one forward+backward over the bytes of the tensors saved for backward
 #: (measured 1.0-1.15 on CPU for EfficientNet-Lite; the rest is headroom for allocator slack).
 PEAK_FACTOR = 1.25
-#: Full-size (1, 3, H, W) tensors alive at once outside the graph: input, original, dream,
-#: rolled copy, gradient, normalised step, detail re-injection temporaries.
-FULL_SIZE_COPIES = 8
+#: (1, 3, H, W) tensors alive next to a window's graph, counted as the octave loop holds them
+#: (engine.dream_tensor): the input pixels at the full size (kept to re-inject the lost detail;
+#: the caller's array, which the loop reads and never copies whole) ...
+HELD_FULL_SIZE = 1
+#: ... and at the octave's size: the dream (updated in place), its gradient (filled tile by
+#: tile; jitter rolls the tile grid, not the image) and the previous octave's original (at most
+#: one more, as its octave is smaller). The steps between windows briefly hold up to two more
+#: (the normalised step, a clipped copy) while no graph exists, which is less than a graph.
+OCTAVE_COPIES = 3
+#: Both together at the full-size octave, where memory peaks.
+FULL_SIZE_COPIES = HELD_FULL_SIZE + OCTAVE_COPIES
 #: On a CPU a dream takes at most this much RAM, full-size copies and graph together, unless
 #: the image alone needs more: a 1024 px photo (about 1 GB) dreams untiled, since the windows'
 #: overlap costs compute (untiled 1.6x faster there); a 4000x2668 photo keeps ~2.1 GB at peak.
 #: GPUs use half of what is free.
 CPU_DREAM_CAP = 1536 * 2**20
+#: The graph's share is never less than this on a CPU (if free), even where the image's copies
+#: alone take most of the cap: smaller windows waste their overlap. A 6000x4000 photo holds
+#: ~1.1 GB of copies; with the cap alone its tiles fell to the 256 px minimum, 1457 windows a
+#: step against 48 at 4000x2668, 5x the time per pixel. Half the cap keeps its windows near
+#: 650 px, within ~1.2x of the smaller photo's cost per pixel.
+MIN_CPU_GRAPH = CPU_DREAM_CAP // 2
 GPU_FRACTION = 0.5
 CPU_FRACTION = 0.5
 #: Windows are at least this many margins wide, or the overlap would cost more than the cores.
@@ -135,17 +149,22 @@ def device_free_bytes(device: torch.device) -> int:
     return available_ram()
 
 
-def graph_budget(device_type: str, free: int, image_bytes: int) -> int:
+def graph_budget(
+    device_type: str, free: int, image_bytes: int, octave_bytes: int | None = None
+) -> int:
     """Bytes one window's graph may use, given ``free`` bytes on the device.
 
-    The full-size tensors come first; the graph gets a share of what is left (on a CPU no more
-    than keeps the whole dream within ``CPU_DREAM_CAP``, leaving the rest of the machine alone).
+    ``image_bytes`` is one (1, 3, H, W) copy of the full-size image, ``octave_bytes`` one at
+    the octave being dreamed (default: the full size). The copies the loop holds come first;
+    the graph gets a share of what is left (on a CPU no more than keeps the whole dream within
+    ``CPU_DREAM_CAP``, or ``MIN_CPU_GRAPH`` where the copies alone nearly fill the cap).
     """
-    copies = FULL_SIZE_COPIES * image_bytes
+    octave_bytes = image_bytes if octave_bytes is None else octave_bytes
+    copies = HELD_FULL_SIZE * image_bytes + OCTAVE_COPIES * octave_bytes
     left = max(0, free - copies)
     if device_type == "cuda":
         return int(left * GPU_FRACTION)
-    return int(max(0, min(left * CPU_FRACTION, CPU_DREAM_CAP - copies)))
+    return int(max(0, min(left * CPU_FRACTION, max(CPU_DREAM_CAP - copies, MIN_CPU_GRAPH))))
 
 
 def choose_tile(
@@ -161,19 +180,43 @@ def choose_tile(
     return 0 if side >= max(h, w) else side
 
 
+def tile_for_octave(
+    tile: int | str,
+    model: DreamModel,
+    objective: Objective,
+    shape: tuple[int, int],
+    full_shape: tuple[int, int] | None = None,
+    device: torch.device | None = None,
+    free: int | None = None,
+) -> int:
+    """The window side for the octave of ``shape`` (0: untiled) in a dream of ``full_shape``.
+
+    A number (0 = off, or px) is the same at every octave, as the user gave it. ``auto`` is
+    chosen per octave: a smaller octave holds smaller copies and so has room for larger windows,
+    which waste less on their overlap. ``free`` (bytes on the device) is measured if not given;
+    measure it once per dream, before it allocates, so every octave is judged alike.
+    """
+    if tile != "auto":
+        return int(tile)
+    device = device or model.device
+    full_shape = full_shape or shape
+    item = torch.empty((), dtype=model.dtype).element_size()
+    image_bytes = 3 * full_shape[0] * full_shape[1] * item
+    octave_bytes = 3 * shape[0] * shape[1] * item
+    free = device_free_bytes(device) if free is None else free
+    budget = graph_budget(device.type, free, image_bytes, octave_bytes)
+    align, margin = geometry(model, objective)
+    return choose_tile(shape, graph_bytes_per_pixel(model, objective), budget, align, margin)
+
+
 def auto_tile(
     model: DreamModel,
     objective: Objective,
     shape: tuple[int, int],
     device: torch.device | None = None,
 ) -> int:
-    """The tile size ``tile="auto"`` means for an image of ``shape`` on ``device``."""
-    device = device or model.device
-    item = torch.empty((), dtype=model.dtype).element_size()
-    image_bytes = 3 * shape[0] * shape[1] * item
-    budget = graph_budget(device.type, device_free_bytes(device), image_bytes)
-    align, margin = geometry(model, objective)
-    return choose_tile(shape, graph_bytes_per_pixel(model, objective), budget, align, margin)
+    """The tile size ``tile="auto"`` means for the full-size octave of an image of ``shape``."""
+    return tile_for_octave("auto", model, objective, shape, shape, device)
 
 
 def resolve_tile(
@@ -183,8 +226,11 @@ def resolve_tile(
     shape: tuple[int, int],
     device: torch.device | None = None,
 ) -> DreamConfig:
-    """``config`` with ``tile="auto"`` replaced by the number it means here, so the metadata of
-    a dream records the tiling that made it (and ``--config-from`` gets the same pixels)."""
+    """``config`` with ``tile="auto"`` replaced by the number it means here for the full-size
+    octave, so the metadata of a dream records the tiling that made it (and ``--config-from``
+    gets the same pixels). A dream run with the resolved number uses it at every octave; one
+    run with ``auto`` itself chooses per octave (:func:`tile_for_octave`), which a single number
+    cannot record."""
     if config.tile != "auto":
         return config
     return config.replace(tile=auto_tile(model, objective, shape, device))
@@ -220,6 +266,22 @@ def spans(size: int, tile: int, margin: int, align: int, offset: int) -> list[tu
     return out
 
 
+def _pieces(lo: int, hi: int, shift: int, size: int) -> list[tuple[slice, slice]]:
+    """Where ``[lo, hi)`` of an axis rolled by ``shift`` lies in the unrolled axis: one or two
+    (unrolled part, part of the range) pairs, as the range may wrap around the edge."""
+    start, length = (lo - shift) % size, hi - lo
+    if start + length <= size:
+        return [(slice(start, start + length), slice(0, length))]
+    head = size - start
+    return [(slice(start, size), slice(0, head)), (slice(0, length - head), slice(head, length))]
+
+
+def _window(x: torch.Tensor, rows: list, cols: list) -> torch.Tensor:
+    """The window of the rolled image that ``rows``/``cols`` (from :func:`_pieces`) describe."""
+    parts = [torch.cat([x[..., r, c] for c, _ in cols], dim=-1) for r, _ in rows]
+    return torch.cat(parts, dim=-2) if len(parts) > 1 else parts[0]
+
+
 def tiled_gradient(
     step_grad: StepGrad,
     x: torch.Tensor,
@@ -227,22 +289,32 @@ def tiled_gradient(
     margin: int,
     align: int = 1,
     offset: tuple[int, int] = (0, 0),
+    shift: tuple[int, int] = (0, 0),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and gradient of the whole image from windows of at most ``tile`` px a side.
 
     Each window's gradient is cropped to its core (its margins only gave it context): on a real
     photo this matches the whole image's gradient better than blending the overlaps with ramps,
     which mixes in the window edges where the context is poorest.
+
+    ``shift`` evaluates the image rolled by it (the engine's jitter) and returns the gradient
+    rolled back, exactly as ``torch.roll`` before and after would, but cutting each window from
+    ``x`` itself: no rolled copy of the whole image, nor of its gradient.
     """
     h, w = x.shape[-2:]
     area = h * w
     grad = torch.empty_like(x)  # the cores cover every pixel once
     loss = torch.zeros((), dtype=x.dtype, device=x.device)
     for y0, y1, wy0, wy1 in spans(h, tile, margin, align, offset[0]):
+        rows = _pieces(wy0, wy1, shift[0], h)
         for x0, x1, wx0, wx1 in spans(w, tile, margin, align, offset[1]):
-            part, g = step_grad(x[..., wy0:wy1, wx0:wx1])
+            cols = _pieces(wx0, wx1, shift[1], w)
+            part, g = step_grad(_window(x, rows, cols))
             share = (wy1 - wy0) * (wx1 - wx0) / area  # undo the objective's mean over the window
-            grad[..., y0:y1, x0:x1] = g[..., y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] * share
+            core = g[..., y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] * share
+            for dst_r, src_r in _pieces(y0, y1, shift[0], h):
+                for dst_c, src_c in _pieces(x0, x1, shift[1], w):
+                    grad[..., dst_r, dst_c] = core[..., src_r, src_c]
             loss = loss + part * ((y1 - y0) * (x1 - x0) / area)
     return loss, grad
 
@@ -254,33 +326,48 @@ def tiled(
     config: DreamConfig,
     shape: tuple[int, int],
 ) -> StepGrad:
-    """``step_grad`` computed tile by tile where the image is larger than ``config.tile``.
+    """``step_grad`` computed tile by tile where an octave is larger than its tile.
 
-    ``shape`` is the full image size (``tile="auto"`` is chosen for it). Images that fit in one
-    tile, and ``tile=0``, use ``step_grad`` itself: tiling never changes a dream it isn't needed
-    for.
+    ``shape`` is the full image size; the tile is chosen per octave (:func:`tile_for_octave`,
+    by the size of the image the step is given), with the device's free memory measured once,
+    here. Octaves that fit in one tile, and ``tile=0``, use ``step_grad`` itself: tiling never
+    changes a dream it isn't needed for. The returned step also has ``.rolled(x, shift)``, the
+    gradient of ``x`` rolled by ``shift`` (rolled back) without full-size copies.
     """
-    tile = config.tile
-    if tile == "auto":
-        tile = auto_tile(model, objective, shape)
-    if not tile:
-        return step_grad
     align, margin = geometry(model, objective)
-    if tile < min_tile(align, margin):
+    if config.tile != "auto" and config.tile and config.tile < min_tile(align, margin):
         raise DreamError(
-            f"tile {tile} is too small for layers {', '.join(objective.layers)}: use at least "
-            f"{min_tile(align, margin)} px (or 0 for no tiling)"
+            f"tile {config.tile} is too small for layers {', '.join(objective.layers)}: use at "
+            f"least {min_tile(align, margin)} px (or 0 for no tiling)"
         )
-    tile = tile // align * align
-    core = tile - 2 * margin
+    free = device_free_bytes(model.device) if config.tile == "auto" else None
+    tiles: dict[tuple[int, int], int] = {}
     # Its own stream, so the jitter sequence does not depend on whether tiling is on.
     rng = torch.Generator().manual_seed((config.seed + 0x7113) % 2**63)
 
-    def step(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h, w = x.shape[-2:]
-        if h <= tile and w <= tile:
-            return step_grad(x)
-        oy, ox = (torch.randint(0, core // align, (2,), generator=rng) * align).tolist()
-        return tiled_gradient(step_grad, x, tile, margin, align, (oy, ox))
+    def tile_for(x: torch.Tensor) -> int:
+        here = (int(x.shape[-2]), int(x.shape[-1]))
+        if here not in tiles:
+            tile = tile_for_octave(config.tile, model, objective, here, shape, free=free)
+            tiles[here] = tile // align * align
+        return tiles[here]
 
+    def step_rolled(x: torch.Tensor, shift: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        tile = tile_for(x)
+        h, w = x.shape[-2:]
+        if not tile or (h <= tile and w <= tile):
+            if shift == (0, 0):
+                return step_grad(x)
+            loss, grad = step_grad(torch.roll(x, shift, dims=(-2, -1)))
+            return loss, torch.roll(grad, (-shift[0], -shift[1]), dims=(-2, -1))
+        core = tile - 2 * margin
+        oy, ox = (torch.randint(0, core // align, (2,), generator=rng) * align).tolist()
+        return tiled_gradient(step_grad, x, tile, margin, align, (oy, ox), shift)
+
+    def step(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return step_rolled(x, (0, 0))
+
+    if config.tile == 0:
+        return step_grad
+    step.rolled = step_rolled  # type: ignore[attr-defined]
     return step

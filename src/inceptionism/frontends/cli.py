@@ -7,10 +7,13 @@ failed or interrupted dream never leaves a partial file behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,7 @@ from inceptionism.errors import DreamError, user_error
 from inceptionism.jobs import cluster
 
 if TYPE_CHECKING:
+    from inceptionism.io.files import RunInputs
     from inceptionism.session import Dreamer, DreamEvent
 
 EXIT_ERROR = 1
@@ -83,8 +87,16 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
 
     lay = sub.add_parser("layers", help="list a model's layers with channels and stride")
     lay._sub = "layers"  # type: ignore[attr-defined]
-    lay.add_argument("--model", default=DEFAULT_MODEL)
-    lay.add_argument("--weights", help="local weights file")
+    lay.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME",
+        help=f"a registered model (see `deepdream models`; default {DEFAULT_MODEL}), listed "
+        "from its architecture with no weights needed, or your own FILE.py:FACTORY",
+    )
+    lay.add_argument(
+        "--weights", metavar="FILE", help="list the layers of the model loaded with this file"
+    )
 
     m = sub.add_parser("models", help="list the models and whether their weights are here")
     m._sub = "models"  # type: ignore[attr-defined]
@@ -153,7 +165,7 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     from inceptionism.jobs.filejob import dream_file
 
     dreamer = dreamer or dream_settings(args)
-    output = io.check_output_path(args.output or io.default_output_path(args.input), args.input)
+    output = choose_output(args, getattr(args, "run_inputs", None) or run_inputs(args))
     data = io.read_input(args.input)
     with tqdm(
         total=None,  # the first step says how many
@@ -176,16 +188,57 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
                 bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
 
         done = dream_file(dreamer, data, args.input, output, None if args.quiet else progress)
-    io.write_encoded(output, done.data)
+    io.write_encoded(output, done.data, overwrite=args.overwrite)
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0
 
 
-def cmd_layers(args: argparse.Namespace) -> int:
-    from inceptionism.session import shared_model
+def run_inputs(args: argparse.Namespace) -> RunInputs:
+    """Every file this run reads: none of them may be written over, whatever the flags."""
+    from inceptionism.io.files import RunInputs
 
-    model = shared_model(args.model, args.weights)
+    inputs = [args.input] if isinstance(args.input, str) else list(args.input or [])
+    model = args.model or ""
+    own_model = model.rpartition(":")[0] if model.rpartition(":")[0].endswith(".py") else None
+    named = (args.guide, args.config, args.config_from, args.weights, own_model)
+    return RunInputs([*inputs, *named])
+
+
+def choose_output(args: argparse.Namespace, inputs: RunInputs) -> Path:
+    """Where this dream goes, checked before it runs. An existing file is never replaced
+    without ``--overwrite``: an explicit ``-o`` that exists is an error, and the default name
+    moves on to the next free one (``photo.dream-2.png``), saying so."""
+    from inceptionism import io
+    from inceptionism.io.files import next_free
+
+    if args.output:
+        return io.check_output_path(
+            args.output, args.input, inputs=inputs, overwrite=args.overwrite
+        )
+    default = io.default_output_path(args.input)
+    output = default
+    if not args.overwrite or default in inputs:
+        output = next_free(default, inputs=inputs)
+    if output != default:
+        print(
+            f"deepdream: {default} exists; writing {output.name} (--overwrite replaces it)",
+            file=sys.stderr,
+        )
+    return io.check_output_path(output, args.input, inputs=inputs, overwrite=args.overwrite)
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    """A registered model's layers come from its architecture alone (no weights, no network);
+    a weights file or an own ``file.py:factory`` model is loaded, as its layout may differ."""
+    from inceptionism.api import get_model
+    from inceptionism.models.custom import is_factory_name
+    from inceptionism.models.registry import get_spec
+
+    if args.weights or is_factory_name(args.model):
+        model = get_model(args.model, args.weights)
+    else:
+        model = get_spec(args.model).architecture()
     aliases: dict[str, list[str]] = {}
     for alias, name in model.aliases.items():
         aliases.setdefault(name, []).append(alias)
@@ -200,12 +253,18 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
+    """One row per registered model, columns as wide as their longest entry."""
     from inceptionism.models import REGISTRY
 
+    rows = [("model", "default layers", "weights", "description")]
     for spec in REGISTRY.values():
         here = "weights here" if spec.weights_here() else "weights not downloaded yet"
         layers = ", ".join(f"{k}={v:g}" for k, v in spec.default_layers.items())
-        print(f"{spec.name:<20} {layers:<40} {here:<26} {spec.description}")
+        rows.append((spec.name, layers, here, spec.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[3]]))
     return 0
 
 
@@ -217,7 +276,41 @@ def cmd_classes(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that cleanup runs as for Ctrl-C (a temporary
+    file is removed, no partial output is left) and the exit status is 128 + 15."""
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """While running a command, SIGTERM raises :class:`Terminated` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with sigterm_as_exception():
+        try:
+            return _main(argv)
+        except Terminated:
+            print("deepdream: terminated", file=sys.stderr)
+            return EXIT_TERMINATED
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # to tell flags from defaults
     commands = {

@@ -50,7 +50,15 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise DreamError(f"config {p}: invalid TOML: {' '.join(str(e).split())}") from None
+        raise DreamError(f"config {p}: invalid TOML: {_cut(' '.join(str(e).split()))}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise DreamError(f"config {p}: invalid TOML: nested too deeply") from None
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    """A message that may quote a value from a file, cut to one readable line."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 def settings_from(data: Mapping[str, Any], label: str) -> dict[str, Any]:
@@ -58,9 +66,16 @@ def settings_from(data: Mapping[str, Any], label: str) -> dict[str, Any]:
     return options.from_file(data, label)
 
 
-def settings_from_dream(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(option values, other DreamConfig fields) stored in a dream's metadata by ``deepdream``."""
+def settings_from_dream(
+    path: str | Path, given: Collection[str] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(option values, other DreamConfig fields) stored in a dream's metadata by ``deepdream``.
+
+    An image is untrusted: its settings go through :func:`inceptionism.safety.untrusted_settings`
+    (no own models, no file paths); ``given`` are the options the command line set (they win).
+    """
     from inceptionism.io import read_metadata
+    from inceptionism.safety import untrusted_settings
 
     label = f"settings of {path}"
     meta = read_metadata(path)
@@ -70,6 +85,7 @@ def settings_from_dream(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
             f"{path} holds no deepdream settings (not made by deepdream, or its metadata was "
             "stripped)"
         )
+    config = untrusted_settings(config, label, given=given)
     fields = set(DreamConfig.__dataclass_fields__)
     table: dict[str, Any] = {}
     carried: dict[str, Any] = {}
@@ -94,7 +110,7 @@ def apply(args: argparse.Namespace, given: Collection[str]) -> argparse.Namespac
     if not (args.config or args.config_from):
         return args
     if args.config_from:
-        values, args.config_fields = settings_from_dream(args.config_from)
+        values, args.config_fields = settings_from_dream(args.config_from, given)
     else:
         values = settings_from(read_toml(args.config), f"config {args.config}")
     for name, value in values.items():

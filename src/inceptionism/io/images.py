@@ -29,6 +29,8 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from inceptionism.errors import DreamError
 
+from . import files
+
 __all__ = [
     "MAX_PIXELS",
     "METADATA_KEY",
@@ -282,6 +284,7 @@ def _has_alpha(img: Image.Image) -> bool:
 
 
 def _convert_pil(img: Image.Image, label: str) -> _Pixels:
+    icc = img.info.get("icc_profile")
     if img.mode in _SIXTEEN_BIT:
         raw = np.asarray(img)
         grey = np.clip(raw.astype(np.float32), 0, 65535) * np.float32(255 / 65535)
@@ -289,48 +292,110 @@ def _convert_pil(img: Image.Image, label: str) -> _Pixels:
         transparent = img.info.get("transparency")
         if isinstance(transparent, int):  # 16-bit PNG tRNS: one grey value means "transparent"
             alpha = np.where(raw == transparent, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2), alpha
+        return _grey_to_srgb(grey, icc), alpha
     if img.mode == "F":
-        grey = _scale_float(np.asarray(img, dtype=np.float32), label)
-        return np.repeat(grey[..., None], 3, axis=2), None
-    icc = img.info.get("icc_profile")
+        return _grey_to_srgb(_scale_float(np.asarray(img, dtype=np.float32), label), icc), None
     if img.mode == "1":
         img = img.convert("L")
     if _has_alpha(img):
         rgba = img.convert("RGBA")
         alpha = np.array(rgba.getchannel("A"), dtype=np.uint8)
-        return _to_srgb(rgba.convert("RGB"), icc), alpha
-    if img.mode == "CMYK":
-        converted = _icc_to_srgb(img, icc)
-        return (converted if converted is not None else img.convert("RGB")), None
-    return _to_srgb(img if img.mode == "RGB" else img.convert("RGB"), icc), None
+        colour = img.convert("L") if img.mode in ("L", "LA") else rgba.convert("RGB")
+        return _to_srgb(colour, icc), alpha
+    return _to_srgb(img if img.mode in ("RGB", "L", "CMYK") else img.convert("RGB"), icc), None
 
 
-def _to_srgb(rgb: Image.Image, icc: bytes | None) -> Image.Image:
-    converted = _icc_to_srgb(rgb, icc)
-    return converted if converted is not None else rgb
+def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """RGB, grey or CMYK pixels -> sRGB through the embedded profile (if any), as an RGB image."""
+    converted = _icc_to_srgb(img, icc)
+    if converted is not None:
+        return converted
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+#: The ICC colour space each PIL mode's pixels are in.
+_ICC_SPACE = {"RGB": "RGB", "CMYK": "CMYK", "L": "GRAY"}
 
 
 def _icc_to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image | None:
-    """Convert via the embedded colour profile (Display P3 phone photos, print CMYK) to sRGB.
+    """Convert through the embedded colour profile (Display P3 phone photos, print CMYK, linear
+    or wide-gamut scans, grey profiles) to sRGB; None when there is nothing to convert.
 
-    The result is saved without a profile, i.e. read as sRGB, so skipping this would shift colours.
-    Best effort: a missing or broken profile falls back to Pillow's plain conversion.
+    The result is saved without a profile, i.e. read as sRGB, so skipping this would shift
+    colours. The conversion is skipped only when the profile *does* what sRGB does (see
+    :func:`_behaves_as_srgb`): its name proves nothing, a linear profile may be called "sRGB".
+    Best effort: a missing, broken or mismatched profile falls back to Pillow's plain conversion.
     """
-    if not icc or img.mode not in ("RGB", "CMYK"):
+    if not icc or img.mode not in _ICC_SPACE:
         return None
     try:
         from PIL import ImageCms
 
-        profile = ImageCms.ImageCmsProfile(BytesIO(icc))
-        space = profile.profile.xcolor_space.strip()
-        if space != img.mode.strip():
+        profile = _profile(icc)
+        if profile is None or profile.profile.xcolor_space.strip() != _ICC_SPACE[img.mode]:
             return None
-        if img.mode == "RGB" and "srgb" in (ImageCms.getProfileDescription(profile) or "").lower():
+        if _behaves_as_srgb(icc, img.mode):
             return None  # already sRGB: converting would only add rounding
         return ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
     except Exception:  # any lcms/profile failure: fall back rather than refuse the picture
         return None
+
+
+def _grey_to_srgb(grey: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """High-precision grey (H, W) in 0..255 -> (H, W, 3) sRGB, through a grey ICC profile if any.
+
+    LittleCMS through Pillow works on 8-bit grey, so the profile's tone curve is sampled at the
+    256 levels and the pixels are interpolated along it: the 16-bit precision survives.
+    """
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    ramp = Image.fromarray(np.arange(256, dtype=np.uint8)[None, :], "L")
+    curve = _icc_to_srgb(ramp, icc)
+    if curve is None:
+        return rgb
+    levels = np.arange(256, dtype=np.float32)
+    table = np.asarray(curve, dtype=np.float32)[0]  # (256, 3)
+    return np.stack([np.interp(grey, levels, table[:, c]) for c in range(3)], axis=-1).astype(
+        np.float32
+    )
+
+
+def _profile(icc: bytes) -> Any:
+    from PIL import ImageCms
+
+    try:
+        return ImageCms.ImageCmsProfile(BytesIO(icc))
+    except Exception:  # a broken profile: treated as none
+        return None
+
+
+#: Test colours for :func:`_behaves_as_srgb`: every 8-bit grey and a 9x9x9 grid of colours
+#: (the corners and faces of the gamut included), in one small image.
+def _probe_colours() -> np.ndarray:
+    steps = np.linspace(0, 255, 9).round().astype(np.uint8)
+    grid = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), axis=-1).reshape(-1, 3)
+    greys = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    return np.concatenate([grid, greys])[None]
+
+
+@lru_cache(maxsize=32)
+def _behaves_as_srgb(icc: bytes, mode: str) -> bool:
+    """Whether converting through ``icc`` to sRGB leaves every test colour within one level.
+
+    Judged by what the profile does (the sRGB, "sRGB IEC61966-2.1" and camera sRGB profiles all
+    pass), never by its description: a linear-gamma profile named "sRGB" moves mid-grey by ~60
+    levels and is converted.
+    """
+    from PIL import ImageCms
+
+    probe = _probe_colours()
+    if mode == "L":
+        probe = probe[..., :1]
+    elif mode != "RGB":
+        return False  # CMYK numbers are not sRGB ones, whatever the profile
+    src = Image.fromarray(np.ascontiguousarray(probe[..., 0] if mode == "L" else probe), mode)
+    out = ImageCms.profileToProfile(src, _profile(icc), _srgb_profile(), outputMode="RGB")
+    want = np.broadcast_to(probe, (*probe.shape[:2], 3)).astype(np.int16)
+    return bool(np.abs(np.asarray(out, dtype=np.int16) - want).max() <= 1)
 
 
 @lru_cache(maxsize=1)
@@ -442,22 +507,29 @@ def save_image(
     rgb: np.ndarray,
     alpha: np.ndarray | None = None,
     metadata: dict | None = None,
+    *,
+    overwrite: bool = True,
 ) -> Path:
     """Write the image atomically (format from the extension), embedding ``metadata``.
 
     The file appears complete or not at all: data goes to a temporary file in the same folder,
     which replaces the target only after a successful write, so a crash or full disk never
     leaves a corrupt result or clobbers an earlier one. JPEG and BMP cannot hold alpha, so it is
-    dropped there; BMP cannot hold metadata either.
+    dropped there; BMP cannot hold metadata either. Never writes over anything but a regular
+    file; with ``overwrite=False`` an existing file is never replaced (DreamError), even one
+    that appeared while we were writing.
     """
     out = Path(path)
+    if out.is_dir():
+        _check_output_folder(out)  # says it is a folder
     fmt = _output_format(out)
     img = to_pil(rgb, alpha)  # validate the arrays before touching the disk
     if fmt in _NO_ALPHA and img.mode == "RGBA":
         img = img.convert("RGB")
     options = _save_options(fmt, img, _metadata_json(metadata) if metadata is not None else None)
     _check_output_folder(out)
-    _atomic_save(img, out, fmt, options)
+    files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
+    _atomic_save(img, out, fmt, options, overwrite)
     return out
 
 
@@ -558,18 +630,21 @@ def _save_options(fmt: str, img: Image.Image, text: str | None) -> dict[str, Any
     return opts
 
 
-def _atomic_save(img: Image.Image, out: Path, fmt: str, options: dict[str, Any]) -> None:
+def _atomic_save(
+    img: Image.Image, out: Path, fmt: str, options: dict[str, Any], overwrite: bool = True
+) -> None:
     parent = out.parent
+    prefix = files.temp_prefix(out.name, files.OUTPUT_TEMP_SUFFIX, parent)
+    files.remove_stale_temps(parent, prefix, files.OUTPUT_TEMP_SUFFIX)  # left by a killed run
     try:
         tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept past the block
-            mode="wb", dir=parent, prefix=f".{out.name}.", suffix=".tmp", delete=False
+            mode="wb", dir=parent, prefix=prefix, suffix=files.OUTPUT_TEMP_SUFFIX, delete=False
         )
     except PermissionError:
         raise DreamError(f"cannot write to folder {parent}: permission denied") from None
     except OSError as exc:
         raise DreamError(f"cannot write to folder {parent}: {_reason(exc)}") from None
     tmp_path = Path(tmp.name)
-    done = False
     try:
         with tmp:
             img.save(tmp, format=fmt, **options)
@@ -578,14 +653,28 @@ def _atomic_save(img: Image.Image, out: Path, fmt: str, options: dict[str, Any])
         # NamedTemporaryFile is private (0600); give the result normal permissions instead.
         with contextlib.suppress(OSError):
             os.chmod(tmp_path, _new_file_mode(out))
-        os.replace(tmp_path, out)
-        done = True
+        _publish(tmp_path, out, overwrite)
     except OSError as exc:
         raise DreamError(f"could not write {out}: {_reason(exc)}") from None
     finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()  # after a rename it is gone; after a link it is a second name
+
+
+def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Give the finished temporary file its name: a rename, or a hard link where an existing
+    file must not be replaced (the link fails if the name exists, atomically)."""
+    if not overwrite:
+        try:
+            os.link(tmp, out)
+            return
+        except FileExistsError:
+            raise files.output_exists(out) from None
+        except OSError:  # no hard links here (FAT, some network shares): check, then rename
+            if os.path.lexists(out):
+                raise files.output_exists(out) from None
+    files.check_replaceable(out, None, overwrite=True)  # not a device node or FIFO
+    os.replace(tmp, out)
 
 
 def _new_file_mode(out: Path) -> int:
@@ -652,7 +741,7 @@ def _parse_json(value: Any) -> Any:
         return None
     try:
         return json.loads(value.strip("\x00 \n"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a crafted, deeply nested value
         return None
 
 
@@ -669,13 +758,24 @@ def default_output_path(input_path: str | os.PathLike) -> Path:
     return p.with_name(f"{p.stem}.dream.png")
 
 
-def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | None = None) -> Path:
+def check_output_path(
+    path: str | os.PathLike,
+    input_path: str | os.PathLike | None = None,
+    *,
+    inputs: files.RunInputs | None = None,
+    overwrite: bool = True,
+) -> Path:
     """Validate where the result will go *before* the slow dream runs, not after it.
 
-    Checks the extension, that the folder exists and is writable, and that the output would not
-    overwrite the input photo.
+    Checks that it is not a folder, the extension, that the folder exists and a file can be
+    created in it (a real probe: permissions, read-only disks, name length), that the output
+    would not write over the input photo (or any of ``inputs``) or over something that is not a
+    regular file, and, unless ``overwrite``, that it does not exist.
     """
     out = Path(path)
+    files.check_name_length(out)
+    if out.is_dir():
+        _check_output_folder(out)  # says it is a folder
     _output_format(out)
     parent = _check_output_folder(out)
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -685,7 +785,23 @@ def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | N
             f"output {out} is the input file; choose another output path so the original "
             "is not overwritten"
         )
+    files.check_replaceable(out, inputs, overwrite)
+    _probe_folder(out)
     return out
+
+
+def _probe_folder(out: Path) -> None:
+    """Create and remove a temporary file as the save will: fail now, not after the dream."""
+    prefix = files.temp_prefix(out.name, files.OUTPUT_TEMP_SUFFIX, out.parent)
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=out.parent, prefix=prefix, suffix=files.OUTPUT_TEMP_SUFFIX
+        ):
+            pass
+    except PermissionError:
+        raise DreamError(f"cannot write to folder {out.parent}: permission denied") from None
+    except OSError as exc:
+        raise DreamError(f"cannot write {out}: {_reason(exc)}") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -765,11 +881,15 @@ class _Encoded:
         fh.write(self.data)
 
 
-def write_encoded(path: str | os.PathLike, data: bytes) -> Path:
+def write_encoded(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
     """Write :func:`encode_image`'s bytes to ``path`` with the atomic writer of
-    :func:`save_image`: the file appears complete or not at all."""
+    :func:`save_image`, under its rules: the file appears complete or not at all, only a
+    regular file is ever replaced, and with ``overwrite=False`` no existing file is."""
     out = Path(path)
+    if out.is_dir():
+        _check_output_folder(out)  # says it is a folder
     fmt = _output_format(out)
     _check_output_folder(out)
-    _atomic_save(_Encoded(data), out, fmt, {})  # type: ignore[arg-type]
+    files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
+    _atomic_save(_Encoded(data), out, fmt, {}, overwrite)  # type: ignore[arg-type]
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fnmatch
 import glob
 import os
 import re
@@ -21,7 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from inceptionism.errors import DreamError, user_error
+from inceptionism.errors import DreamError, quote, user_error
+from inceptionism.io.files import RunInputs
 
 EXIT_ERROR = 1
 _MAGIC = re.compile(r"[*?[]")
@@ -44,9 +46,55 @@ def _image_suffixes() -> set[str]:
     return {ext for ext, fmt in Image.registered_extensions().items() if fmt in _INPUT_FORMATS}
 
 
+_OURS = re.compile(r"\.dream(-\d+)?$")
+
+
 def _ours(path: Path) -> bool:
-    """A dream we wrote (``photo.dream.png``): not an input when scanning folders or patterns."""
-    return ".dream" in path.suffixes[-2:-1]
+    """A dream we wrote (``photo.dream.png``, ``photo.dream-2.png``): not an input when scanning
+    folders or patterns."""
+    return bool(_OURS.search(path.stem))
+
+
+def _hidden(path: Path) -> bool:
+    """``.hidden.png`` and macOS's ``._photo.jpg`` companions: never picked up by a scan."""
+    return path.name.startswith(".")
+
+
+def _scan_folder(folder: Path, suffixes: set[str]) -> list[Path]:
+    return sorted(
+        f
+        for f in folder.iterdir()
+        if f.suffix.lower() in suffixes and not _hidden(f) and not _ours(f) and f.is_file()
+    )
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files that ``pattern`` matches. ``**`` descends into real folders only: a symlink to
+    a folder (``ln -s . loop``) is not followed, so a link back up cannot make it endless.
+    Hidden files and folders are skipped."""
+    if "**" not in pattern:
+        return [Path(f) for f in glob.glob(pattern)]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if _MAGIC.search(part))
+    root = Path(*parts[:fixed]) if fixed else Path()
+    wanted = parts[fixed:]
+    found = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(folder).relative_to(root).parts if Path(folder) != root else ()
+        for name in names:
+            if not name.startswith(".") and _match((*rel, name), wanted):
+                found.append(Path(folder) / name)
+    return found
+
+
+def _match(parts: Sequence[str], wanted: Sequence[str]) -> bool:
+    """Whether path ``parts`` match pattern parts, ``**`` standing for any number of folders."""
+    if not wanted:
+        return not parts
+    if wanted[0] == "**":
+        return _match(parts, wanted[1:]) or (bool(parts) and _match(parts[1:], wanted))
+    return bool(parts) and fnmatch.fnmatch(parts[0], wanted[0]) and _match(parts[1:], wanted[1:])
 
 
 def expand(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -57,22 +105,21 @@ def expand(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     for arg in inputs:
         p = Path(arg)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in suffixes and f.is_file())
-            found = [f for f in found if not _ours(f)]
+            found = _scan_folder(p, suffixes)
             if not found:
                 problems.append((arg, f"no images in folder {arg}"))
         elif _is_pattern(arg):
-            found = [Path(f) for f in sorted(glob.glob(arg, recursive=True))]
-            found = [f for f in found if f.is_file() and not _ours(f)]
+            found = sorted(_glob(arg))
+            found = [f for f in found if f.is_file() and not _ours(f) and not _hidden(f)]
             if not found:
-                problems.append((arg, f"no files match {arg!r}"))
+                problems.append((arg, f"no files match {quote(arg)}"))
         else:
             found = [p]  # named explicitly: taken as is, a bad one is reported when read
         files.extend(found)
     seen: set[str] = set()
     unique = []
     for f in files:
-        key = os.path.normcase(os.path.abspath(f))
+        key = os.path.normcase(os.path.realpath(f))  # the same file by two names counts once
         if key not in seen:
             seen.add(key)
             unique.append(f)
@@ -81,9 +128,16 @@ def expand(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
 
 def output_folder(path: str) -> Path:
     """The ``-o`` folder of a batch, created (with its parents) if missing."""
+    from inceptionism.io import SUPPORTED_OUTPUT
+
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise DreamError(f"output {out} is a file; with several inputs -o names a folder")
+    if not out.exists() and out.suffix.lower() in SUPPORTED_OUTPUT:
+        raise DreamError(
+            f"-o {out} looks like an image file, but with several inputs -o names a folder "
+            f"(give a folder name, such as {out.with_suffix('')})"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -92,27 +146,28 @@ def output_folder(path: str) -> Path:
 
 
 def plan(
-    files: Sequence[Path], folder: Path | None
-) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """(input, output) pairs; an input whose output another input already has is a problem."""
+    files: Sequence[Path], folder: Path | None, inputs: RunInputs | None = None
+) -> list[tuple[Path, Path]]:
+    """(input, output) pairs. Each output name is distinct, and none is an input of the run:
+    two inputs that would share one (``p.png``, ``p.jpg``) get ``p.dream.png`` and
+    ``p.dream-2.png``. The names do not depend on which outputs exist, so a rerun finds its
+    finished outputs under the same names (and skips them)."""
     from inceptionism.io import default_output_path
+    from inceptionism.io.files import numbered
 
+    inputs = inputs if inputs is not None else RunInputs(files)
     pairs: list[tuple[Path, Path]] = []
-    problems: list[tuple[str, str]] = []
-    owner: dict[str, Path] = {}
+    taken: set[str] = set()
     for f in files:
-        out = default_output_path(f)
+        base = default_output_path(f)
         if folder is not None:
-            out = folder / out.name
-        key = os.path.normcase(os.path.abspath(out))
-        if key in owner:
-            problems.append(
-                (str(f), f"{f}: its output {out} is also the output of {owner[key]}; skipped")
-            )
-            continue
-        owner[key] = f
+            base = folder / base.name
+        out, n = base, 2
+        while os.path.normcase(os.path.abspath(out)) in taken or out in inputs:
+            out, n = numbered(base, n), n + 1
+        taken.add(os.path.normcase(os.path.abspath(out)))
         pairs.append((f, out))
-    return pairs, problems
+    return pairs
 
 
 def describe(e: BaseException) -> str | None:
@@ -131,11 +186,15 @@ def run_batch(
     """Dream every input with the same settings; returns the exit code."""
     from tqdm import tqdm
 
+    from inceptionism.frontends.cli import run_inputs
+
     chosen = settings(args)  # bad options fail once, before any work
     files, problems = expand(args.input)
     folder = output_folder(args.output) if args.output and files else None
-    pairs, clashes = plan(files, folder)
-    problems += clashes
+    inputs = run_inputs(args)
+    for f in files:
+        inputs.add(f)
+    pairs = plan(files, folder, inputs)
     failed = [name for name, _ in problems]
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
@@ -155,7 +214,7 @@ def run_batch(
                 skipped += 1
             else:
                 one = copy.copy(args)
-                one.input, one.output = str(src), str(out)
+                one.input, one.output, one.run_inputs = str(src), str(out), inputs
                 try:
                     dream_one(one, chosen)
                     done += 1

@@ -212,7 +212,7 @@ class DreamWorker:
                 if not task.overwrite and made_with(task.output, self.spec.config):
                     return Outcome("skipped", node=self.node)  # an earlier try wrote it
                 done = dream_file(self.dreamer, io.read_input(task.input), task.input, task.output)
-                io.write_encoded(task.output, done.data)
+                io.write_encoded(task.output, done.data, overwrite=task.overwrite)
                 return Outcome("done", node=self.node)
             done = dream_file(self.dreamer, task.data, task.input, task.output)
             return Outcome("done", data=done.data, node=self.node)
@@ -365,6 +365,7 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     from tqdm import tqdm
 
     from inceptionism import io
+    from inceptionism.frontends.cli import run_inputs
     from inceptionism.jobs import batch
     from inceptionism.jobs.filejob import made_with
 
@@ -379,8 +380,10 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     cfg = recipe(args)  # bad options fail once, before Ray starts
     files, problems = batch.expand(args.input)
     folder = batch.output_folder(args.output) if args.output and files else None
-    pairs, clashes = batch.plan(files, folder)
-    problems += clashes
+    inputs = run_inputs(args)  # never written over, whatever the flags
+    for f in files:
+        inputs.add(f)
+    pairs = batch.plan(files, folder, inputs)
     failures = [{"input": name, "error": message} for name, message in problems]
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
@@ -396,7 +399,7 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
             failures.append({"input": str(src), "output": str(out), "error": message})
             continue
         try:
-            io.check_output_path(out, src)
+            io.check_output_path(out, src, inputs=inputs, overwrite=args.overwrite)
         except DreamError as e:
             message = describe(e) or str(e)
             print(f"deepdream: error: {message}", file=sys.stderr)
@@ -502,7 +505,7 @@ class _Driver:
         else:
             if outcome.data is not None:
                 try:
-                    io.write_encoded(job.task.output, outcome.data)
+                    io.write_encoded(job.task.output, outcome.data, overwrite=job.task.overwrite)
                 except DreamError as e:
                     self._fail(job, describe(e) or str(e))
                     return

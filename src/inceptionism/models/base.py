@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,11 +49,11 @@ class Preprocess:
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         o, s = self._params(pixels)
-        return (pixels - o) / s
+        return (pixels - o).div_(s)  # = (pixels - o) / s, without a second full-size temporary
 
     def invert(self, x: torch.Tensor) -> torch.Tensor:
         o, s = self._params(x)
-        return x * s + o
+        return (x * s).add_(o)  # = x * s + o, without a second full-size temporary
 
 
 # The ImageNet preprocessing of torchvision's published weights (pixels in 0..1).
@@ -62,6 +63,57 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class _Captured(Exception):
     """Raised by a hook to stop the forward pass once every requested layer has been seen."""
+
+
+# -- taps that threads can share ----------------------------------------------------------------
+#
+# One stateless forward hook (``_tap``) per tapped module, installed once and never removed: what
+# a forward pass should capture lives in the calling thread's ``_Capture``, so two threads running
+# the same network at once each see only their own layers, and no hook dict is ever changed while
+# another thread walks it (torch iterates a module's hooks live when an exception, our early stop
+# included, passes through it). Modules without a tap keep torch's hook-free fast path.
+
+_TAP_LOCK = threading.RLock()  # installing taps, and deep-copying a net whose taps may change
+_thread = threading.local()
+
+
+class _Capture:
+    """What one forward pass in one thread collects: module id -> the names asked for it."""
+
+    __slots__ = ("out", "remaining", "wanted")
+
+    def __init__(self, wanted: dict[int, list[str]]) -> None:
+        self.wanted = wanted
+        self.remaining = set(wanted)
+        self.out: dict[str, torch.Tensor] = {}
+
+
+def _tap(module: nn.Module, _inp: object, output: torch.Tensor) -> None:
+    capture: _Capture | None = getattr(_thread, "capture", None)
+    if capture is None:
+        return
+    names = capture.wanted.get(id(module))
+    if names is None:
+        return
+    for n in names:
+        capture.out[n] = output
+    capture.remaining.discard(id(module))
+    if not capture.remaining:
+        raise _Captured
+
+
+def _has_tap(module: nn.Module) -> bool:
+    # a deep copy of a tapped module carries the (module-agnostic) tap along
+    return any(h is _tap for h in module._forward_hooks.values())
+
+
+def _install_taps(modules: Iterable[nn.Module]) -> None:
+    missing = [m for m in modules if not _has_tap(m)]
+    if missing:
+        with _TAP_LOCK:
+            for m in missing:
+                if not _has_tap(m):
+                    m.register_forward_hook(_tap)
 
 
 # -- speed: batch-norm folding, memory layout, half precision ---------------------------------
@@ -192,7 +244,24 @@ def _sharing_copy(net: nn.Module) -> nn.Module:
     below assign new tensors, so the original stays as loaded, and only what they replace costs
     memory (not, say, VGG's 400 MB of classifier weights)."""
     memo: dict[int, Any] = {id(t): t for t in (*net.parameters(), *net.buffers())}
-    return copy.deepcopy(net, memo)
+    with _TAP_LOCK:
+        return copy.deepcopy(net, memo)
+
+
+def _copy_to(net: nn.Module, device: torch.device) -> nn.Module:
+    """A copy of ``net`` on ``device``; ``net`` itself is left where it is (``Module.to`` moves
+    the tensors of a module, and so of every model sharing them, in place)."""
+    memo: dict[int, Any] = {}
+    for p in net.parameters():
+        memo[id(p)] = nn.Parameter(p.detach().to(device), requires_grad=p.requires_grad)
+    for b in net.buffers():
+        memo[id(b)] = b.to(device)
+    with _TAP_LOCK:
+        return copy.deepcopy(net, memo)
+
+
+def _same_device(have: torch.device, want: torch.device) -> bool:
+    return have.type == want.type and (want.index is None or want.index == have.index)
 
 
 def _conv_weights_channels_last(net: nn.Module) -> None:
@@ -228,6 +297,10 @@ class DreamModel:
 
     ``layers`` maps each public layer name to a module path inside ``net`` (the module's output
     is the layer's activation); ``aliases`` maps extra names (e.g. TF-slim ones) to public names.
+
+    Threads may share one model: after set-up nothing changes it. ``resolve`` only looks names
+    up, ``to`` and ``fast`` return other models (made once, under the model's lock), and what is
+    measured lazily (``layer_info``) is filled in under that lock too.
     """
 
     name: str
@@ -240,32 +313,73 @@ class DreamModel:
     _info: list[LayerInfo] | None = field(default=None, repr=False)
     # "fp32" for a model as loaded; see ``fast`` for the others.
     precision: str = "fp32"
-    _fast: dict[tuple[Any, ...], DreamModel] = field(default_factory=dict, repr=False)
     _prepared: bool = field(default=False, repr=False)
+    # Made lazily, each under ``_lock``; a ``dataclasses.replace`` copy starts with its own.
+    _fast: dict[tuple[Any, ...], DreamModel] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _moved: dict[str, DreamModel] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _path_info: dict[str, LayerInfo] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.RLock = field(  # type: ignore[valid-type]
+        default_factory=threading.RLock, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
-        self.net.eval()
+        # only where needed: a model made from another one's net must not write to it
+        if any(m.training for m in self.net.modules()):
+            self.net.eval()
         for p in self.net.parameters():
-            p.requires_grad_(False)
+            if p.requires_grad:
+                p.requires_grad_(False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # -- names ---------------------------------------------------------------------------------
     def resolve(self, layer: str) -> str:
-        """Public name for ``layer`` (a public name, an alias, or a module path)."""
+        """Public name for ``layer`` (a public name, an alias, or a module path); looks only."""
         if layer in self.layers:
             return layer
         if layer in self.aliases:
             return self.aliases[layer]
-        modules = dict(self.net.named_modules())
-        if layer in modules and layer:
-            self.layers[layer] = layer
+        if layer and self._submodule(layer) is not None:
             return layer
         raise unknown_name(f"layer for model {self.name}", layer, [*self.layers, *self.aliases])
 
+    def module_path(self, layer: str) -> str:
+        """Path inside ``net`` of the module whose output is ``layer``."""
+        name = self.resolve(layer)
+        return self.layers.get(name, name)
+
+    def _submodule(self, path: str) -> nn.Module | None:
+        try:
+            return self.net.get_submodule(path)
+        except AttributeError:
+            return None
+
     def to(self, device: torch.device | str) -> DreamModel:
-        self.net.to(device)
-        for m in self._fast.values():
-            m.net.to(device)
-        return self
+        """This model on ``device``: itself if it is there, else a copy made once and kept (the
+        network is copied, never moved, as other threads may be using it where it is)."""
+        device = torch.device(device)
+        if _same_device(self.device, device):
+            return self
+        key = str(device)
+        with self._lock:
+            moved = self._moved.get(key)
+            if moved is None:
+                moved = dataclasses.replace(self, net=_copy_to(self.net, device))
+                self._moved[key] = moved
+        return moved
 
     # -- speed ---------------------------------------------------------------------------------
     def fast(
@@ -287,14 +401,18 @@ class DreamModel:
         if channels_last is None:
             channels_last = self.device.type == "cpu"
         key = (precision, fuse, channels_last)
-        if key not in self._fast:
-            # precisions share one set of folded weights
-            same = [m.net for k, m in self._fast.items() if k[1:] == (fuse, channels_last)]
-            net = same[0] if same else self._dreaming_net(fuse, channels_last)
-            self._fast[key] = dataclasses.replace(
-                self, net=net, precision=precision, _fast={}, _prepared=True
-            )
-        return self._fast[key]
+        made = self._fast.get(key)
+        if made is not None:
+            return made
+        with self._lock:
+            if key not in self._fast:
+                # precisions share one set of folded weights
+                same = [m.net for k, m in self._fast.items() if k[1:] == (fuse, channels_last)]
+                net = same[0] if same else self._dreaming_net(fuse, channels_last)
+                self._fast[key] = dataclasses.replace(
+                    self, net=net, precision=precision, _prepared=True
+                )
+            return self._fast[key]
 
     def _dreaming_net(self, fuse: bool, channels_last: bool) -> nn.Module:
         """The net with its batch norms folded, its modules' own rewrites for dreaming applied
@@ -335,29 +453,21 @@ class DreamModel:
         self, x: torch.Tensor, layers: Iterable[str], half: torch.dtype | None
     ) -> dict[str, torch.Tensor]:
         """``activations`` with the forward under autocast to ``half`` (None: as is)."""
-        wanted: dict[str, list[str]] = {}
+        wanted: dict[int, list[str]] = {}
+        modules = []
         for n in layers:
-            wanted.setdefault(self.layers[self.resolve(n)], []).append(n)
-        modules = dict(self.net.named_modules())
-        out: dict[str, torch.Tensor] = {}
-        remaining = set(wanted)
-        handles = []
-
-        def make_hook(path: str):
-            def hook(_m: nn.Module, _inp: object, output: torch.Tensor) -> None:
-                for n in wanted[path]:
-                    out[n] = output
-                remaining.discard(path)
-                if not remaining:
-                    raise _Captured
-
-            return hook
+            module = self.net.get_submodule(self.module_path(n))
+            if id(module) not in wanted:
+                modules.append(module)
+            wanted.setdefault(id(module), []).append(n)
+        _install_taps(modules)
+        capture = _Capture(wanted)
 
         unscale = [1.0]
         if half is torch.float16:  # loss scaling, undone at the input once the scale is known
             x = _ScaleGrad.apply(x, unscale)
-        for path in wanted:
-            handles.append(modules[path].register_forward_hook(make_hook(path)))
+        outer = getattr(_thread, "capture", None)
+        _thread.capture = capture
         try:
             if half is None:
                 self.net(x)
@@ -367,8 +477,8 @@ class DreamModel:
         except _Captured:
             pass
         finally:
-            for h in handles:
-                h.remove()
+            _thread.capture = outer
+        out = capture.out
         if half is not None:
             out = {n: a.float() for n, a in out.items()}  # objectives in float32
         if half is torch.float16 and out:
@@ -397,29 +507,44 @@ class DreamModel:
     def layer_info(self, probe_size: int = 224) -> list[LayerInfo]:
         """Every layer with its channels and spatial stride, found by one probe forward."""
         if self._info is None:
-            x = torch.zeros(1, 3, probe_size, probe_size, device=self.device, dtype=self.dtype)
-            with torch.no_grad():
-                acts = self.activations(x, list(self.layers))
-            info = []
-            for name, path in self.layers.items():
-                a = acts.get(name)
-                if not isinstance(a, torch.Tensor):
-                    continue  # a container or a module that returns something else
-                if a.dim() == 4:
-                    # nearest power of two: unpadded nets (Inception v3) lose edge pixels
-                    stride = 2 ** round(math.log2(probe_size / a.shape[-1]))
-                    info.append(LayerInfo(name, a.shape[1], stride, path))
-                else:
-                    info.append(LayerInfo(name, a.shape[-1], 0, path))
-            self._info = info
-        return self._info
+            with self._lock:
+                if self._info is None:
+                    self._info = self._probe(self.layers, probe_size)
+        return list(self._info)
+
+    def _probe(self, layers: Mapping[str, str], probe_size: int = 224) -> list[LayerInfo]:
+        """Channels and stride of each ``name -> module path`` in ``layers``: one forward of a
+        blank image (shapes only: on the meta device it needs no weights)."""
+        x = torch.zeros(1, 3, probe_size, probe_size, device=self.device, dtype=self.dtype)
+        with torch.no_grad():
+            acts = self.activations(x, list(layers))
+        info = []
+        for name, path in layers.items():
+            a = acts.get(name)
+            if not isinstance(a, torch.Tensor):
+                continue  # a container or a module that returns something else
+            if a.dim() == 4:
+                # nearest power of two: unpadded nets (Inception v3) lose edge pixels
+                stride = 2 ** round(math.log2(probe_size / a.shape[-1]))
+                info.append(LayerInfo(name, a.shape[1], stride, path))
+            else:
+                info.append(LayerInfo(name, a.shape[-1], 0, path))
+        return info
 
     def stride(self, layer: str) -> int:
         name = self.resolve(layer)
         for li in self.layer_info():
             if li.name == name:
                 return li.stride
-        return 1
+        if name in self.layers:
+            return 1  # a public layer the probe cannot measure
+        # a module path: measured once, on its own
+        if name not in self._path_info:
+            with self._lock:
+                if name not in self._path_info:
+                    found = self._probe({name: name})
+                    self._path_info[name] = found[0] if found else LayerInfo(name, 0, 1, name)
+        return self._path_info[name].stride
 
 
 def check_names(kind: str, names: Mapping[str, object], known: Iterable[str]) -> None:

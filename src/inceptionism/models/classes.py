@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, quote
 
 _FILE = Path(__file__).parent.parent / "data" / "imagenet_classes.txt"
 
@@ -47,7 +47,7 @@ def lookup(spec: str | int, num_classes: int = 1000) -> int:
         )
     query = _words(text)
     if not query:
-        raise DreamError(f"empty class name {text!r}")
+        raise DreamError(f"empty class name {quote(text)}")
     table = [_words(n) for n in names()]
     exact = [i for i, w in enumerate(table) if w == query]
     if exact:
@@ -65,12 +65,13 @@ def lookup(spec: str | int, num_classes: int = 1000) -> int:
     if found:
         more = f" and {len(found) - 8} more" if len(found) > 8 else ""
         raise DreamError(
-            f"class {text!r} is ambiguous: {_listing(found[:8])}{more}; give the full name or index"
+            f"class {quote(text)} is ambiguous: {_listing(found[:8])}{more}; "
+            "give the full name or index"
         )
     lowered = {n.casefold(): i for i, n in enumerate(names())}
     close = difflib.get_close_matches(" ".join(query), list(lowered), n=4, cutoff=0.6)
     hint = f"; closest: {_listing([lowered[c] for c in close])}" if close else ""
-    raise DreamError(f"unknown class {text!r}{hint} (see: deepdream classes)")
+    raise DreamError(f"unknown class {quote(text)}{hint}", hint="see the list of class names")
 
 
 def search(word: str = "") -> list[tuple[int, str]]:

@@ -9,15 +9,16 @@ through forward hooks, the forward stopped after the deepest one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from torch import nn
 
-from ..errors import DreamError
+from ..errors import DreamError, quote
 from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, Preprocess
 
 
@@ -60,39 +61,68 @@ def _import_factory(spec: str):
             raise DreamError(f"cannot import model file {target}")
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[mod_name] = module
-        try:
+        with _users_code(f"error importing {target}"):
             loader_spec.loader.exec_module(module)
-        except Exception as e:  # the user's code: report, don't crash
-            raise DreamError(f"error importing {target}: {type(e).__name__}: {e}") from None
     else:
-        try:
+        with _users_code(f"cannot import module {target!r}"):
             module = importlib.import_module(target)
-        except ImportError as e:
-            raise DreamError(f"cannot import module {target!r}: {e}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise DreamError(f"{target} has no callable {attr!r}")
     return factory
 
 
+@contextlib.contextmanager
+def _users_code(doing: str) -> Iterator[None]:
+    """Run the user's code; whatever it raises, even ``sys.exit()``, becomes one DreamError line
+    (a Ctrl-C still interrupts)."""
+    try:
+        yield
+    except DreamError:
+        raise
+    except SystemExit as e:
+        raise DreamError(f"{doing}: it called sys.exit({quote(e.code)})") from None
+    except Exception as e:
+        raise DreamError(f"{doing}: {type(e).__name__}: {_cut(str(e))}") from None
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _preprocess(spec: str, pre: object) -> Preprocess | None:
+    """A factory's second value: a Preprocess or ``{"mean": [...], "std": [...]}``."""
+    if pre is None or isinstance(pre, Preprocess):
+        return pre
+    if isinstance(pre, Mapping) and "mean" in pre and "std" in pre:
+        with _users_code(f"bad preprocessing from {spec}"):
+            return Preprocess.mean_std(pre["mean"], pre["std"])
+    raise DreamError(
+        f"model factory {spec} returned {type(pre).__name__} {quote(pre)} as its preprocessing; "
+        'expected a Preprocess or {"mean": [r, g, b], "std": [r, g, b]}'
+    )
+
+
 def load_factory(spec: str, weights: str | Path | None = None) -> DreamModel:
     """Build a model from a user factory; ``weights`` (optional) is loaded into it."""
     factory = _import_factory(spec)
-    try:
+    with _users_code(f"model factory {spec} failed"):
         made = factory()
-    except Exception as e:
-        raise DreamError(f"model factory {spec} failed: {type(e).__name__}: {e}") from None
     if isinstance(made, DreamModel):
         model = made
     else:
+        if isinstance(made, tuple) and len(made) != 2:
+            raise DreamError(
+                f"model factory {spec} returned a tuple of {len(made)}; "
+                "expected a module, (module, preprocess) or a DreamModel"
+            )
         net, pre = made if isinstance(made, tuple) else (made, None)
         if not isinstance(net, nn.Module):
             raise DreamError(
                 f"model factory {spec} returned {type(net).__name__}, not a torch.nn.Module"
             )
-        if pre is not None and not isinstance(pre, Preprocess):
-            pre = Preprocess.mean_std(pre["mean"], pre["std"])
-        model = from_module(net, pre, name=spec)
+        model = from_module(net, _preprocess(spec, pre), name=spec)
     if weights:
         from .weights import load_state_dict_file
 

