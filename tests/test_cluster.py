@@ -98,7 +98,9 @@ def test_ray_batch_with_a_bad_file_a_transient_error_and_a_killed_worker(
     local_ray, tmp_path, capsys
 ):
     faults = local_ray
-    photos = _photos(tmp_path / "in", 10)
+    photos = _photos(tmp_path / "in", 9)
+    twin = tmp_path / "in" / "photo00.jpg"  # the same name as photo00.png but for its type
+    Image.open(photos[0]).save(twin, quality=95)
     bad = tmp_path / "in" / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     (faults / "transient-photo03.png").touch()  # raises once in whichever worker takes it
@@ -116,9 +118,10 @@ def test_ray_batch_with_a_bad_file_a_transient_error_and_a_killed_worker(
     assert f"11 inputs: 10 dreamed, 1 failed: {bad}" in err
 
     made = sorted(p.name for p in out.iterdir())
-    assert made == sorted([f"{p.stem}.dream.png" for p in photos] + [cluster.MANIFEST])
-    for p in photos:
-        result = out / f"{p.stem}.dream.png"
+    names = [f"{p.stem}.dream.png" for p in photos] + ["photo00.dream-2.png"]  # distinct names
+    assert made == sorted([*names, cluster.MANIFEST])
+    for name in names:
+        result = out / name
         meta = io.read_metadata(result)
         assert meta["model"] == "efficientnet-lite0" and meta["config"]["octaves"] == 2
         assert made_with(result, RECIPE)
