@@ -18,7 +18,8 @@ import torch
 from conftest import sample_array, tiny_model
 from weights_server import WeightsServer, closed_port_url
 
-from inceptionism.api import get_model, run
+from inceptionism import Dreamer
+from inceptionism.api import get_model
 from inceptionism.config import make_config
 from inceptionism.frontends.cli import main
 from inceptionism.io import load_image
@@ -64,10 +65,10 @@ def test_two_threads_dream_with_one_cached_model_as_if_one_after_the_other():
 
     def dream(i: int):
         def job() -> np.ndarray:
-            def progress(_done: int, _loss: object) -> None:
+            dreamer = Dreamer(model, configs[i], device="cpu")  # each thread its own session
+            for event in dreamer.steps(images[i]):  # noqa: B007
                 stamps[i].append(time.monotonic())
-
-            return run(images[i], configs[i], model, device="cpu", progress=progress)
+            return event.result
 
         return job
 
