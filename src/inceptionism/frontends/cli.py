@@ -22,10 +22,11 @@ from inceptionism import __version__
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
 from inceptionism.frontends import studio_cli, video_cli
+from inceptionism.jobs import cluster
 
 if TYPE_CHECKING:
     from inceptionism.io.files import RunInputs
-    from inceptionism.session import Dreamer
+    from inceptionism.session import Dreamer, DreamEvent
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -89,6 +90,7 @@ def build_parser(
     d.add_argument(
         "--print-config", action="store_true", help="print the settings as TOML and exit"
     )
+    cluster.add_arguments(d)
 
     lay = sub.add_parser("layers", help="list a model's layers with channels and stride")
     lay._sub = "layers"  # type: ignore[attr-defined]
@@ -152,7 +154,7 @@ def _help_context(argv: Sequence[str]) -> tuple[str | None, str | None]:
 def cmd_dream_inputs(args: argparse.Namespace) -> int:
     """Settings files, then one input exactly as ``cmd_dream`` or several as a batch."""
     from inceptionism.frontends import configfile
-    from inceptionism.jobs import batch
+    from inceptionism.jobs import batch, cluster
 
     given = set(vars(build_parser(given_only=True).parse_args(args.argv)))
     args = configfile.apply(args, given)
@@ -166,6 +168,8 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
             model.resolve(layer)
         print(configfile.dumps(configfile.effective(args, cfg, model.default_layers)))
         return 0
+    if cluster.wanted(args):
+        return cluster.run(args, recipe)
     if not args.input:
         print(
             "deepdream: error: the following arguments are required: input "
@@ -205,18 +209,16 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     from tqdm import tqdm
 
     from inceptionism import io
+    from inceptionism.jobs.filejob import dream_file
 
     dreamer = dreamer or dream_settings(args)
     output = choose_output(args, getattr(args, "run_inputs", None) or run_inputs(args))
-    image = io.load_image(args.input, max_side=dreamer.recipe.max_side)
-    shape = image.rgb.shape[:2]
-    total = dreamer.total_steps(shape)
-    sizes = dreamer.octave_sizes(shape)
-    cost = [h * w / 1e6 for h, w in sizes]  # a step's work: about its octave's megapixels
+    data = io.read_input(args.input)
+    name = Path(args.input).name
     with tqdm(
-        total=sum(cost) * dreamer.recipe.iterations,
+        total=None,  # known once the image is decoded
         disable=args.quiet,
-        desc=f"{Path(args.input).name} octave 1/{len(sizes)} ",
+        desc=f"{name} ",
         file=sys.stderr,
         dynamic_ncols=True,
         leave=None,  # below a batch's bar: cleared when done
@@ -225,32 +227,41 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     ) as bar:
         shown = 0.0
         done = 0.0
+        cost: list[float] = []  # a step's work per octave: about its megapixels
+        total = 0
+
+        def start(shape: tuple[int, int]) -> None:
+            nonlocal total
+            cost[:] = [h * w / 1e6 for h, w in dreamer.octave_sizes(shape)]
+            total = dreamer.total_steps(shape)
+            bar.total = sum(cost) * dreamer.recipe.iterations
+
+        def progress(event: DreamEvent) -> None:
+            nonlocal shown, done
+            done += cost[event.octave - 1]
+            if event.result is not None:
+                done = bar.total  # octaves max_loss ended early: the dream is done
+            now = time.monotonic()
+            if now - shown >= 0.5 or event.result is not None:  # a GPU loss waits for it
+                shown = now
+                bar.set_description_str(
+                    f"{name} octave {event.octave}/{event.octaves} ", refresh=False
+                )
+                bar.set_postfix_str(
+                    f"step {event.step}/{total}, loss {event.loss:.3f}", refresh=False
+                )
+            bar.update(done - bar.n)
+
         try:
-            for event in dreamer.steps(image):
-                if args.quiet:
-                    continue
-                done += cost[event.octave - 1]
-                if event.result is not None:
-                    done = bar.total  # octaves max_loss ended early: the dream is done
-                now = time.monotonic()
-                if now - shown >= 0.5 or event.result is not None:  # a GPU loss waits for it
-                    shown = now
-                    bar.set_description_str(
-                        f"{Path(args.input).name} octave {event.octave}/{event.octaves} ",
-                        refresh=False,
-                    )
-                    bar.set_postfix_str(
-                        f"step {event.step}/{total}, loss {event.loss:.3f}", refresh=False
-                    )
-                bar.update(done - bar.n)
+            dreamed = dream_file(
+                dreamer, data, args.input, output, None if args.quiet else progress, start
+            )
         except KeyboardInterrupt:
             bar.leave = False  # close() clears the line: the bar is drawn once, not twice
             raise
-    for message in event.warnings:  # after the bar is gone; shown even with --quiet
+    for message in dreamed.warnings:  # after the bar is gone; shown even with --quiet
         print(f"deepdream: warning: {args.input}: {message}", file=sys.stderr)
-    meta = dreamer.metadata(shape, warnings=event.warnings)
-    meta["input"] = Path(args.input).name  # which photo this is a dream of (not where it was)
-    io.save_image(output, event.result, image.alpha, meta, overwrite=args.overwrite)
+    io.write_encoded(output, dreamed.data, overwrite=args.overwrite)
     if not args.quiet:
         tqdm.write(str(output), file=sys.stdout)
     return 0

@@ -6,11 +6,15 @@ from .images import (
     SUPPORTED_OUTPUT,
     LoadedImage,
     check_output_path,
+    decode_image,
     default_output_path,
+    encode_image,
     load_image,
+    read_input,
     read_metadata,
     save_image,
     to_pil,
+    write_encoded,
 )
 
 __all__ = [
@@ -19,9 +23,13 @@ __all__ = [
     "SUPPORTED_OUTPUT",
     "LoadedImage",
     "check_output_path",
+    "decode_image",
     "default_output_path",
+    "encode_image",
     "load_image",
+    "read_input",
     "read_metadata",
     "save_image",
     "to_pil",
+    "write_encoded",
 ]

@@ -38,11 +38,15 @@ __all__ = [
     "SUPPORTED_OUTPUT",
     "LoadedImage",
     "check_output_path",
+    "decode_image",
     "default_output_path",
+    "encode_image",
     "load_image",
+    "read_input",
     "read_metadata",
     "save_image",
     "to_pil",
+    "write_encoded",
 ]
 
 #: Refuse to decode images larger than this many pixels: a tiny file can claim a huge size
@@ -834,3 +838,78 @@ def _reason(exc: BaseException) -> str:
     """One line, no traceback: the OS's own words where there are some."""
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return " ".join(text.split()) or type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# bytes in, bytes out: a file's job can run where the file is not (a cluster worker)
+
+
+def read_input(path: str | os.PathLike) -> bytes:
+    """The bytes of an input image file, with the same one-line errors as :func:`load_image`
+    (missing, a folder, empty, unreadable). Only ever reads."""
+    p = Path(path)
+    _check_input_file(p)
+    with _open_binary(p) as fh:
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise DreamError(f"cannot read {p}: {_reason(exc)}") from None
+
+
+def decode_image(data: bytes, label: str, max_side: int | None = None) -> LoadedImage:
+    """:func:`load_image` for a file's bytes (``label`` names it in messages): the same checks,
+    decoding and shrinking, so the same file gives the same pixels either way."""
+    max_side = _check_max_side(max_side)
+    if not data:
+        raise DreamError(f"{label} is empty (0 bytes), not an image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = _open_pil(BytesIO(data), label)
+        if max_side is not None and max(img.size) > max_side:
+            img.draft(None, _scaled_size(img.size, max_side))
+        img = _decode(img, label)
+    rgb, alpha = _fit(*_from_pil(img, label), max_side)
+    if isinstance(rgb, Image.Image):
+        rgb = np.asarray(rgb, dtype=np.float32)
+    return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=alpha, source=label)
+
+
+def encode_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    metadata: dict | None = None,
+) -> bytes:
+    """The bytes :func:`save_image` would write to ``path`` (format from its extension)."""
+    fmt = _output_format(Path(path))
+    img = to_pil(rgb, alpha)
+    if fmt in _NO_ALPHA and img.mode == "RGBA":
+        img = img.convert("RGB")
+    options = _save_options(fmt, img, _metadata_json(metadata) if metadata is not None else None)
+    buf = BytesIO()
+    img.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+class _Encoded:
+    """Already-encoded file bytes that the atomic writer saves as it would save an image."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def save(self, fh: BinaryIO, format: str | None = None, **_options: Any) -> None:
+        fh.write(self.data)
+
+
+def write_encoded(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write :func:`encode_image`'s bytes to ``path`` with the atomic writer of
+    :func:`save_image`, under its rules: the file appears complete or not at all, only a
+    regular file is ever replaced, and with ``overwrite=False`` no existing file is."""
+    out = Path(path)
+    if out.is_dir():
+        _check_output_folder(out)  # says it is a folder
+    fmt = _output_format(out)
+    _check_output_folder(out)
+    files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
+    _atomic_save(_Encoded(data), out, fmt, {}, overwrite)  # type: ignore[arg-type]
+    return out

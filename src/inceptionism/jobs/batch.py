@@ -226,11 +226,16 @@ def run_batch(
                     failed.append(str(src))
             bar.update(1)
     total = len(pairs) + len(problems)
+    if failed or not args.quiet:
+        print(f"deepdream: {total} inputs: {summary(done, skipped, failed)}", file=sys.stderr)
+    return EXIT_ERROR if failed else 0
+
+
+def summary(done: int, skipped: int, failed: Sequence[str]) -> str:
+    """The end of a batch's last line (every executor's): what was done, skipped, failed."""
     parts = [f"{done} dreamed"]
     if skipped:
         parts.append(f"{skipped} skipped (output exists; --overwrite redoes it)")
     if failed:
         parts.append(f"{len(failed)} failed: {', '.join(failed)}")
-    if failed or not args.quiet:
-        print(f"deepdream: {total} inputs: {', '.join(parts)}", file=sys.stderr)
-    return EXIT_ERROR if failed else 0
+    return ", ".join(parts)
