@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def local_ray(tmp_path_factory):
     faults = root / "faults"
     faults.mkdir()
     os.environ[cluster.FAULTS_ENV] = str(faults)
+    sigterm = signal.getsignal(signal.SIGTERM)  # ray.init installs its own: put ours back
     ray.init(
         num_cpus=2,
         _temp_dir=str(root / "r"),
@@ -68,6 +70,7 @@ def local_ray(tmp_path_factory):
         log_to_driver=False,
         logging_level="WARNING",
     )
+    signal.signal(signal.SIGTERM, sigterm)
     try:
         yield faults
     finally:

@@ -24,8 +24,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -256,10 +258,15 @@ def connected(address: str | None) -> Any:
     if not address or address == "local":
         kwargs["include_dashboard"] = False
         address = None
+    main_thread = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise DreamError(f"cannot join the Ray cluster at {address}: {e}") from None
+    finally:
+        if main_thread:  # ray.init installs its own: keep the command's (clean-up, exit 143)
+            signal.signal(signal.SIGTERM, sigterm)
     try:
         yield ray
     finally:
