@@ -115,7 +115,18 @@ class DreamConfig:
         unknown = set(d) - names
         if unknown:
             raise DreamError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return cls(**{k: _from_json(k, v) for k, v in d.items()})
+
+
+def _from_json(name: str, value: Any) -> Any:
+    """A setting as an output's metadata stores it: standard JSON has no Infinity, so an
+    infinite float (``max_loss = inf``, off) is written as the string ``"inf"``."""
+    from inceptionism.options import OPTION
+
+    option = OPTION.get(name)
+    if option is not None and option.kind == "float" and value in ("inf", "-inf"):
+        return float(value)
+    return value
 
 
 # preset -> model ("*" for any) -> overrides of the reference defaults.

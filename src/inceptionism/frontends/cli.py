@@ -215,29 +215,33 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
     output = choose_output(args, getattr(args, "run_inputs", None) or run_inputs(args))
     data = io.read_input(args.input)
     name = Path(args.input).name
-    with tqdm(
-        total=None,  # known once the image is decoded
-        disable=args.quiet,
-        desc=f"{name} ",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        leave=None,  # below a batch's bar: cleared when done
-        # the ETA comes from the pixels done, not the steps: the last octaves are the largest
-        bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
-    ) as bar:
+    with contextlib.ExitStack() as stack:
+        bar = None  # drawn once the image is decoded: a bad file gets its one line, no bar
         shown = 0.0
         done = 0.0
         cost: list[float] = []  # a step's work per octave: about its megapixels
         total = 0
 
         def start(shape: tuple[int, int]) -> None:
-            nonlocal total
+            nonlocal total, bar
             cost[:] = [h * w / 1e6 for h, w in dreamer.octave_sizes(shape)]
             total = dreamer.total_steps(shape)
-            bar.total = sum(cost) * dreamer.recipe.iterations
+            bar = stack.enter_context(
+                tqdm(
+                    total=sum(cost) * dreamer.recipe.iterations,
+                    disable=args.quiet,
+                    desc=f"{name} octave 1/{len(cost)} ",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                    leave=None,  # below a batch's bar: cleared when done
+                    # the ETA comes from the pixels done, not the steps: big octaves come last
+                    bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+                )
+            )
 
         def progress(event: DreamEvent) -> None:
             nonlocal shown, done
+            assert bar is not None
             done += cost[event.octave - 1]
             if event.result is not None:
                 done = bar.total  # octaves max_loss ended early: the dream is done
@@ -257,7 +261,8 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
                 dreamer, data, args.input, output, None if args.quiet else progress, start
             )
         except KeyboardInterrupt:
-            bar.leave = False  # close() clears the line: the bar is drawn once, not twice
+            if bar is not None:
+                bar.leave = False  # close() clears the line: the bar is drawn once, not twice
             raise
     for message in dreamed.warnings:  # after the bar is gone; shown even with --quiet
         print(f"deepdream: warning: {args.input}: {message}", file=sys.stderr)

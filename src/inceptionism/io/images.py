@@ -568,16 +568,16 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
 
 
-def _standard_json(value: Any) -> Any:
+def standard_json(value: Any) -> Any:
     """``value`` with infinite floats as the strings ``"inf"``/``"-inf"``: standard JSON has no
     Infinity (Python's ``json`` writes it, most other readers refuse it). ``max_loss = inf``
     (off) is the one infinite setting; readers of the settings turn the string back."""
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if isinstance(value, dict):
-        return {k: _standard_json(v) for k, v in value.items()}
+        return {k: standard_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_standard_json(v) for v in value]
+        return [standard_json(v) for v in value]
     return value
 
 
@@ -586,7 +586,7 @@ def _metadata_json(metadata: dict) -> str:
         raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     # ASCII-only JSON fits every container: PNG tEXt/zTXt (Latin-1), EXIF ASCII tags, XMP.
     return json.dumps(
-        _standard_json(metadata),
+        standard_json(metadata),
         ensure_ascii=True,
         separators=(",", ":"),
         default=_json_default,

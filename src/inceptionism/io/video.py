@@ -347,7 +347,10 @@ def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None)
     if seconds is not None:
         span = min(end, seconds) - start
         if span <= 0:
-            raise DreamError(f"{path} is {seconds:.2f} s long: nothing after --start {start:g}")
+            raise DreamError(
+                f"{path} is {seconds:.2f} s long: nothing after the start at {start:g} s",
+                hint="start earlier with {start:SECONDS}",
+            )
         if start > 0 or end < float("inf") or fps_out or not count:
             count = max(1, round(span * float(fps_out or rate)))
     elif fps_out:

@@ -60,8 +60,8 @@ def dream_file(
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """A recipe as a stored one reads back (JSON types: lists, ``Infinity``)."""
-    return json.loads(json.dumps(config, default=str))
+    """A recipe as a stored one reads back (JSON types: lists, infinite floats as strings)."""
+    return json.loads(json.dumps(io.images.standard_json(config), default=str))
 
 
 def made_with(path: str | os.PathLike, recipe: DreamConfig) -> bool:

@@ -238,8 +238,8 @@ def _prepare_work(work: Path, state: dict, overwrite: bool) -> None:
             if not overwrite:
                 what = "another input" if old and old.get("input") != state["input"] else None
                 raise DreamError(
-                    f"work folder {work} holds frames of {what or 'other settings'}; "
-                    "run with --overwrite to start over"
+                    f"work folder {work} holds frames of {what or 'other settings'}",
+                    hint="start over with {overwrite}",
                 )
             shutil.rmtree(work)
     work.mkdir(exist_ok=True)
@@ -399,7 +399,7 @@ def check_output(output: str | os.PathLike, source: str | os.PathLike, overwrite
         if out.exists() and src.exists() and os.path.samefile(out, src):
             raise DreamError(f"output {out} is the input; choose another output path")
     if out.exists() and not overwrite and (kind != "folder" or any(out.iterdir())):
-        raise DreamError(f"output {out} exists; use --overwrite to replace it")
+        raise DreamError(f"output {out} exists", hint="replace it with {overwrite}")
     if not out.parent.is_dir():
         raise DreamError(f"output folder {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
