@@ -348,6 +348,9 @@ def _run_cli(args: list[str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell that started us in the background ignores SIGINT, and a child inherits that:
+        # give it Ctrl-C back, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
