@@ -258,7 +258,7 @@ def test_small_octaves_run_on_fewer_threads_and_the_setting_comes_back(tiny, mon
         dream_tensor(fast, random_pixels(), DreamConfig(octaves=2, octave_scale=1.5, iterations=1))
         assert seen[-2:] == [(42, 1), (64, 2)]  # (before them: probes of layer sizes)
         assert torch.get_num_threads() == 2
-        with runtime.threads_for((10, 10), torch.device("meta")):  # not the CPU: as it is
+        with runtime.threads_for((10, 10), torch.device("meta"), 2):  # not the CPU: as it is
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -135,20 +135,54 @@ def thread_count(shape: tuple[int, int], threads: int) -> int:
     return max(1, min(threads, shape[0] * shape[1] // PIXELS_PER_THREAD))
 
 
+_dreams = 0  # dreams running now on CPU threads of this process
+_base_threads = 0  # the thread count they all run at (read when the first one starts)
+
+
 @contextlib.contextmanager
-def threads_for(shape: tuple[int, int], device: torch.device) -> Iterator[None]:
-    """Inside, the CPU runs an image of ``shape`` on ``thread_count`` threads (of the current
-    setting: the default or ``set_threads``); the setting comes back on exit. No-op off the CPU.
+def dream_threads(device: torch.device) -> Iterator[int]:
+    """Around a whole dream: its thread runs at the process's thread count, whatever happened
+    before; yields that count (``threads_for`` steps down from it).
+
+    ``torch.set_num_threads`` sets the calling thread's OpenMP count and also a process-wide
+    value that a new thread copies at its first op. A dream started in a new thread while another
+    is inside ``threads_for`` would copy the other's reduced count, and some ops sum in a
+    different order on a different number of threads: the same dream, other pixels. Here every
+    dream sets its own thread's count from one value read while no dream ran, so two dreams at
+    once give the pixels they give one after the other. Off the CPU: no change.
     """
+    global _dreams, _base_threads
     import torch
 
-    have = torch.get_num_threads()
-    want = thread_count(shape, have) if device.type == "cpu" else have
-    if want == have:
+    if device.type != "cpu":
+        yield torch.get_num_threads()
+        return
+    with _lock:
+        if _dreams == 0:
+            _base_threads = torch.get_num_threads()
+        _dreams += 1
+        base = _base_threads
+    torch.set_num_threads(base)
+    try:
+        yield base
+    finally:
+        torch.set_num_threads(base)
+        with _lock:
+            _dreams -= 1
+
+
+@contextlib.contextmanager
+def threads_for(shape: tuple[int, int], device: torch.device, base: int) -> Iterator[None]:
+    """Inside, the CPU runs an image of ``shape`` on ``thread_count`` threads of ``base`` (from
+    ``dream_threads``); ``base`` comes back on exit. No-op off the CPU."""
+    import torch
+
+    want = thread_count(shape, base) if device.type == "cpu" else base
+    if want == base:
         yield
         return
     torch.set_num_threads(want)
     try:
         yield
     finally:
-        torch.set_num_threads(have)
+        torch.set_num_threads(base)

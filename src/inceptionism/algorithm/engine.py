@@ -263,6 +263,21 @@ def dream_steps(
     :class:`DreamWarning`), e.g. when ``max_loss`` ended octaves before their first step, so a
     dream that changed little is never silent.
     """
+    with runtime.dream_threads(pixels.device) as threads:  # same pixels alone or beside others
+        return (yield from _octaves(model, pixels, config, objective, shaping, init, warn, threads))
+
+
+def _octaves(
+    model: DreamModel,
+    pixels: torch.Tensor,
+    config: DreamConfig,
+    objective: Objective,
+    shaping: Shaping,
+    init: torch.Tensor | None,
+    warn: Warn | None,
+    threads: int,
+) -> Generator[Step, None, torch.Tensor]:
+    """``dream_steps`` on ``threads`` CPU threads (fewer for small octaves)."""
     full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
     step_grad = step_gradient(model, objective, config, full)  # big images: by tiles
@@ -284,7 +299,7 @@ def dream_steps(
             if taken == 0:
                 unstarted.append((octave, loss))
 
-        with runtime.threads_for(shape, img.device):  # small octaves: fewer threads
+        with runtime.threads_for(shape, img.device, threads):  # small octaves: fewer threads
             steps = ascent_steps(img, step_grad, config, rng, shaping, on_stop, overwrite=True)
             for loss, _ in steps:
                 done += 1
@@ -296,7 +311,7 @@ def dream_steps(
     if unstarted and config.iterations:
         message = max_loss_warning(unstarted, len(shapes), config.max_loss)
         if warn is None:
-            warnings.warn(message, DreamWarning, stacklevel=2)
+            warnings.warn(message, DreamWarning, stacklevel=3)
         else:
             warn(message)
     out = model.preprocess.invert(img)
