@@ -147,7 +147,7 @@ def test_clip_knee_stalls_short_of_the_bounds_and_keeps_still_pixels(tiny):
     shaping = Shaping(clip=True, preprocess=pre, clip_knee=32.0)
     px = torch.tensor([5.0, 128.0, 250.0], dtype=torch.float64).view(1, 3, 1, 1)
     x = pre(px)
-    assert torch.allclose(shaping.image(x, x), x)  # no step: nothing moves, highlights kept
+    assert torch.allclose(shaping.image(x.clone(), x), x)  # no step: nothing moves, highlights kept
     up = x
     for _ in range(60):  # keep pushing every channel up by 20 levels a step
         up = shaping.image(pre(pre.invert(up) + 20), up)

@@ -390,3 +390,25 @@ def test_classes_command_lists_names(capsys):
     assert code == 0 and out.split() == ["281", "tabby"]
     code, out, _ = run_cli(["classes"], capsys)
     assert len(out.splitlines()) == 1000
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_in_place_clip_knee_gives_the_plain_formulas_numbers(dtype):
+    """The fast knee (gathered, in place) against knee_step's plain whole-tensor formula, and the
+    in-place clip against min/max: the same bits, so the golden dreams keep their pixels."""
+    from inceptionism.algorithm.shaping import knee_step, knee_step_
+    from inceptionism.models.base import Preprocess
+
+    pre = Preprocess.mean_std((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    g = torch.Generator().manual_seed(0)
+    pixels = torch.rand(1, 3, 37, 53, generator=g, dtype=dtype) * 300 - 20  # some out of range
+    before = pre(pixels)
+    after = pre(pixels + torch.randn(1, 3, 37, 53, generator=g, dtype=dtype) * 30)
+    plain = knee_step(before, after, pre, 32.0, grey=False)
+    fast = knee_step_(before, after.clone(), pre, 32.0)
+    assert torch.equal(fast, plain)
+    lo, hi = pixel_bounds(pre, plain)
+    shaped = Shaping(clip=True, preprocess=pre, clip_knee=32.0).image(after.clone(), before)
+    assert torch.equal(shaped, torch.maximum(torch.minimum(plain, hi), lo))
+    still = knee_step_(after, after.clone(), pre, 32.0)  # no step
+    assert torch.equal(still, knee_step(after, after, pre, 32.0, grey=False))

@@ -122,12 +122,14 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-#: Octave pixels per CPU thread: an octave smaller than this runs on one thread, one of twice
-#: this on two, and so on up to the thread setting. A small octave's step is hundreds of tiny
-#: ops, and OpenMP synchronising its threads over each costs more than the arithmetic they
-#: share (inception-v3 at 111x198 on the 2-core machine: 0.07 s a step on one thread against
-#: 0.23 s on two idle, 0.12 against 0.59 under load). Measured in benchmarks/README.md.
-PIXELS_PER_THREAD = 100_000
+#: Octave pixels per CPU thread: an octave smaller than twice this runs on one thread, one of
+#: twice this on two, and so on up to the thread setting. On an idle machine two threads win at
+#: every octave size a dream has (inception-v3 at 111x198: 0.029 s a step against 0.042 on one;
+#: EfficientNet-Lite0 at 32x48: 3 against 4 ms), so only the tiniest octaves, where the second
+#: thread buys a few per cent of a few milliseconds, stay on one: on a busy machine those lose
+#: most to OpenMP synchronising threads over hundreds of tiny ops (0.12 against 0.59 s at
+#: 111x198 under load). Measured in benchmarks/README.md ("Threads per octave").
+PIXELS_PER_THREAD = 10_000
 
 
 def thread_count(shape: tuple[int, int], threads: int) -> int:

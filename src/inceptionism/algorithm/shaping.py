@@ -162,6 +162,28 @@ def knee_step(
     return preprocess(limited)
 
 
+def knee_step_(
+    before: torch.Tensor, after: torch.Tensor, preprocess: Preprocess, width: float
+) -> torch.Tensor:
+    """:func:`knee_step` without ``grey``, written into ``after``: the same numbers with a third
+    of the full-size passes. The knee acts only on the few channels the step left within
+    ``width`` of a bound; every other one is the step's own value through the same two affine
+    maps, so the knee's arithmetic runs on those few alone (gathered, same ops, same bits)."""
+    o, s = preprocess._params(after)
+    b = preprocess.invert(after)
+    near = (b > 255.0 - width).logical_or_(b < width)
+    acts = bool(near.any())
+    if acts:  # gathered before ``after`` changes (``before`` may be the same tensor)
+        o_n, s_n = o.expand_as(b)[near], s.expand_as(b)[near]
+        a_n, b_n = (before[near] * s_n).add_(o_n), b[near]
+    torch.sub(b, o, out=after).div_(s)  # = preprocess(b), where the knee leaves b as it is
+    if acts:
+        k = knee(b_n, width)
+        limited = torch.maximum(torch.minimum(k, torch.maximum(a_n, b_n)), torch.minimum(a_n, b_n))
+        after[near] = (limited - o_n).div_(s_n)
+    return after
+
+
 def chroma(rgb: torch.Tensor) -> torch.Tensor:
     """Cb, Cr (ITU-R BT.601, as JPEG) of RGB pixels (..., 3, H, W): what preserve_colors keeps."""
     r, g, b = rgb.unbind(-3)
@@ -195,14 +217,19 @@ class Shaping:
         return self.clip and self.preprocess is not None and self.clip_knee > 0
 
     def image(self, x: torch.Tensor, before: torch.Tensor | None = None) -> torch.Tensor:
-        """The image after a step; ``before``: the image before it (for the knee)."""
+        """The image after a step; ``before``: the image before it (for the knee). The result
+        may be ``x`` itself, changed in place (the engine's own image: no full-size copy)."""
+        after = x
         if self.clip and self.preprocess is not None:
             if self.clip_knee > 0 and before is not None:
-                x = knee_step(before, x, self.preprocess, self.clip_knee, self.preserve_colors)
+                if self.preserve_colors:
+                    x = knee_step(before, x, self.preprocess, self.clip_knee, grey=True)
+                else:  # the step's own tensor, changed in place
+                    x = knee_step_(before, x, self.preprocess, self.clip_knee)
             if self.preserve_colors:
                 x = clip_grey(x, self.preprocess)
             lo, hi = pixel_bounds(self.preprocess, x)
-            x = torch.maximum(torch.minimum(x, hi), lo)
+            x = x.clamp_(lo, hi) if x is after else torch.clamp(x, lo, hi)  # lo <= hi: min, max
         return x
 
 
