@@ -172,15 +172,16 @@ def knee_step_(
     o, s = preprocess._params(after)
     b = preprocess.invert(after)
     near = (b > 255.0 - width).logical_or_(b < width)
-    acts = bool(near.any())
-    if acts:  # gathered before ``after`` changes (``before`` may be the same tensor)
-        o_n, s_n = o.expand_as(b)[near], s.expand_as(b)[near]
-        a_n, b_n = (before[near] * s_n).add_(o_n), b[near]
+    at = near.flatten().nonzero().squeeze(1)  # row-major indexes (take/put use them too)
+    if len(at):  # gathered before ``after`` changes (``before`` may be the same tensor)
+        channel = at // (b.shape[-2] * b.shape[-1]) % 3
+        o_n, s_n = o.flatten()[channel], s.flatten()[channel]
+        a_n, b_n = (before.take(at) * s_n).add_(o_n), b.take(at)
     torch.sub(b, o, out=after).div_(s)  # = preprocess(b), where the knee leaves b as it is
-    if acts:
+    if len(at):
         k = knee(b_n, width)
         limited = torch.maximum(torch.minimum(k, torch.maximum(a_n, b_n)), torch.minimum(a_n, b_n))
-        after[near] = (limited - o_n).div_(s_n)
+        after.put_(at, (limited - o_n).div_(s_n))
     return after
 
 
