@@ -225,3 +225,53 @@ def test_channels_last_only_where_it_pays():
     assert not elsewhere.net._conv_stem.weight.is_contiguous(memory_format=cl)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in elsewhere.net.modules())
     assert model.fast(channels_last=True).net._conv_stem.weight.is_contiguous(memory_format=cl)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "inception-v3"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_conv_and_activation_give_the_unfused_gradient(name, threads, monkeypatch):
+    """oneDNN's conv with its ReLU/ReLU6 applied on the way out (models/fused.py), against the
+    same dreaming net with the pair run apart: the loss and the gradient the dream follows."""
+    from inceptionism.algorithm.engine import loss_and_gradient
+    from inceptionism.models import fused
+
+    if not fused.AVAILABLE:
+        pytest.skip("this torch has no oneDNN pointwise convolution")
+    fast = model_for(name).fast("fp32")
+    calls = []
+    monkeypatch.setattr(fused._ConvAct, "apply", _counted(fused._ConvAct.apply, calls))
+    obj = reference(fast.default_layers)
+    x = torch.rand(1, 3, 97, 131, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        loss, grad = loss_and_gradient(fast, obj, x)
+        assert calls, "the fused path ran"
+        monkeypatch.setattr(fused, "AVAILABLE", False)
+        plain_loss, plain_grad = loss_and_gradient(fast, obj, x)
+    finally:
+        torch.set_num_threads(before)
+    if name == "efficientnet-lite0":  # oneDNN either way: the same sums (the golden dreams)
+        assert torch.equal(loss, plain_loss) and torch.equal(grad, plain_grad)
+    else:  # unfused, torch runs some 1x1 convs by its own GEMM: float32 rounding apart
+        assert torch.allclose(grad, plain_grad, rtol=0, atol=1e-6 * grad.abs().max().item())
+        assert torch.allclose(loss, plain_loss, rtol=1e-6, atol=0)
+
+
+def _counted(fn, calls: list):
+    def wrapper(*args):
+        calls.append(1)
+        return fn(*args)
+
+    return wrapper
+
+
+def test_a_tapped_module_inside_a_fused_pair_still_sees_its_output(lite0):
+    """A layer named by module path inside a conv+ReLU6 pair (its conv) turns the fusion off
+    for that pair: the tap fires with the conv's output, not the block's."""
+    fast = lite0.fast()
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        got = fast.activations(x, ["_blocks.1._depthwise_conv", "_blocks.1"])
+    assert got["_blocks.1._depthwise_conv"].shape[1] == 96  # the depthwise conv's channels
+    assert (got["_blocks.1._depthwise_conv"] < 0).any()  # before its ReLU6
