@@ -295,10 +295,10 @@ def test_ray_video_in_chunks_a_killed_worker_and_the_local_frames_before_the_fir
 def test_ray_video_seams_are_checked_and_the_input_may_follow_ray():
     from inceptionism.jobs.cluster_video import Seams
 
-    assert Seams.choose(None, 8, 4, 1000, 2) == Seams(240, 8, 4)
+    assert Seams.choose(None, 8, 4, 1000, 2) == Seams(120, 8, 4)
     assert Seams.choose(None, 8, 4, 96, 2) == Seams(48, 8, 4)
     assert Seams.choose(None, 8, 4, 10, 2) == Seams(24, 8, 4)
-    assert Seams.choose(None, 8, 4, None, 2).chunk == 240
+    assert Seams.choose(None, 8, 4, None, 2).chunk == 120
     with pytest.raises(cluster.DreamError, match="--crossfade-frames"):
         Seams.choose(4, 2, 3, 10, 2)
     with pytest.raises(cluster.DreamError, match="--chunk-frames"):

@@ -36,10 +36,11 @@ from inceptionism.jobs import cluster
 from inceptionism.jobs.batch import describe
 
 DEFAULT_WARM_UP = 8
-DEFAULT_CROSSFADE = 4
+DEFAULT_CROSSFADE = 8  # measured: benchmarks/video_seams.py (benchmarks/README.md)
 #: ``--chunk-frames`` by default: the clip shared by the workers, within these bounds (a short
-#: chunk spends most of its time warming up; a long one is slow to redo and to balance).
-CHUNK_BOUNDS = (24, 240)
+#: chunk spends much of its time warming up; a long one is slow to redo and to balance, and
+#: waits whole in the driver's memory: 120 frames of 1080p are 750 MB, and as much dreamed).
+CHUNK_BOUNDS = (24, 120)
 #: Chunks decoded ahead per worker (their frames and dreams wait in the driver's memory).
 WINDOW_PER_WORKER = 2
 
