@@ -23,6 +23,7 @@ import argparse
 import math
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -258,8 +259,9 @@ class _ClipDriver(cluster.Scheduler):
         raise DreamError(message)  # a clip is whole or nothing
 
 
-def run(args: argparse.Namespace, cfg: DreamConfig, notify: Any) -> Path:
-    """``deepdream video`` with ``--ray``: the output, written once complete."""
+def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None]) -> Path:
+    """``deepdream video`` with ``--ray``: the output, written once complete. Everything that
+    can be checked here is, before Ray starts: the output, the settings, the input."""
     from tqdm import tqdm
 
     from inceptionism.io import video as vio
@@ -279,7 +281,7 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Any) -> Path:
         fps_out=args.fps_out,
     )
     video.check()
-    Seams.choose(args.chunk_frames, args.warm_up_frames, args.crossfade_frames, None, 1)
+    Seams.choose(args.chunk_frames, args.warm_up_frames, args.crossfade_frames, None, 1)  # flags
     cluster.import_ray()
     vio.require_av()
     vflow._cv2()
