@@ -239,3 +239,71 @@ def test_the_driver_ships_weights_and_guide_unless_the_disk_is_shared(tmp_path):
     args.shared_fs, args.weights = False, str(tmp_path / "missing.pth")
     with pytest.raises(cluster.DreamError, match="cannot read weights file"):
         cluster._spec(args, cfg, pool)
+
+
+def test_ray_video_in_chunks_a_killed_worker_and_the_local_frames_before_the_first_seam(
+    local_ray, tmp_path, capsys
+):
+    """10 frames in chunks of 4, 2 warm-up frames, 1 crossfaded: chunk 0 starts as the local
+    run does, so its frames before the first seam's blend are the local ones bit for bit."""
+    av = pytest.importorskip("av")
+    from videoclips import moving_frames, write_clip
+
+    faults = local_ray
+    src = write_clip(tmp_path / "clip.mp4", moving_frames(10, (96, 72), (2, 1)), 24)
+    flags = ["--octaves", "2", "--iterations", "2", "--max-side", "96", "--device", "cpu", "-q"]
+    split = ["--ray", "--workers", "2", "--chunk-frames", "4", "--warm-up-frames", "2"]
+    split += ["--crossfade-frames", "1"]
+
+    def frames(folder: Path) -> list[np.ndarray]:
+        return [np.asarray(Image.open(p)) for p in sorted(folder.iterdir())]
+
+    assert main(["video", str(src), "-o", str(tmp_path / "local"), *flags]) == 0
+    (faults / "kill-chunk-1").touch()  # the worker dreaming frames 5-8 dies on the spot, once
+    assert main(["video", str(src), "-o", str(tmp_path / "ray"), *flags, *split]) == 0
+    err = capsys.readouterr().err
+    assert not list(faults.iterdir())
+    assert re.search(r"frames 5-8: Actor(Died|Unavailable)Error \(worker lost\); trying again", err)
+    local, chunked = frames(tmp_path / "local"), frames(tmp_path / "ray")
+    assert len(chunked) == len(local) == 10
+    assert all(np.array_equal(a, b) for a, b in zip(local[:3], chunked[:3], strict=True))
+    assert not np.array_equal(local[5], chunked[5])  # a later chunk: its own history
+
+    out = tmp_path / "dream.mp4"
+    assert main(["video", str(src), "-o", str(out), *flags, *split]) == 0
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.width, v.codec_context.height) == (96, 72)
+        assert c.streams.audio[0].codec_context.name == "aac"
+        assert sum(1 for _ in c.decode(v)) == 10
+
+    made = out.read_bytes()
+    capsys.readouterr()
+    assert main(["video", str(src), "-o", str(out), *flags, *split]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exists" in err[0] and "--overwrite" in err[0], err
+    assert out.read_bytes() == made
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    assert main(["video", str(bad), "-o", str(tmp_path / "bad-out.mp4"), *flags, *split]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("deepdream: error:") and "bad.mp4" in err[0], err
+    assert not [p.name for p in tmp_path.iterdir() if "bad-out" in p.name or ".tmp" in p.name]
+
+
+def test_ray_video_seams_are_checked_and_the_input_may_follow_ray():
+    from inceptionism.jobs.cluster_video import Seams
+
+    assert Seams.choose(None, 8, 4, 1000, 2) == Seams(120, 8, 4)
+    assert Seams.choose(None, 8, 4, 96, 2) == Seams(48, 8, 4)
+    assert Seams.choose(None, 8, 4, 10, 2) == Seams(24, 8, 4)
+    assert Seams.choose(None, 8, 4, None, 2).chunk == 120
+    with pytest.raises(cluster.DreamError, match="--crossfade-frames"):
+        Seams.choose(4, 2, 3, 10, 2)
+    with pytest.raises(cluster.DreamError, match="--chunk-frames"):
+        Seams.choose(0, 2, 1, 10, 2)
+    args = argparse.Namespace(ray="clip.mp4", input=None)  # `deepdream video --ray clip.mp4`
+    assert cluster.wanted(args) and (args.ray, args.input) == ("", "clip.mp4")
+    with pytest.raises(cluster.DreamError, match="not a Ray address"):
+        cluster.wanted(argparse.Namespace(ray="other.mp4", input="clip.mp4"))

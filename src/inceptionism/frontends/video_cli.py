@@ -51,6 +51,7 @@ def _translate(text: str) -> tuple[float, float]:
 
 def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     """Add the ``video`` and ``zoom`` subcommands to ``deepdream``'s subparsers."""
+    from inceptionism.jobs import cluster_video
     from inceptionism.video.clip import DEFAULT_COHERENCE
     from inceptionism.video.zoom import DEFAULT_FPS, DEFAULT_ZOOM
 
@@ -61,7 +62,11 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
         "put on moving things; interrupted runs continue where they stopped.",
     )
     v._sub = "video"
-    v.add_argument("input", help="video file (MP4, MOV, MKV, WebM, AVI, GIF) or a folder of frames")
+    v.add_argument(  # optional for argparse only: `--ray clip.mp4` may have taken it (cmd_video)
+        "input",
+        nargs="?",
+        help="video file (MP4, MOV, MKV, WebM, AVI, GIF) or a folder of frames",
+    )
     v.add_argument(
         "-o",
         "--output",
@@ -95,6 +100,7 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
         "--keep-frames", action="store_true", help="keep the work folder of dreamed frames"
     )
     _common(v)
+    cluster_video.add_arguments(v)
 
     z = sub.add_parser(
         "zoom",
@@ -177,9 +183,23 @@ class _Bars:
 
 def cmd_video(args: argparse.Namespace) -> int:
     from inceptionism.io import video as vio
+    from inceptionism.jobs import cluster, cluster_video
     from inceptionism.video.clip import dream_video
 
+    on_ray = cluster.wanted(args)
+    if args.input is None:
+        print(
+            "deepdream: error: the following arguments are required: input "
+            "(see deepdream video --help)",
+            file=sys.stderr,
+        )
+        return 2
     cfg = _config(args)
+    if on_ray:
+        out = cluster_video.run(args, cfg, _note)
+        if not args.quiet:
+            print(out)
+        return 0
     bars: _Bars | None = None
 
     def on_start(job: Any) -> None:

@@ -49,21 +49,24 @@ NO_WORKER_TIMEOUT_S = 600.0
 THREADS_PER_WORKER = 4
 MANIFEST = "deepdream-failures.json"
 #: Test hook (fault injection, trusted like any environment variable): a folder where a file
-#: ``transient-NAME`` makes the worker that takes input NAME raise once, and ``kill-NAME`` makes
-#: it exit on the spot once (removing the marker is atomic, so exactly one worker fires).
+#: ``transient-NAME`` makes the worker that takes input NAME (a clip's chunk: ``chunk-K``) raise
+#: once, and ``kill-NAME`` makes it exit on the spot once (removing the marker is atomic, so
+#: exactly one worker fires).
 FAULTS_ENV = "INCEPTIONISM_RAY_FAULTS"
 
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``dream`` options of a Ray run (not dream settings: never in a recipe)."""
+def add_arguments(parser: argparse.ArgumentParser, what: str = "batch") -> None:
+    """The options of a Ray run (not dream settings: never in a recipe); ``what`` is spread:
+    ``batch`` (``deepdream dream``) or ``clip`` (``deepdream video``, whose frames the driver
+    always ships: there ``--shared-fs`` is about the weights and guide only)."""
     parser.add_argument(
         "--ray",
         nargs="?",
         const="",
         metavar="ADDRESS",
-        help="spread the batch over Ray: a local Ray without ADDRESS, or join one "
+        help=f"spread the {what} over Ray: a local Ray without ADDRESS, or join one "
         "(auto, ray://HOST:PORT, HOST:PORT); pip install 'inceptionism[ray]'",
     )
     parser.add_argument(
@@ -75,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shared-fs",
         action="store_true",
-        help="--ray: the workers see the same files at the same paths; they read and write them",
+        help="--ray: the workers see the same files at the same paths; they read and write them"
+        if what == "batch"
+        else "--ray: the workers read --weights and --guide at the same paths (not shipped)",
     )
 
 
@@ -89,7 +94,14 @@ def wanted(args: argparse.Namespace) -> bool:
     if address is None:
         return False
     if address and not _ADDRESS.match(address):
-        args.input = [address, *args.input]
+        if isinstance(args.input, list):
+            args.input = [address, *args.input]
+        elif args.input is None:  # `deepdream video --ray clip.mp4 -o ...`: the one input
+            args.input = address
+        else:
+            raise DreamError(
+                f"--ray {address}: not a Ray address (auto, ray://HOST:PORT or HOST:PORT)"
+            )
         args.ray = ""
     return True
 
@@ -130,9 +142,38 @@ class Outcome:
     message: str = ""
     data: bytes | None = None
     node: str = ""
+    frames: Any = None  # a clip's chunk: its dreamed frames, (N, H, W, 3) uint8
 
 
-def _fault(name: str) -> None:
+def local_files(spec: WorkerSpec, folder: Path) -> tuple[DreamConfig, str | None]:
+    """(recipe, weights path) as this worker reads them: the shipped weights and guide written
+    into ``folder`` (the guide under its own name: the objective is named after it)."""
+    cfg, weights = spec.config, spec.weights
+    if spec.weights_data is not None:
+        weights = str(folder / Path(spec.weights_name).name)
+        Path(weights).write_bytes(spec.weights_data)
+    if spec.guide_data is not None and cfg.guide:
+        guide = folder / Path(cfg.guide).name
+        guide.write_bytes(spec.guide_data)
+        cfg = cfg.replace(guide=str(guide))
+    return cfg, weights
+
+
+def set_up(spec: WorkerSpec, build: Callable[[WorkerSpec, Path], Any]) -> Any:
+    """A worker's ``build(spec, folder)`` with its torch threads set and a folder for the
+    shipped files, which are read during set-up only."""
+    import torch
+
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    folder = Path(tempfile.mkdtemp(prefix="inceptionism-worker-"))
+    try:
+        return build(spec, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def fault(name: str) -> None:
     folder = os.environ.get(FAULTS_ENV)
     if not folder:
         return
@@ -162,39 +203,18 @@ class DreamWorker:
 
     @staticmethod
     def _set_up(spec: WorkerSpec) -> Any:
-        import torch
-
-        if spec.threads:
-            torch.set_num_threads(spec.threads)
-        folder = Path(tempfile.mkdtemp(prefix="inceptionism-worker-"))
-        try:  # the shipped files are read during set-up only
-            return DreamWorker._session(spec, folder)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        return set_up(spec, DreamWorker._session)
 
     @staticmethod
     def _session(spec: WorkerSpec, folder: Path) -> Any:
         from inceptionism.session import Dreamer
 
-        cfg = spec.config
-        weights = spec.weights
-        if spec.weights_data is not None:
-            weights = str(folder / Path(spec.weights_name).name)
-            Path(weights).write_bytes(spec.weights_data)
-        if spec.guide_data is None or not cfg.guide:
-            return Dreamer(
-                cfg.model, cfg, device=spec.device, precision=spec.precision, weights=weights
-            )
-        guide = folder / Path(cfg.guide).name  # the same name: the objective is named after it
-        guide.write_bytes(spec.guide_data)
+        cfg, weights = local_files(spec, folder)
         dreamer = Dreamer(
-            cfg.model,
-            cfg.replace(guide=str(guide)),
-            device=spec.device,
-            precision=spec.precision,
-            weights=weights,
+            cfg.model, cfg, device=spec.device, precision=spec.precision, weights=weights
         )
-        dreamer.recipe = dreamer.config = cfg  # the same pixels; metadata names the user's file
+        if cfg is not spec.config:  # a shipped guide: same pixels; metadata names the user's
+            dreamer.recipe = dreamer.config = spec.config
         return dreamer
 
     def ready(self) -> str | None:
@@ -209,7 +229,7 @@ class DreamWorker:
             return Outcome("bad", self.error, node=self.node)
         name = Path(task.input).name
         try:
-            _fault(name)
+            fault(name)
             if task.data is None:  # shared file system
                 if not task.overwrite and made_with(task.output, self.spec.config):
                     return Outcome("skipped", node=self.node)  # an earlier try wrote it
@@ -219,16 +239,21 @@ class DreamWorker:
             done = dream_file(self.dreamer, task.data, task.input, task.output)
             return Outcome("done", data=done.data, node=self.node)
         except Exception as e:
-            if isinstance(e, DreamError) or is_out_of_memory(e):  # this input: not retried
-                return Outcome("bad", describe(e) or str(e), node=self.node)
-            # anything else (a full /tmp, a flaky network disk) may well pass on another try
-            return Outcome("transient", f"{type(e).__name__}: {e}", node=self.node)
+            return failed(e, self.node)
+
+
+def failed(error: Exception, node: str) -> Outcome:
+    """A job's error as its outcome: ``bad`` (the input or a setting: never retried) or
+    ``transient`` (anything else, a full /tmp or a flaky network disk, may pass next time)."""
+    if isinstance(error, DreamError) or is_out_of_memory(error):
+        return Outcome("bad", describe(error) or str(error), node=node)
+    return Outcome("transient", f"{type(error).__name__}: {error}", node=node)
 
 
 # -- the driver ---------------------------------------------------------------------------------
 
 
-def _import_ray() -> Any:
+def import_ray() -> Any:
     try:
         import ray
     except ImportError:
@@ -244,7 +269,7 @@ def connected(address: str | None) -> Any:
     or a notebook that called ``ray.init`` itself keeps its Ray)."""
     import logging
 
-    ray = _import_ray()
+    ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
@@ -309,8 +334,9 @@ def _largest_node_cpus(ray: Any) -> int | None:
 
 
 @dataclass
-class _Job:
-    task: Task
+class Job:
+    task: Any
+    label: str  # how messages name it: the input file, or a chunk of a clip
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -339,6 +365,14 @@ def _spec(args: argparse.Namespace, cfg: DreamConfig, pool: Pool) -> WorkerSpec:
         weights_name=Path(weights).name if weights else "weights.pth",
         guide_data=_read_optional(cfg.guide, "guide image"),
     )
+
+
+def workers_for(ray: Any, args: argparse.Namespace, cfg: DreamConfig) -> tuple[Pool, WorkerSpec]:
+    """How many workers this cluster gets (``--workers``, ``--threads``) and what each is sent."""
+    pool = Pool.choose(ray.cluster_resources(), args.workers, args.device, _largest_node_cpus(ray))
+    if getattr(args, "threads", None) and not pool.gpus:
+        pool.threads = args.threads  # the user's word, per worker
+    return pool, _spec(args, cfg, pool)
 
 
 def _umask() -> int:
@@ -383,7 +417,7 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
             file=sys.stderr,
         )
         return 2
-    _import_ray()
+    import_ray()
     cfg = recipe(args)  # bad options fail once, before Ray starts
     files, problems = batch.expand(args.input)
     folder = batch.output_folder(args.output) if args.output and files else None
@@ -394,7 +428,7 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     failures = [{"input": name, "error": message} for name, message in problems]
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     skipped = 0
     for src, out in pairs:
         if out.exists() and not args.overwrite:
@@ -412,7 +446,7 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
             print(f"deepdream: error: {message}", file=sys.stderr)
             failures.append({"input": str(src), "output": str(out), "error": message})
             continue
-        jobs.append(_Job(Task(len(jobs), str(src), str(out), args.overwrite)))
+        jobs.append(Job(Task(len(jobs), str(src), str(out), args.overwrite), str(src)))
     done = 0
     with tqdm(
         total=len(pairs),
@@ -425,13 +459,9 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     ) as bar:
         if jobs:
             with connected(args.ray) as ray:
-                resources, node_cpus = ray.cluster_resources(), _largest_node_cpus(ray)
-                pool = Pool.choose(resources, args.workers, args.device, node_cpus)
-                if getattr(args, "threads", None) and not pool.gpus:
-                    pool.threads = args.threads  # the user's word, per worker
-                spec = _spec(args, cfg, pool)
+                pool, spec = workers_for(ray, args, cfg)
                 driver = _Driver(ray, spec, pool, jobs, args.shared_fs, bar)
-                done, more_skipped, lost = driver.run()
+                done, more_skipped, lost = driver.results()
                 skipped += more_skipped
                 failures += lost
     manifest = write_manifest(folder or Path.cwd(), failures)
@@ -444,82 +474,62 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     return batch.EXIT_ERROR if failed else 0
 
 
-class _Driver:
-    """Feeds the workers one file each, collects, writes, retries."""
+def start_actors(ray: Any, pool: Pool, worker: type, *init_args: Any) -> list[Any]:
+    """``pool.count`` actors of ``worker``, each holding its GPU or its CPU threads, restarted
+    by Ray if their process dies (the call it was running fails and is tried again)."""
+    options: dict[str, Any] = {"max_restarts": MAX_RESTARTS, "max_task_retries": 0}
+    if pool.gpus:
+        options.update(num_gpus=1, num_cpus=1)
+    else:
+        options.update(num_cpus=pool.threads)
+    cls = ray.remote(**options)(worker)
+    return [cls.remote(*init_args) for _ in range(pool.count)]
 
-    def __init__(
-        self, ray: Any, spec: WorkerSpec, pool: Pool, jobs: list[_Job], shared: bool, bar: Any
-    ) -> None:
-        self.ray, self.spec, self.pool, self.shared, self.bar = ray, spec, pool, shared, bar
-        self.todo: deque[_Job] = deque(jobs)
-        self.done = self.skipped = 0
-        self.failures: list[dict[str, Any]] = []
 
-    def _actors(self) -> list[Any]:
-        options: dict[str, Any] = {"max_restarts": MAX_RESTARTS, "max_task_retries": 0}
-        if self.pool.gpus:
-            options.update(num_gpus=1, num_cpus=1)
-        else:
-            options.update(num_cpus=self.pool.threads)
-        cls = self.ray.remote(**options)(DreamWorker)
-        return [cls.remote(self.spec) for _ in range(self.pool.count)]
+class Scheduler:
+    """Feeds actors one job each, retries the transient failures, restarts lost actors.
 
-    def _fail(self, job: _Job, message: str) -> None:
-        from tqdm import tqdm
+    An actor has ``ready()`` (None once set up, else why not: a bad setting, raised here) and
+    answers every job with an :class:`Outcome`. Subclasses say how a job is sent
+    (``_submit``), what a finished one does (``_done``) and a failed one (``_fail``), and may
+    add jobs as workers free up (``_refill``: a clip is cut into chunks as it is decoded).
+    """
 
-        tqdm.write(f"deepdream: error: {message}", file=sys.stderr)
-        self.failures.append(
-            {
-                "input": job.task.input,
-                "output": job.task.output,
-                "error": message,
-                "attempts": job.attempts,
-            }
-        )
-        self.bar.update(1)
+    def __init__(self, ray: Any, actors: list[Any], jobs: list[Job]) -> None:
+        self.ray, self.actors = ray, actors
+        self.todo: deque[Job] = deque(jobs)
 
-    def _transient(self, job: _Job, message: str) -> None:
+    def _submit(self, actor: Any, job: Job) -> Any:
+        raise NotImplementedError
+
+    def _done(self, job: Job, outcome: Outcome) -> None:
+        raise NotImplementedError
+
+    def _fail(self, job: Job, message: str) -> None:
+        raise NotImplementedError
+
+    def _refill(self) -> None:
+        """Add jobs to ``todo`` (called whenever a worker may be free)."""
+
+    def _transient(self, job: Job, message: str) -> None:
         from tqdm import tqdm
 
         job.errors.append(message)
         if job.attempts >= ATTEMPTS:
-            self._fail(job, f"{job.task.input}: failed {job.attempts} times: {message}")
+            self._fail(job, f"{job.label}: failed {job.attempts} times: {message}")
             return
-        tqdm.write(f"deepdream: {job.task.input}: {message}; trying again", file=sys.stderr)
+        tqdm.write(f"deepdream: {job.label}: {message}; trying again", file=sys.stderr)
         self.todo.appendleft(job)
 
-    def _submit(self, actor: Any, job: _Job) -> Any:
-        task = job.task
-        if not self.shared:
-            from inceptionism import io
-
-            data = io.read_input(task.input)
-            task = Task(task.index, task.input, task.output, task.overwrite, data)
-        job.attempts += 1
-        return actor.dream.remote(task)
-
-    def _finish(self, job: _Job, outcome: Outcome) -> None:
-        from inceptionism import io
-
+    def _finish(self, job: Job, outcome: Outcome) -> None:
         if outcome.status == "transient":
             self._transient(job, outcome.message)
-            return
-        if outcome.status == "bad":
+        elif outcome.status == "bad":
             self._fail(job, outcome.message)
-            return
-        if outcome.status == "skipped":
-            self.skipped += 1
         else:
-            if outcome.data is not None:
-                try:
-                    io.write_encoded(job.task.output, outcome.data, overwrite=job.task.overwrite)
-                except DreamError as e:
-                    self._fail(job, describe(e) or str(e))
-                    return
-            self.done += 1
-        self.bar.update(1)
+            self._done(job, outcome)
 
-    def run(self) -> tuple[int, int, list[dict[str, Any]]]:
+    def run(self) -> None:
         ray = self.ray
         lost = (
             ray.exceptions.RayActorError,
@@ -530,32 +540,33 @@ class _Driver:
             ray.exceptions.NodeDiedError,
             ray.exceptions.RayTaskError,  # an error our job did not catch: try again
         )
-        actors = self._actors()
-        waking: dict[Any, Any] = {a.ready.remote(): a for a in actors}  # ping -> actor
+        waking: dict[Any, Any] = {a.ready.remote(): a for a in self.actors}  # ping -> actor
         idle: list[Any] = []
-        busy: dict[Any, tuple[Any, _Job]] = {}  # call -> (actor, job)
+        busy: dict[Any, tuple[Any, Job]] = {}  # call -> (actor, job)
         last_alive = time.monotonic()
         try:
+            self._refill()
             while self.todo or busy:
                 while idle and self.todo:
                     job = self.todo.popleft()
                     actor = idle.pop()
                     try:
+                        job.attempts += 1
                         busy[self._submit(actor, job)] = (actor, job)
                     except DreamError as e:  # the input cannot be read here: not retried
-                        job.attempts += 1
                         self._fail(job, describe(e) or str(e))
                         idle.append(actor)
+                    self._refill()
                 if not busy and not waking:
                     for job in self.todo:
-                        self._fail(job, f"{job.task.input}: no Ray worker left to dream it")
+                        self._fail(job, f"{job.label}: no Ray worker left to dream it")
                     self.todo.clear()
                     break
                 if busy or idle:
                     last_alive = time.monotonic()
                 elif time.monotonic() - last_alive > NO_WORKER_TIMEOUT_S:
                     for job in self.todo:
-                        self._fail(job, f"{job.task.input}: no Ray worker came up in time")
+                        self._fail(job, f"{job.label}: no Ray worker came up in time")
                     self.todo.clear()
                     break
                 ready, _ = ray.wait([*busy, *waking], num_returns=1, timeout=5.0)
@@ -583,8 +594,62 @@ class _Driver:
                         continue
                     self._finish(job, outcome)
                     idle.append(actor)
+                    self._refill()
         finally:
-            for actor in actors:
+            for actor in self.actors:
                 with contextlib.suppress(Exception):
                     ray.kill(actor, no_restart=True)
+
+
+class _Driver(Scheduler):
+    """The batch: one file per job; the driver reads inputs and writes outputs."""
+
+    def __init__(
+        self, ray: Any, spec: WorkerSpec, pool: Pool, jobs: list[Job], shared: bool, bar: Any
+    ) -> None:
+        super().__init__(ray, start_actors(ray, pool, DreamWorker, spec), jobs)
+        self.shared, self.bar = shared, bar
+        self.done = self.skipped = 0
+        self.failures: list[dict[str, Any]] = []
+
+    def _fail(self, job: Job, message: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"deepdream: error: {message}", file=sys.stderr)
+        self.failures.append(
+            {
+                "input": job.task.input,
+                "output": job.task.output,
+                "error": message,
+                "attempts": job.attempts,
+            }
+        )
+        self.bar.update(1)
+
+    def _submit(self, actor: Any, job: Job) -> Any:
+        task = job.task
+        if not self.shared:
+            from inceptionism import io
+
+            data = io.read_input(task.input)
+            task = Task(task.index, task.input, task.output, task.overwrite, data)
+        return actor.dream.remote(task)
+
+    def _done(self, job: Job, outcome: Outcome) -> None:
+        from inceptionism import io
+
+        if outcome.status == "skipped":
+            self.skipped += 1
+        else:
+            if outcome.data is not None:
+                try:
+                    io.write_encoded(job.task.output, outcome.data, overwrite=job.task.overwrite)
+                except DreamError as e:
+                    self._fail(job, describe(e) or str(e))
+                    return
+            self.done += 1
+        self.bar.update(1)
+
+    def results(self) -> tuple[int, int, list[dict[str, Any]]]:
+        self.run()
         return self.done, self.skipped, self.failures

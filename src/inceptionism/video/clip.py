@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,62 +270,56 @@ def _settings_record(
     }
 
 
-class ClipDreamer:
-    """Everything for dreaming one clip, checked and set up before the first frame."""
+def resolved_frame_iterations(config: DreamConfig, video: VideoSettings) -> int:
+    """Steps per octave after the first frame, as ``video`` asks or by default."""
+    if video.mode != "ours":
+        return config.iterations  # other tools dream every frame in full
+    if video.frame_iterations is not None:
+        return video.frame_iterations
+    return default_frame_iterations(config, video.coherence)
+
+
+class FrameLoop:
+    """The coherent frame loop, on any run of input frames: a whole clip's, or one chunk of it
+    that a Ray driver shipped to a worker (``jobs/cluster_video.py``), so both dream alike."""
 
     def __init__(
         self,
-        source: str | os.PathLike,
-        config: DreamConfig | None = None,
-        video: VideoSettings | None = None,
+        config: DreamConfig,
+        video: VideoSettings,
+        shape: tuple[int, int],
         *,
         device: str = "auto",
         precision: str = "auto",
         weights: str | Path | None = None,
-        even: bool = False,
     ) -> None:
-        self.config = config or make_config()
-        self.video = video or VideoSettings()
-        self.video.check()
-        vio.require_av()
-        vflow._cv2()
-        self.clip = vio.open_clip(
-            source,
-            start=self.video.start,
-            duration=self.video.duration,
-            fps_out=self.video.fps_out,
-            max_side=self.config.max_side,
-            even=even,
-        )
-        fi = self.video.frame_iterations
-        if fi is None:
-            fi = default_frame_iterations(self.config, self.video.coherence)
-        if self.video.mode != "ours":
-            fi = self.config.iterations  # other tools dream every frame in full
-        self.frame_iterations = fi
+        video.check()
+        self.video = video
+        self.frame_iterations = resolved_frame_iterations(config, video)
         self.sessions = _Sessions(
-            self.config,
-            fi,
-            (self.clip.height, self.clip.width),
+            config,
+            self.frame_iterations,
+            shape,
             device=device,
             precision=precision,
             weights=weights,
         )
-        self.state = _settings_record(self.clip, self.sessions.config, self.video, fi)
 
     def frames(
         self,
+        inputs: Iterable[vio.Frame],
         work: Path | None = None,
         *,
         cancel: threading.Event | None = None,
         progress: StepProgress | None = None,
     ) -> Iterator[DreamedFrame]:
-        """Dream every frame in order; with ``work``, finished frames are saved and reused."""
+        """Dream ``inputs`` in order, the first afresh; with ``work``, finished frames are saved
+        there and reused."""
         video, seed = self.video, self.sessions.config.seed
         prev_in: np.ndarray | None = None
         prev_dream: np.ndarray | None = None
         resuming = work is not None
-        for f in self.clip.frames():
+        for f in inputs:
             if resuming:
                 done = _load_png(_frame_path(work, f.index), f.rgb.shape)  # type: ignore[arg-type]
                 if done is not None:
@@ -385,6 +379,58 @@ class ClipDreamer:
         carried = m.warp(detail) * (video.coherence * m.mask)[..., None]
         init = cur.astype(np.float32) + carried
         return init, m.reliable, time.perf_counter() - t0
+
+
+class ClipDreamer:
+    """Everything for dreaming one clip, checked and set up before the first frame."""
+
+    def __init__(
+        self,
+        source: str | os.PathLike,
+        config: DreamConfig | None = None,
+        video: VideoSettings | None = None,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        weights: str | Path | None = None,
+        even: bool = False,
+    ) -> None:
+        self.config = config or make_config()
+        self.video = video or VideoSettings()
+        self.video.check()
+        vio.require_av()
+        vflow._cv2()
+        self.clip = vio.open_clip(
+            source,
+            start=self.video.start,
+            duration=self.video.duration,
+            fps_out=self.video.fps_out,
+            max_side=self.config.max_side,
+            even=even,
+        )
+        self.loop = FrameLoop(
+            self.config,
+            self.video,
+            (self.clip.height, self.clip.width),
+            device=device,
+            precision=precision,
+            weights=weights,
+        )
+        self.frame_iterations = self.loop.frame_iterations
+        self.sessions = self.loop.sessions
+        self.state = _settings_record(
+            self.clip, self.sessions.config, self.video, self.frame_iterations
+        )
+
+    def frames(
+        self,
+        work: Path | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        progress: StepProgress | None = None,
+    ) -> Iterator[DreamedFrame]:
+        """Dream every frame in order; with ``work``, finished frames are saved and reused."""
+        return self.loop.frames(self.clip.frames(), work, cancel=cancel, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
