@@ -780,10 +780,15 @@ class SettingsForm:
     Video tab's smaller size). Only what Gradio needs is here: the rules are the Studio's."""
 
     def __init__(
-        self, studio: Studio, prefix: str = "", page_defaults: Mapping[str, Any] | None = None
+        self,
+        studio: Studio,
+        prefix: str = "",
+        page_defaults: Mapping[str, Any] | None = None,
+        open_groups: frozenset[str] = OPEN_GROUPS,
     ) -> None:
         self.studio = studio
         self.prefix = prefix
+        self.open_groups = open_groups
         self.page_defaults = dict(page_defaults or {})
         self.fields: dict[str, Any] = {}  # generic fields: option name -> component
         self.special: dict[str, Any] = {}  # model (and its note), layers, channels, ...
@@ -801,7 +806,7 @@ class SettingsForm:
             groups.setdefault(opt.group, []).append(opt)
         for group, opts in groups.items():
             with gr.Accordion(
-                GROUP_TITLES.get(group, group.capitalize()), open=group in OPEN_GROUPS
+                GROUP_TITLES.get(group, group.capitalize()), open=group in self.open_groups
             ):
                 for opt in opts:
                     self._draw(opt, first.get(opt.name))
@@ -941,7 +946,8 @@ def build_app(studio: Studio) -> Any:
     options = form_options()
     image_form = SettingsForm(studio)
     fields, special = image_form.fields, image_form.special
-    video_form = SettingsForm(studio, "video_", VIDEO_PAGE_DEFAULTS)
+    # (the size group open: the frame's size decides how long a clip takes)
+    video_form = SettingsForm(studio, "video_", VIDEO_PAGE_DEFAULTS, OPEN_GROUPS | {"size"})
 
     with gr.Blocks(
         title="deepdream studio", analytics_enabled=False, delete_cache=(1800, 3600)
