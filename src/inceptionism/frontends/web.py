@@ -1014,12 +1014,12 @@ def build_app(studio: Studio) -> Any:
                     ),
                     "video",
                 )
-                video_form.draw(options)
                 video_fields: dict[str, Any] = {}
-                with gr.Accordion("Video", open=True):
+                with gr.Accordion("Video", open=True):  # the tab's own, first
                     for opt in video_options():
                         value = VIDEO_FIELD_DEFAULTS.get(opt.name, opt.default)
                         video_fields[opt.name] = option_field(opt, value, "video_" + opt.name)
+                video_form.draw(options)
             with gr.Column(scale=6):
                 gr.Markdown(
                     "Every frame is dreamed, carrying the last frame's dream along the motion, "
