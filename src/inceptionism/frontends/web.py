@@ -1,19 +1,22 @@
 """``deepdream ui``: a local web studio on the :class:`~inceptionism.Dreamer` session (Gradio).
 
 Drop a picture, pick settings, watch the dream grow octave by octave, stop it when it looks
-right, download it with its full recipe inside. The form is generated from the options schema
-(:data:`inceptionism.options.OPTIONS`): no option is declared here a second time.
+right, download it with its full recipe inside; or a short clip, dreamed frame by frame as
+``deepdream video`` dreams it, sound and all. The form is generated from the options schema
+(:data:`inceptionism.options.OPTIONS`, and ``video.clip.VIDEO_OPTIONS`` for a clip): no option
+is declared here a second time.
 
 Two halves: :class:`Studio` is the server's state and rules, free of Gradio (one dream per
 device at a time, each browser session's cancel flags and step counters, what an upload may be,
-the recipe from the form, the equivalent ``deepdream dream`` command); :func:`build_app` draws
-the page on it. Gradio is imported only when the page is built, after its temporary folder has
-been pointed at ours.
+the recipe from the form, the equivalent ``deepdream dream`` command, a clip's dream in a
+thread of its own); :func:`build_app` draws the page on it. Gradio is imported only when the
+page is built, after its temporary folder has been pointed at ours.
 
 Trust: everything from the page is untrusted. Uploads are read only through
-:func:`inceptionism.io.load_image` (the CLI's checks and messages), only registered models can
-be chosen, no field names a file, and settings read from an uploaded dream are read as
-``--config-from`` reads them, through :func:`inceptionism.safety.untrusted_settings`.
+:func:`inceptionism.io.load_image` and :func:`inceptionism.io.video.open_clip` (the CLI's
+checks and messages), only registered models can be chosen, no field names a file, and
+settings read from an uploaded dream are read as ``--config-from`` reads them, through
+:func:`inceptionism.safety.untrusted_settings`.
 """
 
 # No "from __future__ import annotations": Gradio reads the handlers' hints (gr.Request) at
@@ -535,8 +538,8 @@ def enlarged(preview: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # -- a clip as the page asked for it -------------------------------------------------------------
 
 #: Where the Video tab's dream fields start other than at the preset's values: every frame is
-#: a dream, so a small frame keeps a clip's dream short on a laptop CPU (3 s of a 24 fps clip
-#: at 256 px: about 15 s on 2 cores).
+#: a dream, so a small frame keeps a clip's dream short on a laptop CPU (measured on 2 shared
+#: cores: 24 frames at 256x144 px in 7 s, default preset).
 VIDEO_PAGE_DEFAULTS: dict[str, Any] = {"max_side": 256}
 #: ... and its video fields: the first seconds only (clear the field for the whole clip).
 VIDEO_FIELD_DEFAULTS: dict[str, Any] = {"duration": "3"}
