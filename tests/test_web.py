@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import re
+import shutil
 import socket
 import subprocess
 import time
@@ -24,6 +26,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 from test_io import png_claiming  # noqa: E402
+from videoclips import moving_frames, write_clip  # noqa: E402
 from webapp import SAMPLE, StudioServer, deepdream, noise_png, picture  # noqa: E402
 
 from inceptionism.errors import DreamError  # noqa: E402
@@ -98,9 +101,11 @@ def stop(c: Client) -> str:
     return direct(c, "stop")
 
 
-def cli_error(path: Path) -> str:
-    """What ``deepdream dream`` says about ``path`` (run beside it, named as uploaded)."""
-    r = deepdream("dream", path.name, "-o", "out.png", cwd=path.parent)
+def cli_error(path: Path, command: str = "dream") -> str:
+    """What ``deepdream dream`` (or ``command``) says about ``path`` (run beside it, named as
+    uploaded)."""
+    out = "out.mp4" if command == "video" else "out.png"
+    r = deepdream(command, path.name, "-o", out, cwd=path.parent)
     assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("deepdream: error: ")
     return r.stderr.strip().removeprefix("deepdream: error: ")
@@ -284,6 +289,105 @@ def test_atlas_streams_labelled_tiles(server, tmp_path):
     assert labels == ["block3:0", "block3:1", "block3:2"]
     sheet = outputs[-1][2]
     assert sheet and Image.open(sheet).size[0] > 96
+
+
+# -- the video tab -------------------------------------------------------------------------------
+
+VIDEO_TINY = {"max_side": 96, "octaves": 2, "iterations": 2}
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """6 frames of 96x72 (the least the default layer takes) with a tone, moving 2 px a frame."""
+    folder = tmp_path_factory.mktemp("clips")
+    return write_clip(folder / "clip.mp4", moving_frames(6, (96, 72), (2, 1)), 24)
+
+
+def video_frames(path: Path | str) -> tuple[list[np.ndarray], str | None]:
+    """The decoded frames of a video and its audio codec."""
+    import av
+
+    with av.open(str(path)) as c:
+        audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
+        return [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])], audio
+
+
+def test_video_dreams_a_clip_with_its_sound_as_the_command_does(server, tmp_path, clip):
+    c = client(server, tmp_path)
+    form = Form(c, "/video").picture(clip).set(**VIDEO_TINY)
+    job = c.submit(*form.args, api_name="/video")
+    for _ in job:  # to the end of the stream
+        pass
+    outputs = job.outputs()
+    lines = [o[0] for o in outputs]
+    assert any(re.match(r"frame \d/6 · ", line) for line in lines), lines  # progress streams
+    assert sum(isinstance(o[1], str) for o in outputs) >= 2, lines  # frames as they are dreamed
+    status, result, download, command = outputs[-1][0], *outputs[-1][2:]
+    assert status.startswith("done: 6 frames") and "96x72 px · sound kept" in status, status
+    frames, audio = video_frames(download)
+    assert len(frames) == 6 and frames[0].shape == (72, 96, 3) and audio == "aac"
+    assert Path(result).read_bytes() == Path(download).read_bytes()
+    # the page's command makes the same video
+    words = command.split()
+    assert words[:5] == ["deepdream", "video", "clip.mp4", "-o", "clip.dream.mp4"], command
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    r = deepdream(*words[1:], "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    again, _ = video_frames(tmp_path / "clip.dream.mp4")
+    assert all(np.array_equal(a, b) for a, b in zip(again, frames, strict=True))
+    # the dream's work folder is gone; the video stays in the studio's folder until it stops
+    assert not list(server.temp_dir.rglob("*.frames"))
+
+
+def test_video_stop_stops_the_work_on_the_server(server, tmp_path, clip):
+    c = client(server, tmp_path)
+    long = tmp_path / "long.mp4"
+    shutil.copy(clip, long)
+    form = Form(c, "/video").picture(long).set(**{**VIDEO_TINY, "iterations": 400})
+    job = c.submit(*form.args, api_name="/video")
+    wait_for(lambda: steps(c)["session"] >= 3)
+    assert stop(c).startswith("stopped at frame 1/6 · step ")
+    after_stop = steps(c)["session"]
+    wait_for(lambda: steps(c)["running"] == 0, timeout=30)
+    first = steps(c)
+    time.sleep(2)
+    assert steps(c) == first  # no step ran in these 2 s
+    assert first["session"] - after_stop <= 2  # within a step (two, counting the race)
+    wait_for(job.done, timeout=30)
+    assert not list(server.temp_dir.rglob("long.dream*"))  # a stopped dream leaves nothing
+
+
+@pytest.mark.parametrize("kind", ["not a video", "truncated", "a picture renamed"])
+def test_video_bad_upload_gets_the_cli_message_and_the_page_keeps_working(
+    server, tmp_path, clip, kind
+):
+    c = client(server, tmp_path)
+    bad = tmp_path / "bad.mp4"
+    if kind == "not a video":
+        bad.write_text("hello, I am not a video\n")
+    elif kind == "truncated":
+        data = clip.read_bytes()
+        bad.write_bytes(data[: len(data) // 2])
+    else:
+        bad.write_bytes(picture(tmp_path / "p.png").read_bytes())
+    expected = cli_error(bad, "video")
+    with pytest.raises(AppError) as exc:
+        c.predict(*Form(c, "/video").picture(bad).set(**VIDEO_TINY).args, api_name="/video")
+    assert str(exc.value) == expected
+    assert "\n" not in str(exc.value)
+    good = Form(c, "/video").picture(clip).set(**VIDEO_TINY)
+    assert c.predict(*good.args, api_name="/video")[0].startswith("done: 6 frames")
+
+
+def test_video_form_is_the_image_form_and_the_video_options(server, tmp_path):
+    """The Video tab asks what the Image tab asks, then ``deepdream video``'s own options."""
+    from inceptionism.frontends.web import video_options
+
+    c = client(server, tmp_path)
+    image, video = Form(c).labels, Form(c, "/video").labels
+    extra = [o.title.capitalize() for o in video_options()]
+    assert video[1:] == image[1:] + extra, video
+    assert "Keep frames" not in video  # the command line's own
 
 
 # -- reachability --------------------------------------------------------------------------------

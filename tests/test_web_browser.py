@@ -147,3 +147,27 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
         assert im.size == (1400, 1000)
     if os.environ.get("DEEPDREAM_UPDATE_SCREENSHOT"):
         shutil.copyfile(shot_path, SCREENSHOT)
+
+
+def test_video_tab_dreams_an_uploaded_clip(server, browser, tmp_path):
+    """Open the Video tab, upload a tiny clip, Dream, and see the dreamed video on the page."""
+    from videoclips import moving_frames, write_clip
+
+    clip = write_clip(tmp_path / "walk.mp4", moving_frames(6, (96, 72), (2, 1)), 24)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#clip input[type=file]").set_input_files(str(clip))
+    page.wait_for_selector("#clip video", timeout=60_000)
+    for field, value in (("video_max_side", 96), ("video_octaves", 2), ("video_iterations", 2)):
+        box = page.locator(f"#{field} input, #{field} textarea").first
+        box.fill(str(value))
+        box.press("Tab")
+    page.click("#video_dream")
+    page.wait_for_selector("#video_result video", timeout=120_000)
+    done = page.locator("#video_status textarea").input_value()
+    assert done.startswith("done: 6 frames") and "sound kept" in done, done
+    src = page.locator("#video_result video").get_attribute("src") or ""
+    assert "walk.dream.mp4" in src, src
+    assert "deepdream video walk.mp4" in page.locator("#video_command").inner_text()
+    page.close()

@@ -550,11 +550,17 @@ def defaults(preset: str | None = DEFAULT_PRESET, model: str | None = None) -> d
 # -- argparse -----------------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    defaults: bool = True,
+    options: Iterable[Option] | None = None,
+) -> None:
     """One flag per command-line option, help from the schema. Recipe options default to None
     (not given: the preset's or the file's value applies), except ``preset``; run options to
-    their default. ``defaults=False`` leaves defaults to the parser (to tell what was given)."""
-    for o in where(CLI):
+    their default. ``defaults=False`` leaves defaults to the parser (to tell what was given).
+    ``options``: other declarations than the dream's (``video.clip.VIDEO_OPTIONS``)."""
+    for o in where(CLI) if options is None else (o for o in options if CLI in o.where):
         names = [o.short, o.cli_flag] if o.short else [o.cli_flag]
         kw: dict[str, Any] = {"dest": o.name, "help": o.help}
         if o.kind == "bool":

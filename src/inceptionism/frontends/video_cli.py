@@ -30,16 +30,13 @@ def _add_dream_options(p: argparse.ArgumentParser) -> None:
     options.add_arguments(p)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--frame-iterations",
-        type=int,
-        metavar="N",
-        help="steps per octave after the first frame (default: from --iterations)",
-    )
-    p.add_argument(
-        "--crf", type=int, help="quality of .mp4 (x264, default 17) or .webm (VP9, default 24)"
-    )
+def _video_options(p: argparse.ArgumentParser, *names: str) -> None:
+    """Flags declared in ``video.clip.VIDEO_OPTIONS`` (all, or those named)."""
+    from inceptionism import options
+    from inceptionism.video.clip import VIDEO_OPTIONS
+
+    chosen = [o for o in VIDEO_OPTIONS if not names or o.name in names]
+    options.add_arguments(p, options=chosen)
 
 
 def _translate(text: str) -> tuple[float, float]:
@@ -52,7 +49,6 @@ def _translate(text: str) -> tuple[float, float]:
 def add_parsers(sub: Any, parser_class: type | None = None) -> None:
     """Add the ``video`` and ``zoom`` subcommands to ``deepdream``'s subparsers."""
     from inceptionism.jobs import cluster_video
-    from inceptionism.video.clip import DEFAULT_COHERENCE
     from inceptionism.video.zoom import DEFAULT_FPS, DEFAULT_ZOOM
 
     v = sub.add_parser(
@@ -74,32 +70,7 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
         help="output: .mp4 (H.264), .webm (VP9), .gif, .webp, or a folder for PNG frames",
     )
     _add_dream_options(v)
-    v.add_argument(
-        "--coherence",
-        type=_number,
-        default=DEFAULT_COHERENCE,
-        metavar="A",
-        help=f"share of the last frame's dream carried along the motion, 0..1 "
-        f"(default {DEFAULT_COHERENCE}; 0 = every frame on its own)",
-    )
-    v.add_argument(
-        "--flow-quality",
-        choices=("fast", "medium", "best"),
-        default="medium",
-        help="optical flow effort (default medium)",
-    )
-    v.add_argument("--start", metavar="T", help="start at this time (seconds or MM:SS)")
-    v.add_argument("--duration", metavar="T", help="dream this long (seconds or MM:SS)")
-    v.add_argument(
-        "--fps-out",
-        type=_number,
-        metavar="F",
-        help="frame rate of the output (frames dropped or repeated; default: the input's)",
-    )
-    v.add_argument(
-        "--keep-frames", action="store_true", help="keep the work folder of dreamed frames"
-    )
-    _common(v)
+    _video_options(v)
     cluster_video.add_arguments(v)
 
     z = sub.add_parser(
@@ -138,7 +109,7 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
         help="camera shift in pixels per second (default 0,0)",
     )
     _add_dream_options(z)
-    _common(z)
+    _video_options(z, "frame_iterations", "crf")
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -184,7 +155,7 @@ class _Bars:
 def cmd_video(args: argparse.Namespace) -> int:
     from inceptionism.io import video as vio
     from inceptionism.jobs import cluster, cluster_video
-    from inceptionism.video.clip import dream_video
+    from inceptionism.video.clip import VIDEO_OPTIONS, dream_video
 
     on_ray = cluster.wanted(args)
     if args.input is None:
@@ -221,14 +192,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             args.input,
             args.output,
             cfg,
-            coherence=args.coherence,
-            frame_iterations=args.frame_iterations,
-            flow_quality=args.flow_quality,
-            start=args.start,
-            duration=args.duration,
-            fps_out=args.fps_out,
-            crf=args.crf,
-            keep_frames=args.keep_frames,
+            **{o.name: getattr(args, o.name) for o in VIDEO_OPTIONS},
             overwrite=args.overwrite,
             device=args.device,
             precision=args.precision,

@@ -1,19 +1,22 @@
 """``deepdream ui``: a local web studio on the :class:`~inceptionism.Dreamer` session (Gradio).
 
 Drop a picture, pick settings, watch the dream grow octave by octave, stop it when it looks
-right, download it with its full recipe inside. The form is generated from the options schema
-(:data:`inceptionism.options.OPTIONS`): no option is declared here a second time.
+right, download it with its full recipe inside; or a short clip, dreamed frame by frame as
+``deepdream video`` dreams it, sound and all. The form is generated from the options schema
+(:data:`inceptionism.options.OPTIONS`, and ``video.clip.VIDEO_OPTIONS`` for a clip): no option
+is declared here a second time.
 
 Two halves: :class:`Studio` is the server's state and rules, free of Gradio (one dream per
 device at a time, each browser session's cancel flags and step counters, what an upload may be,
-the recipe from the form, the equivalent ``deepdream dream`` command); :func:`build_app` draws
-the page on it. Gradio is imported only when the page is built, after its temporary folder has
-been pointed at ours.
+the recipe from the form, the equivalent ``deepdream dream`` command, a clip's dream in a
+thread of its own); :func:`build_app` draws the page on it. Gradio is imported only when the
+page is built, after its temporary folder has been pointed at ours.
 
 Trust: everything from the page is untrusted. Uploads are read only through
-:func:`inceptionism.io.load_image` (the CLI's checks and messages), only registered models can
-be chosen, no field names a file, and settings read from an uploaded dream are read as
-``--config-from`` reads them, through :func:`inceptionism.safety.untrusted_settings`.
+:func:`inceptionism.io.load_image` and :func:`inceptionism.io.video.open_clip` (the CLI's
+checks and messages), only registered models can be chosen, no field names a file, and
+settings read from an uploaded dream are read as ``--config-from`` reads them, through
+:func:`inceptionism.safety.untrusted_settings`.
 """
 
 # No "from __future__ import annotations": Gradio reads the handlers' hints (gr.Request) at
@@ -31,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -221,7 +224,8 @@ class Studio:
         """An uploaded file, only if it lies in our temporary folder (where the server put it):
         the page names no other file."""
         if not path:
-            raise DreamError(f"no {what}: upload or paste one, or use the sample")
+            also = ", or use the sample" if what == "picture" else ""
+            raise DreamError(f"no {what}: upload or paste one{also}")
         p = Path(path)
         try:
             inside = p.resolve().is_relative_to(self.temp_dir.resolve())
@@ -229,6 +233,8 @@ class Studio:
             inside = False
         if not inside and p.resolve() != SAMPLE.resolve():
             raise DreamError(f"the {what} must be uploaded through the page")
+        if p.is_dir():
+            raise DreamError(f"the {what} must be a file")
         with contextlib.suppress(OSError):  # a missing file: the loader says so
             if p.stat().st_size > self.max_upload:  # however it came (the upload route: 413)
                 raise DreamError(
@@ -246,6 +252,29 @@ class Studio:
             return load_image(upload.path, max_side=max_side)
         except DreamError as e:
             raise _renamed(e, upload) from None
+
+    def open_clip(self, upload: Upload, config: DreamConfig, video: Mapping[str, Any]) -> Any:
+        """The uploaded clip checked as ``deepdream video`` checks its input (no frame read),
+        before it waits for the device: a bad file gets the command's message at once."""
+        from inceptionism.io import video as vio
+
+        try:
+            return vio.open_clip(
+                upload.path,
+                start=video.get("start"),
+                duration=video.get("duration"),
+                fps_out=video.get("fps_out"),
+                max_side=config.max_side,
+                even=True,  # the page's output is an .mp4
+            )
+        except DreamError as e:
+            raise _renamed(e, upload) from None
+
+    def job_folder(self, session: str) -> Path:
+        """A new folder for one job's files (a clip's frames and video), removed with ours."""
+        folder = self.results / _safe(session) / uuid.uuid4().hex[:8]
+        folder.mkdir(parents=True)
+        return folder
 
     def result_path(self, session: str, stem: str) -> Path:
         folder = self.results / _safe(session)
@@ -309,8 +338,10 @@ def form_options() -> list[Any]:
 def spell_for_page(option: str, value: str = "") -> str:
     """How a hint names an option on the page: its field's label (quoted)."""
     from inceptionism.options import OPTION
+    from inceptionism.video.clip import VIDEO_OPTION
 
-    label = OPTION[option].title if option in OPTION else option.replace("_", " ")
+    known = {**VIDEO_OPTION, **OPTION}
+    label = known[option].title if option in known else option.replace("_", " ")
     return f"the “{label}” field" + (f" ({value})" if value else "")
 
 
@@ -418,13 +449,16 @@ def command_for(
     *,
     guide_name: str | None = None,
     device: str = "auto",
+    command: str = "dream",
+    more: Sequence[tuple[Any, Any]] = (),
 ) -> str:
-    """The ``deepdream dream`` command that makes the same pixels from the same picture: every
-    recipe value that differs from what the command line would take anyway."""
+    """The ``deepdream dream`` (or ``command``) command that makes the same pixels from the same
+    input: every recipe value that differs from what the command line would take anyway, then
+    each of ``more`` ((option, value): ``deepdream video``'s own) that is not its default."""
     from inceptionism.options import CLI, where
 
     base = make_config(config.preset, model=config.model)
-    words = ["deepdream", "dream", input_name, "-o", output_name, "--model", config.model]
+    words = ["deepdream", command, input_name, "-o", output_name, "--model", config.model]
     if config.preset != DEFAULT_PRESET:
         words += ["--preset", config.preset or "seed"]
     for opt in where(CLI):
@@ -455,6 +489,9 @@ def command_for(
         opt = OPTION[name]
         if CLI in opt.where and value != opt.default and value is not None:
             words += [opt.cli_flag, str(value)]
+    for opt, value in more:
+        if CLI in opt.where and value != opt.default and value is not None:
+            words += [opt.cli_flag, _number(value) if isinstance(value, float) else str(value)]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -498,6 +535,141 @@ def enlarged(preview: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(pil)
 
 
+# -- a clip as the page asked for it -------------------------------------------------------------
+
+#: Where the Video tab's dream fields start other than at the preset's values: every frame is
+#: a dream, so a small frame keeps a clip's dream short on a laptop CPU (measured on 2 shared
+#: cores: 24 frames at 256x144 px in 7 s, default preset).
+VIDEO_PAGE_DEFAULTS: dict[str, Any] = {"max_side": 256}
+#: ... and its video fields: the first seconds only (clear the field for the whole clip).
+VIDEO_FIELD_DEFAULTS: dict[str, Any] = {"duration": "3"}
+VIDEO_FORMATS = (".mp4", ".mov", ".webm", ".mkv", ".avi")
+
+
+def video_options() -> list[Any]:
+    """The video options the page shows: ``deepdream video``'s own (``VIDEO_OPTIONS``), less
+    those of the command line only (keeping the work folder)."""
+    from inceptionism.options import PYTHON
+    from inceptionism.video.clip import VIDEO_OPTIONS
+
+    return [o for o in VIDEO_OPTIONS if PYTHON in o.where]
+
+
+def video_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``dream_video``'s video keywords from the video fields (option name -> field value),
+    each checked by its declaration, times read as the command reads them."""
+    from inceptionism.io.video import parse_time
+    from inceptionism.video.clip import VIDEO_OPTION
+
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        opt = VIDEO_OPTION[name]
+        value = field_value(opt, value)
+        if name in ("start", "duration"):
+            parse_time(value)  # the command's message for a bad time, before the device
+        else:
+            value = opt.check(value)
+        out[name] = value
+    return out
+
+
+class ClipProgress:
+    """Frame i of N and the time left. Later frames take ``frame_iterations`` steps per octave,
+    the first (and a scene cut) the full ``iterations``, so the time left is measured on the
+    later frames once there are some, and estimated from the first until then."""
+
+    def __init__(self, count: int | None, iterations: int, frame_iterations: int) -> None:
+        self.count = count
+        self.ratio = max(frame_iterations, 1) / max(iterations, 1)
+        self.start = time.monotonic()
+        self.first: float | None = None
+        self.later: list[float] = []
+        self.done = 0
+
+    def frame(self, seconds: float) -> None:
+        if self.first is None:
+            self.first = seconds
+        else:
+            self.later.append(seconds)
+        self.done += 1
+
+    def line(self, step: int | None = None, total: int | None = None) -> str:
+        """Where the dream is (the frame being dreamed, its step) and the time left."""
+        elapsed = time.monotonic() - self.start
+        if self.count and self.done >= self.count:
+            return f"{self.done}/{self.count} frames · {elapsed:.1f} s"
+        where = f"frame {self.done + 1}" + (f"/{self.count}" if self.count else "")
+        if step is not None and total:
+            where += f" · step {step}/{total}"
+        eta = "…"
+        if self.count and self.first is not None:
+            per = sum(self.later) / len(self.later) if self.later else self.first * self.ratio
+            eta = f"{(self.count - self.done) * per:.0f} s left"
+        elif self.count and step:  # the first frame: its speed so far, the rest at the ratio
+            first = elapsed * (total or step) / step
+            eta = f"{first - elapsed + (self.count - 1) * first * self.ratio:.0f} s left"
+        return f"{where} · {elapsed:.1f} s · {eta}"
+
+
+def dream_clip(
+    studio: Studio,
+    job: Job,
+    upload: Upload,
+    output: Path,
+    config: DreamConfig,
+    run: Mapping[str, Any],
+    video: Mapping[str, Any],
+) -> Iterator[tuple[Any, ...]]:
+    """``dream_video`` (the code path of ``deepdream video``) in a thread of its own, its
+    callbacks relayed as events: ``("start", ClipDreamer)``, ``("step", done, total)``,
+    ``("frame", DreamedFrame)``, ``("note", text)``, and last ``("done", path)``. Every step is
+    counted for ``/steps``; its errors are raised here. The job's cancel flag stops it within
+    one step; closing this iterator (the page went away) sets it and waits for the thread."""
+    import queue
+
+    from inceptionism.video.clip import dream_video
+
+    events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+
+    def step(done: int, total: int) -> None:
+        studio.count_step(job.session)
+        events.put(("step", done, total))
+
+    def work() -> None:
+        try:
+            out = dream_video(
+                upload.path,
+                output,
+                config,
+                **video,
+                **run,
+                device=studio.device,
+                cancel=job.cancel,
+                notify=lambda text: events.put(("note", text)),
+                on_start=lambda clip_job: events.put(("start", clip_job)),
+                on_frame=lambda frame, _job: events.put(("frame", frame)),
+                progress=step,
+            )
+            events.put(("done", out))
+        except BaseException as e:  # relayed to the page's thread, raised there
+            events.put(("error", e))
+
+    thread = threading.Thread(target=work, name=f"video-{job.session[:8]}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            event = events.get()
+            if event[0] == "error":
+                raise event[1]
+            yield event
+            if event[0] == "done":
+                return
+    finally:
+        if thread.is_alive():
+            job.cancel.set()
+        thread.join()
+
+
 # -- the page ------------------------------------------------------------------------------------
 
 GROUP_TITLES = {
@@ -532,133 +704,184 @@ def class_choices() -> list[tuple[str, str]]:
     return [(f"{i} {name}", name) for i, name in search("")]
 
 
-def build_app(studio: Studio) -> Any:
-    """The Gradio page on ``studio``: the Image tab, the Layer atlas tab, and the ``/steps``
-    and ``/stop`` API endpoints the tests (and scripts) use."""
+def raw_upload(component: Any, what: str) -> Any:
+    """``component`` (a gr.Image or gr.Video) handing over the file the browser sent, unopened:
+    our loaders check it and name what is wrong as the CLI does (gr.Image would open it with
+    PIL first and answer a bad file with an error of its own). An inline data: URL, which would
+    bypass the server's upload limit, is refused. Not a subclass: Gradio would write a .pyi
+    file beside this module for a component class defined here."""
     import gradio as gr
 
-    from inceptionism.atlas import ATLAS_SIDE, contact_sheet, dream_atlas, parse_channels, tiles_for
-    from inceptionism.io import save_image
-    from inceptionism.options import OPTION
-
-    def raw_upload(payload: Any) -> str | None:
-        """An upload as the file the browser sent, unopened: our loader checks it and names
-        what is wrong as the CLI does (gr.Image would open it with PIL first and answer a bad
-        file with an error of its own). An inline data: URL, which would bypass the server's
-        upload limit, is refused."""
+    def preprocess(payload: Any) -> str | None:
         if payload is None:
             return None
         if not getattr(payload, "path", None):
-            raise gr.Error("pictures must be uploaded as files", print_exception=False)
+            raise gr.Error(f"{what}s must be uploaded as files", print_exception=False)
         return str(payload.path)
 
-    def picture_input(**kw: Any) -> Any:
-        """A picture upload (gr.Image) handing over the raw file. Not a subclass: Gradio would
-        write a .pyi file beside this module for a component class defined here."""
-        image = gr.Image(**kw)
-        image.preprocess = raw_upload
-        return image
+    component.preprocess = preprocess
+    return component
 
-    def fail(e: BaseException) -> BaseException:
-        """What the page shows for ``e``: a user's error (bad input, out of memory, a file the
-        system refused) in one line; anything else is a bug, raised as it is."""
-        error = user_error(e)
-        if error is None:
-            return e
-        return gr.Error(page_message(error), print_exception=False)
 
-    options = form_options()
-    first = form_defaults(DEFAULT_PRESET, DEFAULT_MODEL)
-    fields: dict[str, Any] = {}  # generic fields: option name -> component
-    special: dict[str, Any] = {}
+def picture_input(**kw: Any) -> Any:
+    import gradio as gr
 
-    def draw(opt: Any) -> None:
-        label, info = opt.title.capitalize(), f"{opt.help}; {opt.requirement()}"
+    return raw_upload(gr.Image(**kw), "picture")
+
+
+def page_error(e: BaseException, upload: Upload | None = None) -> BaseException:
+    """What the page shows for ``e``: a user's error (bad input, out of memory, a file the
+    system refused) in one line, naming ``upload`` as the user called it; anything else is a
+    bug, raised as it is."""
+    import gradio as gr
+
+    error = user_error(e)
+    if error is None:
+        return e
+    if upload is not None:
+        error = _renamed(error, upload)
+    return gr.Error(page_message(error), print_exception=False)
+
+
+def option_field(opt: Any, value: Any, elem_id: str) -> Any:
+    """The field of a plain option (a number, a switch, a choice or text), with its bounds,
+    value and help from its declaration."""
+    import gradio as gr
+
+    label, info = opt.title.capitalize(), f"{opt.help}; {opt.requirement()}"
+    if opt.kind in ("int", "float") and not typed_as_text(opt):
+        hi = opt.maximum if opt.maximum is not None and opt.maximum < 2**53 else None
+        return gr.Number(
+            value=value,
+            minimum=opt.minimum,
+            maximum=hi,
+            precision=0 if opt.kind == "int" else None,
+            step=1 if opt.kind == "int" else 0.01,
+            label=label,
+            info=info,
+            elem_id=elem_id,
+        )
+    if opt.kind == "bool":
+        return gr.Checkbox(value=bool(value), label=label, info=opt.help, elem_id=elem_id)
+    if opt.kind == "choice":
+        return gr.Dropdown(
+            list(opt.allowed()),
+            value=value or opt.default,
+            label=label,
+            info=opt.help,
+            elem_id=elem_id,
+        )
+    # tile, str, numbers that may be none or infinite: text as the CLI takes it
+    empty = "; empty: none" if opt.optional else ""
+    return gr.Textbox(value=shown(value), label=label, info=info + empty, elem_id=elem_id)
+
+
+class SettingsForm:
+    """A dream's settings as fields, generated from the options schema. The Image and Video
+    tabs each draw one (``prefix`` keeps their element ids apart), so no option is declared for
+    a tab; ``page_defaults`` are the values a tab starts from other than the preset's (the
+    Video tab's smaller size). Only what Gradio needs is here: the rules are the Studio's."""
+
+    def __init__(
+        self,
+        studio: Studio,
+        prefix: str = "",
+        page_defaults: Mapping[str, Any] | None = None,
+        open_groups: frozenset[str] = OPEN_GROUPS,
+    ) -> None:
+        self.studio = studio
+        self.prefix = prefix
+        self.open_groups = open_groups
+        self.page_defaults = dict(page_defaults or {})
+        self.fields: dict[str, Any] = {}  # generic fields: option name -> component
+        self.special: dict[str, Any] = {}  # model (and its note), layers, channels, ...
+
+    def values_for(self, preset: str | None, model: str) -> dict[str, Any]:
+        return {**form_defaults(preset, model), **self.page_defaults}
+
+    def draw(self, options: Sequence[Any]) -> None:
+        """Every option, in accordions by group, in the schema's order."""
+        import gradio as gr
+
+        first = self.values_for(DEFAULT_PRESET, DEFAULT_MODEL)
+        groups: dict[str, list[Any]] = {}
+        for opt in options:
+            groups.setdefault(opt.group, []).append(opt)
+        for group, opts in groups.items():
+            with gr.Accordion(
+                GROUP_TITLES.get(group, group.capitalize()), open=group in self.open_groups
+            ):
+                for opt in opts:
+                    self._draw(opt, first.get(opt.name))
+
+    def _draw(self, opt: Any, value: Any) -> None:
+        import gradio as gr
+
+        eid = self.prefix + opt.name
         if opt.name == "model":
-            special["model"] = gr.Dropdown(
-                model_choices(), value=DEFAULT_MODEL, label=label, info=opt.help, elem_id="model"
+            self.special["model"] = gr.Dropdown(
+                model_choices(),
+                value=DEFAULT_MODEL,
+                label=opt.title.capitalize(),
+                info=opt.help,
+                elem_id=self.prefix + "model",
             )
-            special["model_note"] = gr.Markdown(model_note(DEFAULT_MODEL))
+            self.special["model_note"] = gr.Markdown(model_note(DEFAULT_MODEL))
         elif opt.kind == "layers":
-            special["layers"] = gr.Dropdown(
+            self.special["layers"] = gr.Dropdown(
                 layer_choices(DEFAULT_MODEL),
                 value=[],
                 multiselect=True,
                 label="Layers",
                 info="layers to amplify (empty: the model's default); channels · stride shown",
-                elem_id="layers",
+                elem_id=self.prefix + "layers",
             )
-            special["channels"] = gr.Textbox(
+            self.special["channels"] = gr.Textbox(
                 label="Channels",
                 info="only these channels of the chosen layers, e.g. 3,17 (empty: all)",
-                elem_id="channels",
+                elem_id=self.prefix + "channels",
             )
         elif opt.kind == "classes":
-            special["classes"] = gr.Dropdown(
+            self.special["classes"] = gr.Dropdown(
                 class_choices(),
                 value=[],
                 multiselect=True,
                 filterable=True,
                 label="Classes",
                 info=f"{opt.help}: type to search the 1000 ImageNet names",
-                elem_id="classes",
+                elem_id=self.prefix + "classes",
             )
         elif opt.kind == "path":
-            special[opt.name] = picture_input(
+            self.special[opt.name] = picture_input(
                 type="filepath",
                 sources=["upload", "clipboard"],
-                label=f"{label} picture",
+                label=f"{opt.title.capitalize()} picture",
                 height=160,
-                elem_id=opt.name,
+                elem_id=eid,
             )
         elif opt.name in LAYER_FIELDS:
-            fields[opt.name] = gr.Dropdown(
+            self.fields[opt.name] = gr.Dropdown(
                 layer_choices(DEFAULT_MODEL, MODEL_DEFAULT),
                 value="",
-                label=label,
+                label=opt.title.capitalize(),
                 info=opt.help,
-                elem_id=opt.name,
+                elem_id=eid,
             )
-        elif opt.kind in ("int", "float") and not typed_as_text(opt):
-            hi = opt.maximum if opt.maximum is not None and opt.maximum < 2**53 else None
-            fields[opt.name] = gr.Number(
-                value=first.get(opt.name),
-                minimum=opt.minimum,
-                maximum=hi,
-                precision=0 if opt.kind == "int" else None,
-                step=1 if opt.kind == "int" else 0.01,
-                label=label,
-                info=info,
-                elem_id=opt.name,
-            )
-        elif opt.kind == "bool":
-            fields[opt.name] = gr.Checkbox(
-                value=bool(first.get(opt.name)), label=label, info=opt.help, elem_id=opt.name
-            )
-        elif opt.kind == "choice":
-            fields[opt.name] = gr.Dropdown(
-                list(opt.allowed()),
-                value=first.get(opt.name) or opt.default,
-                label=label,
-                info=opt.help,
-                elem_id=opt.name,
-            )
-        else:  # tile, str, numbers that may be none or infinite: text as the CLI takes it
-            empty = "; empty: none" if opt.optional else ""
-            fields[opt.name] = gr.Textbox(
-                value=shown(first.get(opt.name)),
-                label=label,
-                info=info + empty,
-                elem_id=opt.name,
-            )
+        else:
+            self.fields[opt.name] = option_field(opt, value, eid)
 
-    def form_values(data: Mapping[Any, Any]) -> dict[str, Any]:
-        return {name: data[c] for name, c in fields.items()}
+    @property
+    def inputs(self) -> list[Any]:
+        """The fields a dream reads, in a fixed order (the API's parameters)."""
+        special = [c for k, c in self.special.items() if k != "model_note"]
+        return [*special, *self.fields.values()]
 
-    def recipe(data: Mapping[Any, Any]) -> tuple[DreamConfig, dict[str, Any], Upload | None]:
+    def recipe(self, data: Mapping[Any, Any]) -> tuple[DreamConfig, dict[str, Any], Upload | None]:
+        """(recipe, run options, guide picture) from the submitted values of this form."""
+        special = self.special
         guide_path = data.get(special["guide"]) if "guide" in special else None
-        guide = studio.upload(guide_path, "guide picture") if guide_path else None
-        values = form_values(data)
+        guide = self.studio.upload(guide_path, "guide picture") if guide_path else None
+        values = {name: data[c] for name, c in self.fields.items()}
         values["model"] = data[special["model"]]
         cfg, run = recipe_from_form(
             values,
@@ -668,6 +891,66 @@ def build_app(studio: Studio) -> Any:
             guide=guide,
         )
         return cfg, run, guide
+
+    def follow(self, model: str, preset: str | None) -> list[Any]:
+        """Updates of the generic fields for ``preset`` on ``model``."""
+        import gradio as gr
+
+        values = self.values_for(preset, model)
+        out: list[Any] = []
+        for name, component in self.fields.items():
+            if name in LAYER_FIELDS:
+                out.append(gr.update(choices=layer_choices(model, MODEL_DEFAULT), value=""))
+            elif name == "preset":
+                out.append(gr.update())
+            else:
+                v = values.get(name)
+                out.append(gr.update(value=shown(v) if isinstance(component, gr.Textbox) else v))
+        return out
+
+    def wire(self, extra: Sequence[tuple[Any, Callable[[str], Any]]] = ()) -> None:
+        """Choosing a model updates its note, its layers and the fields (``extra``: other
+        components, each with its update for a model); choosing a preset, the fields."""
+        import gradio as gr
+
+        preset = self.fields.get("preset")
+        model = self.special["model"]
+        generic = list(self.fields.values())
+
+        def on_model(name: str, preset_name: str | None) -> list[Any]:
+            try:
+                note = model_note(name)
+                chosen = layer_choices(name)
+            except DreamError as e:
+                raise page_error(e) from None
+            return [
+                note,
+                gr.update(choices=chosen, value=[]),
+                *(update(name) for _, update in extra),
+                *self.follow(name, preset_name),
+            ]
+
+        outputs = [self.special["model_note"], self.special["layers"], *(c for c, _ in extra)]
+        model.input(on_model, [model, preset], [*outputs, *generic], queue=False, api_name=False)
+        if preset is not None:
+            preset.input(self.follow, [model, preset], generic, queue=False, api_name=False)
+
+
+def build_app(studio: Studio) -> Any:
+    """The Gradio page on ``studio``: the Image, Video and Layer atlas tabs, and the ``/steps``
+    and ``/stop`` API endpoints the tests (and scripts) use."""
+    import gradio as gr
+
+    from inceptionism.atlas import ATLAS_SIDE, contact_sheet, dream_atlas, parse_channels, tiles_for
+    from inceptionism.io import save_image
+    from inceptionism.options import OPTION
+
+    fail = page_error
+    options = form_options()
+    image_form = SettingsForm(studio)
+    fields, special = image_form.fields, image_form.special
+    # (the size group open: the frame's size decides how long a clip takes)
+    video_form = SettingsForm(studio, "video_", VIDEO_PAGE_DEFAULTS, OPEN_GROUPS | {"size"})
 
     with gr.Blocks(
         title="deepdream studio", analytics_enabled=False, delete_cache=(1800, 3600)
@@ -687,15 +970,7 @@ def build_app(studio: Studio) -> Any:
                     elem_id="picture",
                 )
                 sample_btn = gr.Button("Use the sample picture", size="sm")
-                groups: dict[str, list[Any]] = {}
-                for opt in options:
-                    groups.setdefault(opt.group, []).append(opt)
-                for group, opts in groups.items():
-                    with gr.Accordion(
-                        GROUP_TITLES.get(group, group.capitalize()), open=group in OPEN_GROUPS
-                    ):
-                        for opt in opts:
-                            draw(opt)
+                image_form.draw(options)
                 settings_file = gr.File(
                     label="Load the settings of a dream (a picture made by deepdream)",
                     file_types=["image"],
@@ -730,6 +1005,57 @@ def build_app(studio: Studio) -> Any:
                     interactive=False,
                     wrap=True,
                     elem_id="history_table",
+                )
+        with gr.Tab("Video"), gr.Row():
+            with gr.Column(scale=5):
+                clip = raw_upload(
+                    gr.Video(
+                        sources=["upload"],
+                        label=f"Clip ({', '.join(f[1:] for f in VIDEO_FORMATS)}; a few seconds)",
+                        elem_id="clip",
+                        height=240,
+                    ),
+                    "video",
+                )
+                video_fields: dict[str, Any] = {}
+                with gr.Accordion("Video", open=True):  # the tab's own, first
+                    for opt in video_options():
+                        value = VIDEO_FIELD_DEFAULTS.get(opt.name, opt.default)
+                        video_fields[opt.name] = option_field(opt, value, "video_" + opt.name)
+                video_form.draw(options)
+            with gr.Column(scale=6):
+                gr.Markdown(
+                    "Every frame is dreamed, carrying the last frame's dream along the motion, "
+                    "so the dream stays put on moving things; the sound is kept. Keep clips "
+                    "short and small: the first seconds at a small size are dreamed by default."
+                )
+                with gr.Row():
+                    video_btn = gr.Button("Dream", variant="primary", elem_id="video_dream")
+                    video_stop = gr.Button("Stop", variant="stop", elem_id="video_stop")
+                video_status = gr.Textbox(
+                    label="Progress", interactive=False, elem_id="video_status", max_lines=2
+                )
+                video_frame = gr.Image(
+                    label="The last frame dreamed",
+                    interactive=False,
+                    format="png",
+                    elem_id="video_frame",
+                    height=300,
+                )
+                video_result = gr.Video(
+                    label="The dream", interactive=False, elem_id="video_result", height=300
+                )
+                video_file = gr.File(
+                    label="The dream as MP4, with the clip's sound",
+                    interactive=False,
+                    elem_id="video_file",
+                )
+                video_command = gr.Code(
+                    label="The same dream from the command line",
+                    language="shell",
+                    interactive=False,
+                    lines=2,
+                    elem_id="video_command",
                 )
         with gr.Tab("Layer atlas"):
             gr.Markdown(
@@ -771,48 +1097,15 @@ def build_app(studio: Studio) -> Any:
 
         generic = list(fields.values())
         generic_names = list(fields)
+        model_field = special["model"]
         # the inputs of a dream, in a fixed order (the API's parameters)
-        form_inputs = [picture, *(c for k, c in special.items() if k != "model_note"), *generic]
+        form_inputs = [picture, *image_form.inputs]
 
         # -- model and preset: the fields follow ------------------------------------------------
-        def follow(model: str, preset: str | None) -> list[Any]:
-            values = form_defaults(preset, model)
-            out: list[Any] = []
-            for name in generic_names:
-                if name in LAYER_FIELDS:
-                    out.append(gr.update(choices=layer_choices(model, MODEL_DEFAULT), value=""))
-                elif name == "preset":
-                    out.append(gr.update())
-                else:
-                    v = values.get(name)
-                    if isinstance(fields[name], gr.Textbox):
-                        v = shown(v)
-                    out.append(gr.update(value=v))
-            return out
-
-        def on_model(model: str, preset: str | None) -> list[Any]:
-            try:
-                note = model_note(model)
-                chosen = layer_choices(model)
-            except DreamError as e:
-                raise fail(e) from None
-            return [
-                note,
-                gr.update(choices=chosen, value=[]),
-                gr.update(choices=layer_choices(model, EVERY_LAYER), value=""),
-                *follow(model, preset),
-            ]
-
-        preset_field = fields.get("preset")
-        model_field = special["model"]
-        model_outputs = [special["model_note"], special["layers"], atlas_layer, *generic]
-        model_field.input(
-            on_model, [model_field, preset_field], model_outputs, queue=False, api_name=False
+        image_form.wire(
+            [(atlas_layer, lambda m: gr.update(choices=layer_choices(m, EVERY_LAYER), value=""))]
         )
-        if preset_field is not None:
-            preset_field.input(
-                follow, [model_field, preset_field], generic, queue=False, api_name=False
-            )
+        video_form.wire()
         sample_btn.click(lambda: str(SAMPLE), None, picture, queue=False, api_name=False)
 
         # -- settings from an uploaded dream (untrusted) -----------------------------------------
@@ -870,7 +1163,7 @@ def build_app(studio: Studio) -> Any:
             clicked = time.monotonic()
             try:
                 upload = studio.upload(data[picture], "picture")
-                cfg, run, guide = recipe(data)
+                cfg, run, guide = image_form.recipe(data)
                 loaded = studio.load(upload, cfg.max_side)
             except DreamError as e:
                 raise fail(e) from None
@@ -980,7 +1273,7 @@ def build_app(studio: Studio) -> Any:
             session = request.session_hash or "anonymous"
             try:
                 upload = studio.upload(data[picture], "picture")
-                cfg, run, _ = recipe(data)
+                cfg, run, _ = image_form.recipe(data)
                 side = int(data[atlas_side] or ATLAS_SIDE)
                 if not 16 <= side <= 1024:
                     raise DreamError(f"invalid tile size {side}: need 16 to 1024 px")
@@ -1048,19 +1341,121 @@ def build_app(studio: Studio) -> Any:
             show_progress="minimal",
         )
 
+        # -- the video ---------------------------------------------------------------------------
+        video_inputs = [clip, *video_form.inputs, *video_fields.values()]
+
+        def video_fn(request: gr.Request, *values: Any) -> Iterator[dict]:
+            data = dict(zip(video_inputs, values, strict=True))
+            session = request.session_hash or "anonymous"
+            clicked = time.monotonic()
+            try:
+                upload = studio.upload(data[clip], "video")
+                cfg, run, guide = video_form.recipe(data)
+                video = video_settings({name: data[c] for name, c in video_fields.items()})
+                probed = studio.open_clip(upload, cfg, video)
+            except DreamError as e:
+                raise fail(e) from None
+            frames = f"{probed.count} frames" if probed.count else "frames"
+            yield {video_status: f"waiting for the device… ({frames} of {probed.width}x"
+                   f"{probed.height} px)"}  # fmt: skip
+            with studio.job(session) as job:
+                folder = studio.job_folder(session)
+                finished = False
+                try:
+                    yield from _video_job(job, clicked, upload, folder, cfg, run, guide, video)
+                    finished = True
+                except Cancelled:
+                    yield {video_status: f"stopped at {job.where}"}
+                except (DreamError, MemoryError, RuntimeError, OSError) as e:
+                    raise fail(e, upload) from None
+                finally:
+                    if not finished:  # a stopped or failed dream leaves nothing behind
+                        shutil.rmtree(folder, ignore_errors=True)
+
+        def _video_job(
+            job: Job,
+            clicked: float,
+            upload: Upload,
+            folder: Path,
+            cfg: DreamConfig,
+            run: dict[str, Any],
+            guide: Upload | None,
+            video: dict[str, Any],
+        ) -> Iterator[dict]:
+            out = folder / f"{_safe(Path(upload.name).stem)}.dream.mp4"
+            progress: ClipProgress | None = None
+            notes: list[str] = []
+            sent = 0.0
+            size = ""
+            sound = False
+            for event in dream_clip(studio, job, upload, out, cfg, run, video):
+                kind, now = event[0], time.monotonic()
+                if kind == "start":
+                    clip_job = event[1]
+                    progress = ClipProgress(
+                        clip_job.clip.count, cfg.iterations, clip_job.frame_iterations
+                    )
+                    size = f"{clip_job.clip.width}x{clip_job.clip.height} px"
+                    sound = bool(clip_job.clip.audio)
+                    job.where = progress.line()
+                elif kind == "note":
+                    notes.append(event[1])
+                elif kind == "step" and progress is not None:
+                    job.where = progress.line(event[1], event[2])
+                    if now - sent >= PREVIEW_INTERVAL_S:
+                        sent = now
+                        yield {video_status: job.where}
+                elif kind == "frame" and progress is not None:
+                    progress.frame(event[1].seconds)
+                    job.where = progress.line()
+                    sent = now
+                    yield {video_frame: event[1].rgb, video_status: job.where}
+            assert progress is not None
+            input_name = upload.name
+            cmd = command_for(
+                cfg,
+                run,
+                input_name,
+                out.name,
+                guide_name=guide.name if guide else None,
+                device=studio.device,
+                command="video",
+                more=[(o, video[o.name]) for o in video_options()],
+            )
+            took = time.monotonic() - clicked
+            said = "".join(f" · {n}" for n in notes)
+            yield {
+                video_status: f"done: {progress.done} frames in {took:.1f} s · {size} · "
+                f"{'sound kept' if sound else 'no sound'}{said}",
+                video_result: str(out),
+                video_file: str(out),
+                video_command: cmd,
+            }
+
+        video_event = video_btn.click(
+            video_fn,
+            video_inputs,
+            [video_status, video_frame, video_result, video_file, video_command],
+            api_name="video",
+            concurrency_limit=1,
+            concurrency_id="device",
+            show_progress="minimal",
+        )
+
         # -- stopping and counting ----------------------------------------------------------------
         def stop_fn(request: gr.Request) -> str:
             jobs = studio.stop(request.session_hash or "anonymous")
             return f"stopped at {jobs[0].where}" if jobs else "nothing to stop"
 
-        for button, out in ((stop_btn, status), (atlas_stop, atlas_status)):
+        stops = ((stop_btn, status), (atlas_stop, atlas_status), (video_stop, video_status))
+        for button, out in stops:
             button.click(
                 stop_fn,
                 None,
                 out,
                 api_name="stop" if button is stop_btn else False,
                 queue=False,
-                cancels=[dream_event, atlas_event],
+                cancels=[dream_event, atlas_event, video_event],
             )
 
         def steps_fn(request: gr.Request) -> dict:

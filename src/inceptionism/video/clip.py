@@ -33,6 +33,7 @@ import numpy as np
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
+from inceptionism.options import CLI, PYTHON, Option
 from inceptionism.video import flow as vflow
 
 DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
@@ -43,6 +44,53 @@ MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchm
 
 # progress(done, total) within a frame's dream
 StepProgress = Callable[[int, int], None]
+
+_VIDEO_WHERE = frozenset({CLI, PYTHON})
+#: The options of ``deepdream video`` beyond the dream's, declared once: the command's flags
+#: (``zoom`` takes the last two), the checks of :class:`VideoSettings`, the web studio's
+#: Video tab and its equivalent command all come from here. Names are ``dream_video``'s keywords.
+VIDEO_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "coherence", "float", DEFAULT_COHERENCE,
+        f"share of the last frame's dream carried along the motion, 0..1 (default "
+        f"{DEFAULT_COHERENCE}; 0 = every frame on its own)", "video", False, minimum=0,
+        maximum=1, metavar="A", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "flow_quality", "choice", "medium", "optical flow effort (default medium)", "video",
+        False, choices=vflow.QUALITIES, metavar="{" + ",".join(vflow.QUALITIES) + "}",
+        where=_VIDEO_WHERE,
+    ),
+    Option(
+        "start", "str", None, "start at this time (seconds or MM:SS)", "video", False,
+        optional=True, metavar="T", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "duration", "str", None, "dream this long (seconds or MM:SS)", "video", False,
+        optional=True, metavar="T", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "fps_out", "float", None,
+        "frame rate of the output (frames dropped or repeated; default: the input's)", "video",
+        False, minimum=0, above=True, optional=True, metavar="F", label="output frame rate",
+        where=_VIDEO_WHERE,
+    ),
+    Option(
+        "keep_frames", "bool", False, "keep the work folder of dreamed frames", "video", False,
+        where=frozenset({CLI}),
+    ),
+    Option(
+        "frame_iterations", "int", None,
+        "steps per octave after the first frame (default: from --iterations)", "video", False,
+        minimum=0, optional=True, metavar="N", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "crf", "int", None, "quality of .mp4 (x264, default 17) or .webm (VP9, default 24)",
+        "video", False, minimum=0, maximum=63, optional=True, metavar="N", label="CRF",
+        where=_VIDEO_WHERE,
+    ),
+)  # fmt: skip
+VIDEO_OPTION: dict[str, Option] = {o.name: o for o in VIDEO_OPTIONS}
 
 
 def default_frame_iterations(config: DreamConfig, coherence: float) -> int:
@@ -88,14 +136,9 @@ class VideoSettings:
     carry: str = "image"
 
     def check(self) -> None:
-        if not 0 <= self.coherence <= 1 or self.coherence != self.coherence:
-            raise DreamError(f"coherence {self.coherence!r}: need a number from 0 to 1")
-        if self.frame_iterations is not None and self.frame_iterations < 0:
-            raise DreamError(f"frame iterations {self.frame_iterations!r}: need a number >= 0")
-        if self.flow_quality not in vflow.QUALITIES:
-            raise DreamError(
-                f"unknown flow quality {self.flow_quality!r} (choose {', '.join(vflow.QUALITIES)})"
-            )
+        """Each declared setting by its option's check (start and duration: when read)."""
+        for name in ("coherence", "frame_iterations", "flow_quality", "fps_out"):
+            VIDEO_OPTION[name].check(getattr(self, name))
         if self.carry not in ("image", "init"):
             raise DreamError(f"unknown carry {self.carry!r} (choose image or init)")
         if self.mode not in MODES:
@@ -485,6 +528,7 @@ def dream_video(
     or dream options as keywords (``octaves=3``, ``preset="seed"``), as ``inceptionism.dream``.
     """
     config = recipe(config, options)
+    VIDEO_OPTION["crf"].check(crf)
     notify = notify or (lambda _m: None)
     out = check_output(output, source, overwrite)
     kind = vio.output_kind(out)

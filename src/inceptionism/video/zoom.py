@@ -22,7 +22,7 @@ from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
 from inceptionism.video import flow as vflow
-from inceptionism.video.clip import StepProgress, _dream_frame, _Sessions, recipe
+from inceptionism.video.clip import VIDEO_OPTION, StepProgress, _dream_frame, _Sessions, recipe
 
 DEFAULT_ZOOM = 1.25  # per second: a slow drift in, new dream detail appears as it grows
 DEFAULT_FPS = 24
@@ -147,6 +147,7 @@ def dream_zoom(
     from inceptionism.video.clip import check_output
 
     config = recipe(config, options)
+    VIDEO_OPTION["crf"].check(crf)
     out = check_output(output, image, overwrite)
     kind = vio.output_kind(out)
     rate = Fraction(fps).limit_denominator(100000)
