@@ -19,7 +19,6 @@ from torch import nn
 
 from ..errors import DreamError
 from .base import DreamModel, Preprocess, randomized
-from .fused import conv_act, fusable
 from .spec import ModelSpec
 
 # Stride of each of the seven stages of EfficientNet-B0 (and so of every Lite variant).
@@ -54,45 +53,22 @@ class Conv2dSame(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride[0] == 1:
             return super().forward(x)
-        if not self.pad_in_conv:  # TF: pad // 2 before, the rest after
-            ph, pw = self._same_padding(x)
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        weight, padding = self.padded_in_conv(x)
-        return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
-
-    def _same_padding(self, x: torch.Tensor) -> tuple[int, int]:
-        """TF's total "same" padding (rows, columns) for ``x``."""
         k, s = self.kernel_size[0], self.stride[0]
         ih, iw = x.shape[-2:]
         ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
-        return ph, max((math.ceil(iw / s) - 1) * s + k - iw, 0)
-
-    def padded_in_conv(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """(weight, symmetric padding) that give TF's "same" conv of ``x`` inside the conv."""
-        if self.stride[0] == 1:
-            return self.weight, self.padding  # type: ignore[return-value]
-        ph, pw = self._same_padding(x)
+        pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+        if not self.pad_in_conv:  # TF: pad // 2 before, the rest after
+            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         weight = self.weight
         if ph % 2 or pw % 2:
             weight = F.pad(weight, [pw % 2, 0, ph % 2, 0])
-        return weight, ((ph + 1) // 2, (pw + 1) // 2)
+        padding = ((ph + 1) // 2, (pw + 1) // 2)
+        return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def for_dreaming(self) -> None:
         """Pad inside the conv (see the class): the same values, no padded copy."""
         self.pad_in_conv = True
-
-
-def conv_relu6(
-    x: torch.Tensor, conv: Conv2dSame, bn: nn.Module, act: nn.Module | None = None
-) -> torch.Tensor:
-    """``relu6(bn(conv(x)))`` (``act`` if given: a ReLU6 module), in one oneDNN call once the
-    norm is folded and the conv pads inside (models/fused.py: the same values)."""
-    modules = (conv, bn) if act is None else (conv, bn, act)
-    if conv.pad_in_conv and isinstance(bn, nn.Identity) and fusable(x, *modules):
-        weight, padding = conv.padded_in_conv(x)
-        return conv_act(x, conv, "relu6", weight, padding)
-    return F.relu6(bn(conv(x))) if act is None else act(bn(conv(x)))
 
 
 class MBConv(nn.Module):
@@ -112,8 +88,8 @@ class MBConv(nn.Module):
         self.skip = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = conv_relu6(x, self._expand_conv, self._bn0) if self.has_expand else x
-        h = conv_relu6(h, self._depthwise_conv, self._bn1)
+        h = F.relu6(self._bn0(self._expand_conv(x))) if self.has_expand else x
+        h = F.relu6(self._bn1(self._depthwise_conv(h)))
         h = self._bn2(self._project_conv(h))
         return h + x if self.skip else h
 
@@ -135,7 +111,7 @@ class EfficientNetLite(nn.Module):
         self._fc = nn.Linear(1280, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = conv_relu6(x, self._conv_stem, self._bn0, self._stem_act)
+        x = self._stem_act(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
         x = self._head_act(self._bn1(self._conv_head(x)))

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Preprocess, conv_bn_pairs
-from .fused import conv_act, fusable
 from .weights import Published, published_spec
 
 NAME = "inception-v3"
@@ -40,16 +39,8 @@ class BasicConv2d(nn.Module):
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
-    fused = False  # set by for_dreaming, once the batch norm is folded into the conv
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused and fusable(x, self.conv, self.bn):
-            return conv_act(x, self.conv, "relu")
         return F.relu(self.bn(self.conv(x)))
-
-    def for_dreaming(self) -> None:
-        """Conv and ReLU in one oneDNN call on the CPU (models/fused.py): the same values."""
-        self.fused = isinstance(self.bn, nn.Identity)
 
 
 def _pool3(x: torch.Tensor) -> torch.Tensor:
