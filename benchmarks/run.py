@@ -60,6 +60,9 @@ def cases(models: list[str]) -> list[Case]:
     """The full suite. One line per case; the hook for more is the end of this list."""
     return [
         Case("default-1024", 1024),
+        # The default schedule without its per-step shaping (Laplacian normalisation, clip
+        # knee, clip), which the plain loop does not do: the two then do the same work.
+        Case("same-work-1024", 1024, options={"lap_norm": 0, "clip_knee": 0.0, "clip": False}),
         Case("seed-1024", 1024, preset="seed"),
         *(Case(f"model-{m}-512", 512, model=m) for m in models),
         Case("frame-1080p", (1920, 1080), devices=("cuda",)),
