@@ -743,6 +743,18 @@ def page_error(e: BaseException, upload: Upload | None = None) -> BaseException:
     return gr.Error(page_message(error), print_exception=False)
 
 
+def run_controls(prefix: str = "") -> tuple[Any, Any, Any]:
+    """The Dream and Stop buttons and the progress line of a tab (element ids with ``prefix``,
+    which the browser test finds them by)."""
+    import gradio as gr
+
+    with gr.Row():
+        dream = gr.Button("Dream", variant="primary", elem_id=f"{prefix}dream")
+        stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}stop")
+    status = gr.Textbox(label="Progress", interactive=False, elem_id=f"{prefix}status", max_lines=2)
+    return dream, stop, status
+
+
 def option_field(opt: Any, value: Any, elem_id: str) -> Any:
     """The field of a plain option (a number, a switch, a choice or text), with its bounds,
     value and help from its declaration."""
@@ -977,12 +989,7 @@ def build_app(studio: Studio) -> Any:
                     elem_id="settings_file",
                 )
             with gr.Column(scale=6):
-                with gr.Row():
-                    dream_btn = gr.Button("Dream", variant="primary", elem_id="dream")
-                    stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
-                status = gr.Textbox(
-                    label="Progress", interactive=False, elem_id="status", max_lines=2
-                )
+                dream_btn, stop_btn, status = run_controls()
                 view = gr.Image(
                     label="Dream", interactive=False, format="png", elem_id="view", height=420
                 )
@@ -1029,12 +1036,7 @@ def build_app(studio: Studio) -> Any:
                     "so the dream stays put on moving things; the sound is kept. Keep clips "
                     "short and small: the first seconds at a small size are dreamed by default."
                 )
-                with gr.Row():
-                    video_btn = gr.Button("Dream", variant="primary", elem_id="video_dream")
-                    video_stop = gr.Button("Stop", variant="stop", elem_id="video_stop")
-                video_status = gr.Textbox(
-                    label="Progress", interactive=False, elem_id="video_status", max_lines=2
-                )
+                video_btn, video_stop, video_status = run_controls("video_")
                 video_frame = gr.Image(
                     label="The last frame dreamed",
                     interactive=False,

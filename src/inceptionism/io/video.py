@@ -398,6 +398,25 @@ class VideoWriter:
     the container cannot hold its codec) for the seconds [start, end).
     """
 
+    @classmethod
+    def for_clip(
+        cls, path: str | os.PathLike, clip: Clip, crf: int | None, notify: Notify | None
+    ) -> VideoWriter:
+        """A writer for the dream of ``clip``: its size, rate, timing, rotation and sound."""
+        return cls(
+            path,
+            width=clip.width,
+            height=clip.height,
+            rate=clip.rate,
+            time_base=clip.time_base,
+            rotation=clip.rotation,
+            crf=crf,
+            audio_from=clip.source if clip.audio and not clip.folder else None,
+            start=clip.start,
+            end=clip.end,
+            notify=notify,
+        )
+
     def __init__(
         self,
         path: str | os.PathLike,

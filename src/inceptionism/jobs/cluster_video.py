@@ -302,19 +302,7 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None
         )
         shape = (clip.height, clip.width)
         actors = cluster.start_actors(ray, pool, ChunkWorker, spec, video, shape)
-        writer = vio.VideoWriter(
-            out,
-            width=clip.width,
-            height=clip.height,
-            rate=clip.rate,
-            time_base=clip.time_base,
-            rotation=clip.rotation,
-            crf=args.crf,
-            audio_from=clip.source if clip.audio and not clip.folder else None,
-            start=clip.start,
-            end=clip.end,
-            notify=notify,
-        )
+        writer = vio.VideoWriter.for_clip(out, clip, args.crf, notify)
         bar = tqdm(
             total=clip.count,
             disable=args.quiet,

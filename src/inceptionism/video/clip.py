@@ -557,20 +557,7 @@ def dream_video(
     clip = job.clip
     work = work_folder(out)
     _prepare_work(work, job.state, overwrite)
-    audio = clip.source if clip.audio and not clip.folder else None
-    writer = vio.VideoWriter(
-        out,
-        width=clip.width,
-        height=clip.height,
-        rate=clip.rate,
-        time_base=clip.time_base,
-        rotation=clip.rotation,
-        crf=crf,
-        audio_from=audio,
-        start=clip.start,
-        end=clip.end,
-        notify=notify,
-    )
+    writer = vio.VideoWriter.for_clip(out, clip, crf, notify)
     with writer:
         for frame in job.frames(work, cancel=cancel, progress=progress):
             writer.write(frame.rgb, frame.pts)
