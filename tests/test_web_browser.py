@@ -1,9 +1,10 @@
 """The web studio in a real browser: Debian's chromium, headless, driven by Playwright.
 
 Upload a picture, Dream, see the previews change and the final image, Stop a second dream, and
-screenshot the page mid-dream (with DEEPDREAM_UPDATE_SCREENSHOT=1 it replaces
-docs/web-studio.png, the README's picture; otherwise it stays in the test's folder, so a test
-run leaves the tree unchanged). Also measures the time
+screenshot the page mid-dream and the Video tab with its result (with
+DEEPDREAM_UPDATE_SCREENSHOT=1 they replace docs/web-studio.png and docs/web-studio-video.png, the
+README's pictures; otherwise they stay in the test's folder, so a test run leaves the tree
+unchanged). Also measures the time
 from clicking Dream to the first preview on the bundled sample at default settings, and prints
 it (a benchmark figure, not an assertion).
 
@@ -28,6 +29,7 @@ CHROMIUM = (
     os.environ.get("DEEPDREAM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 )
 SCREENSHOT = ROOT / "docs" / "web-studio.png"
+VIDEO_SCREENSHOT = ROOT / "docs" / "web-studio-video.png"
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +153,20 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
 
 def test_video_tab_dreams_an_uploaded_clip(server, browser, tmp_path):
     """Open the Video tab, upload a tiny clip, Dream, and see the dreamed video on the page."""
-    from videoclips import moving_frames, write_clip
+    import numpy as np
+    from videoclips import write_clip
 
-    clip = write_clip(tmp_path / "walk.mp4", moving_frames(6, (96, 72), (2, 1)), 24)
+    # the sample photo panned 4 px a frame: a clip worth a look in the README's screenshot
+    with Image.open(ROOT / "src" / "inceptionism" / "data" / "chelsea.png") as im:
+        photo = np.asarray(im.convert("RGB").resize((160, 106)))
+    frames = [np.ascontiguousarray(photo[5:101, 4 * i : 4 * i + 128]) for i in range(6)]
+    clip = write_clip(tmp_path / "walk.mp4", frames, 24)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url)
     page.get_by_role("tab", name="Video").click()
     page.locator("#clip input[type=file]").set_input_files(str(clip))
     page.wait_for_selector("#clip video", timeout=60_000)
-    for field, value in (("video_max_side", 96), ("video_octaves", 2), ("video_iterations", 2)):
+    for field, value in (("video_max_side", 128), ("video_octaves", 2), ("video_iterations", 8)):
         box = page.locator(f"#{field} input, #{field} textarea").first
         box.fill(str(value))
         box.press("Tab")
@@ -170,4 +177,8 @@ def test_video_tab_dreams_an_uploaded_clip(server, browser, tmp_path):
     src = page.locator("#video_result video").get_attribute("src") or ""
     assert "walk.dream.mp4" in src, src
     assert "deepdream video walk.mp4" in page.locator("#video_command").inner_text()
+    shot_path = tmp_path / "web-studio-video.png"
+    page.screenshot(path=str(shot_path))
     page.close()
+    if os.environ.get("DEEPDREAM_UPDATE_SCREENSHOT"):
+        shutil.copyfile(shot_path, VIDEO_SCREENSHOT)

@@ -760,7 +760,9 @@ def option_field(opt: Any, value: Any, elem_id: str) -> Any:
     value and help from its declaration."""
     import gradio as gr
 
-    label, info = opt.title.capitalize(), f"{opt.help}; {opt.requirement()}"
+    label = opt.title.capitalize()
+    # a free-text field's requirement is just "a string or none": its help says what to type
+    info = opt.help if opt.kind == "str" and not opt.need else f"{opt.help}; {opt.requirement()}"
     if opt.kind in ("int", "float") and not typed_as_text(opt):
         hi = opt.maximum if opt.maximum is not None and opt.maximum < 2**53 else None
         return gr.Number(
