@@ -239,6 +239,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path, make, message):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "libx264"), (".webm", "libvpx-vp9")])
+def test_a_matroska_file_cut_short_is_refused_and_a_whole_one_is_not(tmp_path, suffix, codec):
+    """FFmpeg decodes a Matroska/WebM file cut short (a partial download) to its cut without an
+    error: the Segment size in its header tells, before a frame is dreamed."""
+    whole = tmp_path / f"whole{suffix}"
+    write_clip(whole, moving_frames(24, (64, 48), (1, 0)), 24, codec=codec, audio=False)
+    assert vio.matroska_missing_bytes(whole) == 0 and vio.open_clip(whole).count
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(DreamError, match=r"is truncated: it ends \d+ bytes before") as e:
+        vio.open_clip(cut)
+    assert "\n" not in str(e.value)
+
+
 def _truncated(p: Path) -> None:
     src = write_clip(p.with_name("full.mp4"), moving_frames(8, (64, 48), (1, 0)), 24)
     data = src.read_bytes()

@@ -309,6 +309,48 @@ def _open_folder(path: Path, start: float, end: float, fps_out: Fraction | None)
     return clip
 
 
+_EBML_HEADER, _SEGMENT = 0x1A45DFA3, 0x18538067
+
+
+def _vint(data: bytes, at: int, marker: bool) -> tuple[int, int]:
+    """An EBML variable-length integer at ``at``: (value, length); ``marker`` keeps the length
+    bits (element IDs keep them, sizes do not). Value -1: "unknown size" (all ones)."""
+    first = data[at]
+    length = 9 - first.bit_length()
+    if not 1 <= length <= 8 or at + length > len(data):
+        raise ValueError("not EBML")
+    value = int.from_bytes(data[at : at + length], "big")
+    if marker:
+        return value, length
+    value &= (1 << (7 * length)) - 1
+    return (-1 if value == (1 << (7 * length)) - 1 else value), length
+
+
+def matroska_missing_bytes(path: Path) -> int:
+    """How many bytes a Matroska/WebM file lacks of the size its Segment declares (0: whole,
+    or a size it cannot tell, as a live recording's "unknown" one). FFmpeg decodes a file cut
+    short (a partial download) up to the cut without an error; the size in its header, which
+    the muxer writes once the file is complete, tells."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        at = 0
+        ident, n = _vint(head, at, True)
+        if ident != _EBML_HEADER:
+            return 0
+        size, m = _vint(head, at + n, False)
+        at += n + m + size
+        ident, n = _vint(head, at, True)
+        if ident != _SEGMENT:
+            return 0
+        size, m = _vint(head, at + n, False)
+    except (ValueError, IndexError):
+        return 0
+    if size < 0:
+        return 0
+    return max(0, at + n + m + size - path.stat().st_size)
+
+
 def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None) -> Clip:
     av = require_av()
     with _open_container(path) as c:
@@ -321,6 +363,8 @@ def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None)
             raise DreamError(f"{path} is a still image, not a video (try deepdream dream or zoom)")
         if not c.streams.video:
             raise DreamError(f"{path} has no video stream")
+        if "matroska" in (c.format.name or "") and (cut := matroska_missing_bytes(path)):
+            raise DreamError(f"{path} is truncated: it ends {cut} bytes before its declared end")
         vs = c.streams.video[0]
         if vs.time_base is None:
             raise DreamError(f"{path} has a video stream without timestamps")
