@@ -115,12 +115,13 @@ class DreamConfig:
         unknown = set(d) - names
         if unknown:
             raise DreamError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**{k: _from_json(k, v) for k, v in d.items()})
+        return cls(**{k: from_metadata(k, v) for k, v in d.items()})
 
 
-def _from_json(name: str, value: Any) -> Any:
-    """A setting as an output's metadata stores it: standard JSON has no Infinity, so an
-    infinite float (``max_loss = inf``, off) is written as the string ``"inf"``."""
+def from_metadata(name: str, value: Any) -> Any:
+    """A setting's value from an output's metadata: standard JSON has no Infinity, so an
+    infinite float (``max_loss = inf``, off) is written there as the string ``"inf"``
+    (``io.images.standard_json``) and read back here, by every reader of the metadata."""
     from inceptionism.options import OPTION
 
     option = OPTION.get(name)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism import options
-from inceptionism.config import DreamConfig
+from inceptionism.config import DreamConfig, from_metadata
 from inceptionism.errors import DreamError, quote
 
 if sys.version_info >= (3, 11):
@@ -93,9 +93,7 @@ def settings_from_dream(
         if value is None or value == {}:
             continue  # unset (TOML has no null): the preset's or the default value applies
         if key in options.OPTION and options.OPTION[key].recipe:
-            if options.OPTION[key].kind == "float" and value in ("inf", "-inf"):
-                value = float(value)  # standard JSON has no Infinity: written as a string
-            table[key] = value
+            table[key] = from_metadata(key, value)
         elif key in fields:
             carried[key] = value  # a setting with no option (e.g. ``extra``)
         else:
