@@ -490,3 +490,36 @@ def test_dream_video_python_api_writes_a_folder_of_frames(tmp_path, clip_ntsc):
     out = dream_video(clip_ntsc, tmp_path / "frames", tiny_config(), device="cpu", keep_frames=True)
     assert len(list(out.glob("frame_*.png"))) == 10
     assert work_folder(out).is_dir()
+
+
+def test_video_and_zoom_read_settings_files_and_flags_win(tmp_path):
+    """``--config`` (TOML) and ``--config-from`` (a dream's stored recipe) feed ``deepdream
+    video`` and ``zoom`` as they feed ``dream``; the command line wins over both, and a
+    picture's metadata stays untrusted (no own model, no path it names is opened)."""
+    from inceptionism.frontends import cli, video_cli
+    from inceptionism.io import save_image
+
+    def recipe_of(*argv: str):
+        argv_list = [str(a) for a in argv]
+        args = cli.build_parser().parse_args(argv_list)
+        args.argv = argv_list
+        return video_cli._config(args)
+
+    toml = tmp_path / "look.toml"
+    toml.write_text("octaves = 2\niterations = 3\nmax_side = 96\njitter = 4\n")
+    cfg = recipe_of("video", "in.mp4", "-o", "out.mp4", "--config", toml, "--iterations", "1")
+    assert (cfg.octaves, cfg.iterations, cfg.max_side, cfg.jitter) == (2, 1, 96, 4)
+    cfg = recipe_of("zoom", "in.png", "-o", "z.mp4", "--frames", "2", "--config", toml)
+    assert (cfg.octaves, cfg.iterations) == (2, 3)
+
+    def dream_png(path, config) -> Path:
+        rgb = np.zeros((8, 8, 3), np.float32)
+        save_image(path, rgb, None, {"software": "inceptionism", "config": config})
+        return path
+
+    still = dream_png(tmp_path / "still.png", {"octaves": 3, "step": 0.02, "seed": 7})
+    cfg = recipe_of("video", "in.mp4", "-o", "out.mp4", "--config-from", still, "--seed", "1")
+    assert (cfg.octaves, cfg.step, cfg.seed) == (3, 0.02, 1)
+    crafted = dream_png(tmp_path / "crafted.png", {"model": "os:system"})
+    with pytest.raises(DreamError, match="own model"):
+        recipe_of("video", "in.mp4", "-o", "out.mp4", "--config-from", crafted)

@@ -24,10 +24,29 @@ def _number(text: str) -> float:
 
 
 def _add_dream_options(p: argparse.ArgumentParser) -> None:
-    """The dream options, as ``deepdream dream`` has them (generated from the schema)."""
+    """The dream options, as ``deepdream dream`` has them (generated from the schema), and the
+    settings files that may set them."""
     from inceptionism import options
 
     options.add_arguments(p)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
+    src.add_argument(
+        "--config-from", metavar="DREAM", help="the settings stored in a dream made by deepdream"
+    )
+
+
+def _given(argv: list[str]) -> set[str]:
+    """The dream options the command line set (they win over ``--config``/``--config-from``):
+    the same flags parsed with no defaults, the command's own flags left aside."""
+    from inceptionism import options
+
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    options.add_arguments(p, defaults=False)
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    known, _ = p.parse_known_args(argv[1:])
+    return set(vars(known))
 
 
 def _video_options(p: argparse.ArgumentParser, *names: str) -> None:
@@ -113,9 +132,11 @@ def add_parsers(sub: Any, parser_class: type | None = None) -> None:
 
 
 def _config(args: argparse.Namespace) -> Any:
+    """The recipe: settings files first (``--config``, ``--config-from``), flags over them."""
+    from inceptionism.frontends import configfile
     from inceptionism.frontends.cli import recipe
 
-    return recipe(args)
+    return recipe(configfile.apply(args, _given(args.argv)))
 
 
 def _note(text: str) -> None:
