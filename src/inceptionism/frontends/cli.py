@@ -59,6 +59,7 @@ def build_parser(
     that parsing tells which options the command line set (they win over settings files).
     ``preset``/``model``: whose values ``dream --help`` shows as each option's default."""
     from inceptionism import options
+    from inceptionism.frontends import configfile
 
     quiet = {"argument_default": argparse.SUPPRESS} if given_only else {}
     p = _Parser(prog="deepdream", description="Deep Dream (Inceptionism) on photos.")
@@ -82,11 +83,7 @@ def build_parser(
     options.add_arguments(d, defaults=not given_only)  # every dream option, from the schema
     if not given_only:
         _show_preset_values(d, preset, model)
-    src = d.add_mutually_exclusive_group()
-    src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
-    src.add_argument(
-        "--config-from", metavar="DREAM", help="the settings stored in a dream made by deepdream"
-    )
+    configfile.add_arguments(d)
     d.add_argument(
         "--print-config", action="store_true", help="print the settings as TOML and exit"
     )

@@ -103,6 +103,15 @@ def settings_from_dream(
     return settings_from(table, label), carried
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--config-from``, one or the other (for every dreaming command)."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
+    src.add_argument(
+        "--config-from", metavar="DREAM", help="the settings stored in a dream made by deepdream"
+    )
+
+
 def apply(args: argparse.Namespace, given: Collection[str]) -> argparse.Namespace:
     """``args`` with the values of ``--config``/``--config-from`` for the options the command
     line did not set (``given``: the options it did)."""

@@ -27,13 +27,10 @@ def _add_dream_options(p: argparse.ArgumentParser) -> None:
     """The dream options, as ``deepdream dream`` has them (generated from the schema), and the
     settings files that may set them."""
     from inceptionism import options
+    from inceptionism.frontends import configfile
 
     options.add_arguments(p)
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", metavar="FILE.toml", help="settings file (flags override it)")
-    src.add_argument(
-        "--config-from", metavar="DREAM", help="the settings stored in a dream made by deepdream"
-    )
+    configfile.add_arguments(p)
 
 
 def _given(argv: list[str]) -> set[str]:
