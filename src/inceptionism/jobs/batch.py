@@ -178,6 +178,21 @@ def describe(e: BaseException) -> str | None:
     return None if error is None else error.render(cli_spelling)
 
 
+def progress_bar(total: int | None, quiet: bool, unit: str, desc: str, initial: int = 0) -> Any:
+    """The bar a many-item run (a batch, a clip on Ray) shows on stderr; none with ``quiet``."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        disable=quiet,
+        unit=unit,
+        desc=desc,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+
 def run_batch(
     args: argparse.Namespace,
     settings: Callable[[argparse.Namespace], Any],
@@ -201,14 +216,7 @@ def run_batch(
     if not pairs:
         return EXIT_ERROR
     done = skipped = 0
-    with tqdm(
-        total=len(pairs),
-        disable=args.quiet,
-        unit="file",
-        desc="batch",
-        file=sys.stderr,
-        dynamic_ncols=True,
-    ) as bar:
+    with progress_bar(len(pairs), args.quiet, "file", "batch") as bar:
         for src, out in pairs:
             if out.exists() and not args.overwrite:
                 skipped += 1

@@ -403,7 +403,6 @@ def write_manifest(folder: Path, failures: list[dict[str, Any]]) -> Path | None:
 
 def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamConfig]) -> int:
     """The batch of ``args`` on Ray; returns the exit code (as the local batch's)."""
-    from tqdm import tqdm
 
     from inceptionism import io
     from inceptionism.frontends.cli import run_inputs
@@ -448,15 +447,8 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
             continue
         jobs.append(Job(Task(len(jobs), str(src), str(out), args.overwrite), str(src)))
     done = 0
-    with tqdm(
-        total=len(pairs),
-        initial=len(pairs) - len(jobs),
-        disable=args.quiet,
-        unit="file",
-        desc="batch",
-        file=sys.stderr,
-        dynamic_ncols=True,
-    ) as bar:
+    initial = len(pairs) - len(jobs)
+    with batch.progress_bar(len(pairs), args.quiet, "file", "batch", initial) as bar:
         if jobs:
             with connected(args.ray) as ray:
                 pool, spec = workers_for(ray, args, cfg)

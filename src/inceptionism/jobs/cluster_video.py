@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import numpy as np
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.jobs import cluster
-from inceptionism.jobs.batch import describe
+from inceptionism.jobs.batch import describe, progress_bar
 
 DEFAULT_WARM_UP = 8
 DEFAULT_CROSSFADE = 8  # measured: benchmarks/video_seams.py (benchmarks/README.md)
@@ -262,7 +261,6 @@ class _ClipDriver(cluster.Scheduler):
 def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None]) -> Path:
     """``deepdream video`` with ``--ray``: the output, written once complete. Everything that
     can be checked here is, before Ray starts: the output, the settings, the input."""
-    from tqdm import tqdm
 
     from inceptionism.io import video as vio
     from inceptionism.video import flow as vflow
@@ -272,14 +270,7 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None
         raise DreamError("--keep-frames: a --ray run keeps no work folder")
     kind = vio.output_kind(args.output)
     out = check_output(args.output, args.input, args.overwrite)
-    video = VideoSettings(
-        coherence=args.coherence,
-        frame_iterations=args.frame_iterations,
-        flow_quality=args.flow_quality,
-        start=args.start,
-        duration=args.duration,
-        fps_out=args.fps_out,
-    )
+    video = VideoSettings.from_values(vars(args))
     video.check()
     Seams.choose(args.chunk_frames, args.warm_up_frames, args.crossfade_frames, None, 1)  # flags
     cluster.import_ray()
@@ -303,14 +294,7 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None
         shape = (clip.height, clip.width)
         actors = cluster.start_actors(ray, pool, ChunkWorker, spec, video, shape)
         writer = vio.VideoWriter.for_clip(out, clip, args.crf, notify)
-        bar = tqdm(
-            total=clip.count,
-            disable=args.quiet,
-            unit="frame",
-            desc="frames",
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
+        bar = progress_bar(clip.count, args.quiet, "frame", "frames")
         with writer, bar:
             stitcher = _Stitcher(writer, seams.crossfade, bar)
             window = WINDOW_PER_WORKER * len(actors)

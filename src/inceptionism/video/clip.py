@@ -23,8 +23,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,12 @@ class VideoSettings:
     # re-inject the carried fine detail too; "init": the frame is the photo and the carried
     # dream only where the ascent starts (its fine detail is lost to the octave pyramid).
     carry: str = "image"
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> VideoSettings:
+        """The settings among ``values`` (e.g. a command line's, by ``VIDEO_OPTIONS`` names);
+        the rest as default."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
     def check(self) -> None:
         """Each declared setting by its option's check (start and duration: when read)."""
