@@ -259,15 +259,18 @@ def _truncated(p: Path) -> None:
     p.write_bytes(data[: len(data) // 2])
 
 
+def _silence(out) -> None:
+    """An AAC stream in ``out`` holding one packet of silence."""
+    a = out.add_stream("aac", rate=44100)
+    f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+    f.sample_rate, f.pts = 44100, 0
+    for pk in [*a.encode(f), *a.encode(None)]:
+        out.mux(pk)
+
+
 def _audio_only(p: Path) -> None:
     with av.open(str(p), "w") as out:
-        a = out.add_stream("aac", rate=44100)
-        f = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-        )
-        f.sample_rate, f.pts = 44100, 0
-        for pk in [*a.encode(f), *a.encode(None)]:
-            out.mux(pk)
+        _silence(out)
 
 
 def _no_frames(p: Path) -> None:
@@ -275,13 +278,7 @@ def _no_frames(p: Path) -> None:
     with av.open(str(p), "w", format="matroska") as out:
         v = out.add_stream("libx264", rate=24)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = out.add_stream("aac", rate=44100)
-        f = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-        )
-        f.sample_rate, f.pts = 44100, 0
-        for pk in [*a.encode(f), *a.encode(None)]:
-            out.mux(pk)
+        _silence(out)
 
 
 def _still(p: Path) -> None:
