@@ -96,3 +96,24 @@ def test_peer_runner_times_the_deepdream_side_on_the_peer_work(tmp_path):
     assert got["steps"] == 4 and got["threads"] == 1
     assert got["wall_s"] > 0 and got["startup_s"] > 0 and got["rss_peak_mb"] > 100
     assert "--max-loss" in cmd and cmd[cmd.index("--max-loss") + 1] == "inf"
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "row"),
+    [
+        ("per_step.py", ["--variants", "2t,published-2t", "--octaves", "2"], "| 135x240 |"),
+        ("conv_ceiling.py", ["--steps", "1"], " GFLOP/s"),
+    ],
+)
+def test_peer_step_scripts_print_their_tables(script, args, row):
+    """The per-step tables behind the peer notes (``per_step.py``, with the blocks' 1x1 convs
+    as one and as published; ``conv_ceiling.py``), at a tiny size."""
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/peers" / script), "--size", "240x135", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert p.returncode == 0, p.stderr
+    assert row in p.stdout, p.stdout

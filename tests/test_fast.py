@@ -75,6 +75,34 @@ def test_fast_model_has_every_layer_and_value_of_the_original(name):
     assert (grads[1] - grads[0]).norm() / grads[0].norm() < 1e-2
 
 
+@pytest.mark.parametrize(
+    ("name", "block", "inside"),
+    [
+        ("inception-v3", "Mixed_5b", "Mixed_5b.branch_pool"),
+        ("inception-v3", "Mixed_6b", "Mixed_6b.branch7x7dbl_1"),
+        ("inception-v1", "inception4b", "inception4b.branch2"),
+    ],
+)
+def test_blocks_run_their_opening_1x1_convs_as_one_unless_tapped_inside(name, block, inside):
+    model = get_spec(name).random(0)
+    fast = model.fast()
+    merged = fast.net.get_submodule(block)
+    assert isinstance(merged.pointwise_heads, base.PointwiseHeads)
+    assert not hasattr(model.net.get_submodule(block), "pointwise_heads")  # the loaded net as is
+    x = torch.randn(1, 3, 160, 160, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = fast.activations(x, [block])[block]
+        assert merged.merged_heads() is not None
+        # a tap inside the block: it runs as published, so that module sees its own output
+        want = model.activations(x, [inside, block])
+        got = fast.activations(x, [inside, block])
+        assert merged.merged_heads() is None
+        again = fast.activations(x, [block])[block]
+    for n in (inside, block):
+        assert (got[n] - want[n]).abs().max() / want[n].abs().max() < 1e-4, n
+    assert (again - out).abs().max() / out.abs().max() < 1e-4
+
+
 def test_fast_is_cached_idempotent_and_follows_the_device(lite0):
     fast = lite0.fast()
     assert lite0.fast() is fast and fast.fast() is fast

@@ -8,7 +8,9 @@ memory kept), the peer's four layers and loss. At every octave size of 10 octave
 variant takes ``--steps`` steps, the variants interleaved over ``--rounds`` rounds (so a busy
 spell on a shared machine hits each alike); prints the median wall seconds per step. Variants:
 ``Nt`` is N torch threads in float32; ``bf16`` is bfloat16 autocast on the CPU (default threads),
-``bf16-Nt`` the same on N threads. ``--largest K`` times only the K largest octaves.
+``bf16-Nt`` the same on N threads; ``published-Nt`` runs the Inception blocks' opening 1x1 convs
+one by one, as published, instead of as one (``models.base.PointwiseHeads``).
+``--largest K`` times only the K largest octaves.
 The table behind the per-octave thread rule (``runtime.threads_for``) and the bf16 note.
 """
 
@@ -32,6 +34,7 @@ from inceptionism import runtime
 from inceptionism.algorithm.engine import loss_and_gradient, octave_shapes
 from inceptionism.algorithm.objectives import reference
 from inceptionism.models import get_spec
+from inceptionism.models.base import SharedInputBranches
 
 LAYERS = {"mixed2": 2.0, "mixed3": 0.5, "mixed4": 1.0, "mixed5": 2.0}
 
@@ -48,6 +51,10 @@ def main() -> None:
     w, h = (int(v) for v in args.size.split("x"))
     default_threads = torch.get_num_threads()
     model = get_spec("inception-v3").random(0).fast("fp32")
+    published = get_spec("inception-v3").random(0).fast("fp32")
+    for block in published.net.modules():
+        if isinstance(block, SharedInputBranches):
+            del block.pointwise_heads
     objective = reference(LAYERS)
     variants = args.variants.split(",")
     print(f"# torch {torch.__version__}, default threads {default_threads}", flush=True)
@@ -60,16 +67,17 @@ def main() -> None:
             for _ in range(args.rounds):
                 for v in variants:
                     bf16 = v.startswith("bf16")
-                    n = v.rpartition("-")[2] if bf16 else v
+                    n = v.rpartition("-")[2]
+                    net = published if v.startswith("published") else model
                     torch.set_num_threads(int(n[:-1]) if n.endswith("t") else default_threads)
                     cast = (
                         torch.autocast("cpu", torch.bfloat16) if bf16 else contextlib.nullcontext()
                     )
                     with cast:
-                        loss_and_gradient(model, objective, x)  # warm: first use of the shape
+                        loss_and_gradient(net, objective, x)  # warm: first use of the shape
                         for _ in range(args.steps):
                             t = time.perf_counter()
-                            loss_and_gradient(model, objective, x)
+                            loss_and_gradient(net, objective, x)
                             times[v].append(time.perf_counter() - t)
             cells = " | ".join(f"{statistics.median(times[v]):.3f}" for v in variants)
             print(f"| {shape[0]}x{shape[1]} | {cells} |", flush=True)

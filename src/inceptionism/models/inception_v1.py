@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Preprocess, conv_bn_pairs
+from .base import Preprocess, SharedInputBranches, conv_bn_pairs
 from .weights import Published, published_spec
 
 NAME = "inception-v1"
@@ -44,8 +44,14 @@ class BasicConv2d(nn.Module):
         return torch.relu(self.bn(self.conv(x)))
 
 
-class Inception(nn.Module):
-    """Four parallel branches (1x1; 1x1-3x3; 1x1-"5x5"; pool-1x1), concatenated on channels."""
+class Inception(SharedInputBranches):
+    """Four parallel branches (1x1; 1x1-3x3; 1x1-"5x5"; pool-1x1), concatenated on channels.
+
+    The first three open with 1x1 convs on the input, one conv once set up for dreaming; the
+    fourth's max pool does not commute with its conv, so it stays on its own.
+    """
+
+    head_names = ("branch1", "branch2.0", "branch3.0")
 
     def __init__(self, cin: int, c1: int, c3red: int, c3: int, c5red: int, c5: int, pool_proj: int):
         super().__init__()
@@ -57,7 +63,13 @@ class Inception(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+        merged = self.merged_heads()
+        if merged is None:  # as published (the branches' own hooks see it)
+            b1, b2, b3 = self.branch1(x), self.branch2(x), self.branch3(x)
+        else:
+            b1, b2, b3 = merged(x)
+            b2, b3 = self.branch2[1](b2), self.branch3[1](b3)
+        return torch.cat([b1, b2, b3, self.branch4(x)], 1)
 
 
 class InceptionAux(nn.Module):

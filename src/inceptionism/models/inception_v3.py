@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Preprocess, conv_bn_pairs
+from .base import Preprocess, SharedInputBranches, conv_bn_pairs
 from .weights import Published, published_spec
 
 NAME = "inception-v3"
@@ -47,8 +47,11 @@ def _pool3(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
 
 
-class InceptionA(nn.Module):
+class InceptionA(SharedInputBranches):
     """35x35 block: 1x1, 5x5, double 3x3 and pooled branches."""
+
+    head_names = ("branch1x1", "branch5x5_1", "branch3x3dbl_1", "branch_pool")
+    head_pool = staticmethod(_pool3)
 
     def __init__(self, cin: int, pool_features: int):
         super().__init__()
@@ -61,9 +64,10 @@ class InceptionA(nn.Module):
         self.branch_pool = BasicConv2d(cin, pool_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b5 = self.branch5x5_2(self.branch5x5_1(x))
-        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        return torch.cat([self.branch1x1(x), b5, b3, self.branch_pool(_pool3(x))], 1)
+        b1, b5, b3, bp = self.heads(x)
+        b5 = self.branch5x5_2(b5)
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(b3))
+        return torch.cat([b1, b5, b3, bp], 1)
 
 
 class InceptionB(nn.Module):
@@ -81,8 +85,11 @@ class InceptionB(nn.Module):
         return torch.cat([self.branch3x3(x), b3, F.max_pool2d(x, 3, stride=2)], 1)
 
 
-class InceptionC(nn.Module):
+class InceptionC(SharedInputBranches):
     """17x17 block with factorised 7x7 convolutions (1x7 then 7x1)."""
+
+    head_names = ("branch1x1", "branch7x7_1", "branch7x7dbl_1", "branch_pool")
+    head_pool = staticmethod(_pool3)
 
     def __init__(self, cin: int, c7: int):
         super().__init__()
@@ -98,21 +105,22 @@ class InceptionC(nn.Module):
         self.branch_pool = BasicConv2d(cin, 192, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-        d = x
+        b1, b7, d, bp = self.heads(x)
+        b7 = self.branch7x7_3(self.branch7x7_2(b7))
         for conv in (
-            self.branch7x7dbl_1,
             self.branch7x7dbl_2,
             self.branch7x7dbl_3,
             self.branch7x7dbl_4,
             self.branch7x7dbl_5,
         ):
             d = conv(d)
-        return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_pool3(x))], 1)
+        return torch.cat([b1, b7, d, bp], 1)
 
 
-class InceptionD(nn.Module):
+class InceptionD(SharedInputBranches):
     """Grid reduction 17 -> 8."""
+
+    head_names = ("branch3x3_1", "branch7x7x3_1")
 
     def __init__(self, cin: int):
         super().__init__()
@@ -124,14 +132,17 @@ class InceptionD(nn.Module):
         self.branch7x7x3_4 = BasicConv2d(192, 192, 3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b3 = self.branch3x3_2(self.branch3x3_1(x))
-        b7 = self.branch7x7x3_1(x)
+        b3, b7 = self.heads(x)
+        b3 = self.branch3x3_2(b3)
         b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(b7)))
         return torch.cat([b3, b7, F.max_pool2d(x, 3, stride=2)], 1)
 
 
-class InceptionE(nn.Module):
+class InceptionE(SharedInputBranches):
     """8x8 block whose 3x3 branches split into parallel 1x3 and 3x1 halves."""
+
+    head_names = ("branch1x1", "branch3x3_1", "branch3x3dbl_1", "branch_pool")
+    head_pool = staticmethod(_pool3)
 
     def __init__(self, cin: int):
         super().__init__()
@@ -146,11 +157,11 @@ class InceptionE(nn.Module):
         self.branch_pool = BasicConv2d(cin, 192, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b3 = self.branch3x3_1(x)
+        b1, b3, d, bp = self.heads(x)
         b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        d = self.branch3x3dbl_2(d)
         d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
-        return torch.cat([self.branch1x1(x), b3, d, self.branch_pool(_pool3(x))], 1)
+        return torch.cat([b1, b3, d, bp], 1)
 
 
 class InceptionAux(nn.Module):
