@@ -103,6 +103,31 @@ def test_blocks_run_their_opening_1x1_convs_as_one_unless_tapped_inside(name, bl
     assert (again - out).abs().max() / out.abs().max() < 1e-4
 
 
+@pytest.mark.parametrize(
+    ("name", "pools", "layer"),
+    [
+        ("inception-v3", ["maxpool1", "maxpool2"], "Mixed_5b"),
+        ("inception-v1", ["maxpool1", "maxpool2"], "inception3a"),
+    ],
+)
+def test_the_stem_relu_after_its_max_pool_gives_the_same_bits(name, pools, layer):
+    """Max and ReLU commute: the stem pools first, then applies the ReLU to a quarter of the
+    pixels; a tap on the pool or the block restores the written order. Value and gradient must
+    be the same to the bit both ways."""
+    x = torch.randn(1, 3, 131, 157, generator=torch.Generator().manual_seed(3))
+    got = []
+    for tapped in (False, True):
+        model = get_spec(name).random(0).fast()
+        if tapped:  # taps stay installed, so every later pass runs as written
+            with torch.no_grad():
+                model.activations(x, pools)
+        xi = x.clone().requires_grad_(True)
+        act = model.activations(xi, [layer])[layer]
+        (g,) = torch.autograd.grad(act.square().sum(), xi)
+        got.append((act.detach(), g))
+    assert torch.equal(got[0][0], got[1][0]) and torch.equal(got[0][1], got[1][1])
+
+
 def test_fast_is_cached_idempotent_and_follows_the_device(lite0):
     fast = lite0.fast()
     assert lite0.fast() is fast and fast.fast() is fast

@@ -215,6 +215,42 @@ def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     conv.bias = nn.Parameter(b.to(dtype), requires_grad=False)
 
 
+class BasicConv2d(nn.Module):
+    """Convolution (no bias) + batch norm (TF's eps 0.001) + ReLU: torchvision's Inception unit.
+
+    The ReLU is not in place: a hook on any sub-module must see its own output, not one that a
+    later in-place op overwrote.
+    """
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+    ):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.pre_activation(x))
+
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+def relu_after_pool(block: BasicConv2d, pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``pool(block(x))`` for a max pool after a conv-norm-ReLU block, with the ReLU moved after
+    the pool: max and ReLU commute, value and gradient to the bit, and the ReLU then runs on a
+    quarter of the pixels (the largest activations of the network, at the stem). A block or pool
+    with a tap runs as written, so its hook sees its own output."""
+    if _has_tap(pool) or any(_has_tap(m) for m in block.modules()):
+        return pool(block(x))
+    return torch.relu(pool(block.pre_activation(x)))
+
+
 Pool = Callable[[torch.Tensor], torch.Tensor]
 
 

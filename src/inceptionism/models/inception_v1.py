@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Preprocess, SharedInputBranches, conv_bn_pairs
+from .base import BasicConv2d, Preprocess, SharedInputBranches, conv_bn_pairs, relu_after_pool
 from .weights import Published, published_spec
 
 NAME = "inception-v1"
@@ -26,22 +26,6 @@ WEIGHTS: dict[str, Published] = {
         "1378be20a8e875cf1568b8a71654e704449655e34711a959a38b04fb34905cef",
     )
 }
-
-
-class BasicConv2d(nn.Module):
-    """Convolution (no bias) + batch norm (TF's eps 0.001) + ReLU.
-
-    The ReLU is not in place: a hook on any sub-module must see its own output, not one that a
-    later in-place op overwrote.
-    """
-
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.bn(self.conv(x)))
 
 
 class Inception(SharedInputBranches):
@@ -118,8 +102,8 @@ class GoogLeNet(nn.Module):
         self.fc = nn.Linear(1024, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool1(self.conv1(x))
-        x = self.maxpool2(self.conv3(self.conv2(x)))
+        x = relu_after_pool(self.conv1, self.maxpool1, x)
+        x = relu_after_pool(self.conv3, self.maxpool2, self.conv2(x))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
         for block in (self.inception4a, self.inception4b, self.inception4c, self.inception4d):
             x = block(x)

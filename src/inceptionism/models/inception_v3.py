@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Preprocess, SharedInputBranches, conv_bn_pairs
+from .base import BasicConv2d, Preprocess, SharedInputBranches, conv_bn_pairs, relu_after_pool
 from .weights import Published, published_spec
 
 NAME = "inception-v3"
@@ -28,19 +28,6 @@ WEIGHTS: dict[str, Published] = {
     )
 }
 
-Size = int | tuple[int, int]
-
-
-class BasicConv2d(nn.Module):
-    """Convolution (no bias) + batch norm (TF's eps 0.001) + ReLU (not in place, for hooks)."""
-
-    def __init__(self, cin: int, cout: int, kernel: Size, stride: int = 1, padding: Size = 0):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x)))
 
 
 def _pool3(x: torch.Tensor) -> torch.Tensor:
@@ -209,7 +196,10 @@ class Inception3(nn.Module):
         self.fc = nn.Linear(2048, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for name in _TRUNK:
+        x = self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x))
+        x = relu_after_pool(self.Conv2d_2b_3x3, self.maxpool1, x)
+        x = relu_after_pool(self.Conv2d_4a_3x3, self.maxpool2, self.Conv2d_3b_1x1(x))
+        for name in _TRUNK[_TRUNK.index("Mixed_5b") :]:
             x = getattr(self, name)(x)
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
