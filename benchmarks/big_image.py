@@ -2,13 +2,13 @@
 
 The test photo is the bundled sample upscaled (bicubic) to each size asked for. Each size is
 dreamed in a fresh process, as ``deepdream dream`` does it (the tile resolved for the full size,
-default settings unless told otherwise), and reports: the tile of each octave (smallest
-first), the windows one step of the full-size octave evaluates, the seconds of one full-size
-step and per megapixel of it, and the process's peak resident memory (VmHWM; under CUDA the peak
-GPU allocation too). The cost per megapixel-step is what tiling changes: windows overlap, and
-small windows overlap more. Sizes run back to back in one invocation, so they compare on the
-same (possibly shared) machine; ``--iterations 1`` is a quick check, as neither the cost per
-step nor the peak depends on the number of steps.
+default settings unless told otherwise), and reports: the tile of each octave (smallest first), the
+windows a step of the full-size octave evaluates and the seconds of one (means over that octave's
+steps), also per megapixel, and the process's peak resident memory (VmHWM; under CUDA the peak GPU
+allocation too). The cost per megapixel-step is what tiling changes: windows overlap, and small
+windows overlap more. Sizes run back to back in one invocation, so they compare on the same
+(possibly shared) machine; ``--iterations 1`` is a quick check, as neither the cost per step nor
+the peak depends on the number of steps.
 
     python benchmarks/big_image.py --octaves 2 --iterations 1     # both sizes, one step each
     python benchmarks/big_image.py --sizes 4000x2668               # default settings, whole dream
@@ -55,10 +55,8 @@ def child(src: str, options: dict) -> None:
 
     from inceptionism import io
     from inceptionism.algorithm import tiling
-    from inceptionism.algorithm.engine import pick_device
-    from inceptionism.algorithm.objectives import from_config
-    from inceptionism.api import get_model, run
     from inceptionism.config import make_config
+    from inceptionism.session import Dreamer
 
     steps: list[dict] = []  # one per tiled gradient: octave shape, tile, windows, start time
     real = tiling.tiled_gradient
@@ -75,25 +73,17 @@ def child(src: str, options: dict) -> None:
     image = io.load_image(src)
     h, w = image.rgb.shape[:2]
     cfg = make_config("default", **{k: v for k, v in options.items() if k != "device"})
-    model = get_model(cfg.model)
-    objective = from_config(cfg, model)
-    device = pick_device(options["device"])
-    cfg = tiling.resolve_tile(cfg, model, objective, (h, w), device)  # as the CLI does
+    dreamer = Dreamer(config=cfg, device=options["device"])
+    cfg = dreamer.config_for((h, w))  # the tile resolved for the full size, as the CLI does
     done: list[tuple[int, float]] = []
     t0 = time.perf_counter()
-    run(
-        image,
-        cfg,
-        model,
-        objective=objective,
-        device=device,
-        progress=lambda n, _: done.append((n, time.perf_counter())),
-    )
+    for event in dreamer.steps(image.rgb):
+        done.append((event.step, time.perf_counter()))
     wall = time.perf_counter() - t0
-    # a full-size step: from its tiled gradient's start (or the previous step) to its end
+    # the full-size steps: from the first one's tiled gradient (or the previous step) to the end
     end = done[-1][1]
     full = [s for s in steps if s["shape"] == [h, w]]
-    start = full[-1]["t"] if full else (done[-2][1] if len(done) > 1 else t0)
+    start = full[0]["t"] if full else (done[-2][1] if len(done) > 1 else t0)
     shapes = sorted({tuple(s["shape"]) for s in steps})
     tiles = {tuple(s["shape"]): s["tile"] for s in steps}
     gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
@@ -101,10 +91,10 @@ def child(src: str, options: dict) -> None:
         json.dumps(
             {
                 "wall": wall,
-                "step": end - start,
+                "step": (end - start) / max(1, len(full)),
                 "tile": cfg.tile,
                 "tiles": [tiles[s] for s in shapes],
-                "windows": full[-1]["windows"] if full else 1,
+                "windows": sum(s["windows"] for s in full) / len(full) if full else 1,
                 "schedule": f"{cfg.octaves}x{cfg.iterations}",
                 "rss": peak_rss_mib(),
                 "gpu": gpu,
@@ -156,7 +146,7 @@ def main() -> None:
         tiles = " / ".join(str(t or "off") for t in r["tiles"]) or "off"
         gpu = f"{r['gpu']:.0f} MiB" if r["gpu"] else "-"
         print(
-            f"| {w}x{h} | {tiles} ({args.tile}) | {r['schedule']} | {r['windows']} "
+            f"| {w}x{h} | {tiles} ({args.tile}) | {r['schedule']} | {r['windows']:.1f} "
             f"| {r['step']:.1f} | {r['step'] / (w * h / 1e6):.2f} | {r['wall']:.0f} s "
             f"| {r['rss']:.0f} MiB | {gpu} |"
         )

@@ -56,6 +56,25 @@ def test_spans_partition_each_axis_into_cores_with_context_in_few_window_shapes(
     assert spans(100, 128, 16, 4, 8) == [(0, 100, 0, 100)]
 
 
+def test_grid_offsets_keep_the_fewest_windows_when_half_the_offsets_do():
+    def count(size, tile, offset):
+        return len(spans(size, tile, 64, 16, offset))
+
+    every = tuple(range(0, 752, 16))  # 880 px windows, 64 px margins: cores of 752
+    for size in (4000, 2668, 2315, 1544, 700):
+        got = tiling.grid_offsets(size, 880, 64, 16)
+        counts = {o: count(size, 880, o) for o in every}
+        fewest = min(counts.values())
+        if got != every:  # only the offsets with the fewest windows, and at least half of all
+            assert {counts[o] for o in got} == {fewest} and 2 * len(got) >= len(every)
+        else:  # all of them: too few have the fewest windows (or the axis fits in one)
+            assert 2 * sum(n == fewest for n in counts.values()) < len(every) or size <= 880
+    # a 4000 px axis in 880 px windows: 6 windows at every kept offset (7 at some others)
+    assert tiling.grid_offsets(4000, 880, 64, 16) != every
+    assert {count(4000, 880, o) for o in tiling.grid_offsets(4000, 880, 64, 16)} == {6}
+    assert tiling.grid_offsets(2315, 880, 64, 16) == every  # 5 of 47: the seams must move
+
+
 def test_tiled_gradient_is_the_whole_gradient_when_margins_cover_the_receptive_field():
     """conv3 of the tiny net sees 9 px at stride 4: a 16 px margin leaves every core pixel's
     gradient exactly as in the whole image, whatever the grid offset."""

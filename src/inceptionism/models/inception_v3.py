@@ -29,7 +29,6 @@ WEIGHTS: dict[str, Published] = {
 }
 
 
-
 def _pool3(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
 
