@@ -283,7 +283,8 @@ def grid_offsets(size: int, tile: int, margin: int, align: int) -> tuple[int, ..
     if size <= tile:
         return tuple(offsets)
     counts = [len(spans(size, tile, margin, align, o)) for o in offsets]
-    fewest = tuple(o for o, n in zip(offsets, counts, strict=True) if n == min(counts))
+    least = min(counts)
+    fewest = tuple(o for o, n in zip(offsets, counts, strict=True) if n == least)
     return fewest if 2 * len(fewest) >= len(offsets) else tuple(offsets)
 
 

@@ -107,13 +107,29 @@ def _has_tap(module: nn.Module) -> bool:
     return any(h is _tap for h in module._forward_hooks.values())
 
 
+_taps_installed = 0  # counts installs: what a cached ``tapped_below`` answer was computed at
+
+
 def _install_taps(modules: Iterable[nn.Module]) -> None:
+    global _taps_installed
     missing = [m for m in modules if not _has_tap(m)]
     if missing:
         with _TAP_LOCK:
             for m in missing:
                 if not _has_tap(m):
                     m.register_forward_hook(_tap)
+            _taps_installed += 1
+
+
+def tapped_below(module: nn.Module) -> bool:
+    """Whether a module inside ``module`` (not itself) has a tap. Asked on every forward of the
+    blocks that reorder their ops when untapped, so the walk over the sub-modules is kept until
+    the next tap is installed anywhere (taps are never removed)."""
+    seen = module.__dict__.get("_tapped_below")
+    if seen is None or seen[0] != _taps_installed:
+        below = any(_has_tap(m) for m in module.modules() if m is not module)
+        seen = module.__dict__["_tapped_below"] = (_taps_installed, below)
+    return seen[1]
 
 
 # -- speed: batch-norm folding, memory layout, half precision ---------------------------------
@@ -246,7 +262,7 @@ def relu_after_pool(block: BasicConv2d, pool: nn.Module, x: torch.Tensor) -> tor
     the pool: max and ReLU commute, value and gradient to the bit, and the ReLU then runs on a
     quarter of the pixels (the largest activations of the network, at the stem). A block or pool
     with a tap runs as written, so its hook sees its own output."""
-    if _has_tap(pool) or any(_has_tap(m) for m in block.modules()):
+    if _has_tap(pool) or _has_tap(block) or tapped_below(block):
         return pool(block(x))
     return torch.relu(pool(block.pre_activation(x)))
 
@@ -306,7 +322,7 @@ class SharedInputBranches(nn.Module):
     def merged_heads(self) -> PointwiseHeads | None:
         """The merged heads, when set up and no module inside the block is tapped."""
         merged = self._modules.get("pointwise_heads")
-        if merged is None or any(_has_tap(m) for m in self.modules() if m is not self):
+        if merged is None or tapped_below(self):
             return None
         return merged  # type: ignore[return-value]
 
