@@ -79,9 +79,9 @@ def wait_for(cond, timeout: float = 120, every: float = 0.2):
     raise AssertionError("timed out waiting")
 
 
-def direct(c: Client, api_name: str) -> object:
+def direct(c: Client, api_name: str, every: bool = False) -> object:
     """Call a queue-less endpoint of ``c``'s session straight over HTTP, as the page does for
-    Stop (it must work while the queue is full)."""
+    Stop (it must work while the queue is full): its first output (``every``: all of them)."""
     import httpx
 
     r = httpx.post(
@@ -90,7 +90,8 @@ def direct(c: Client, api_name: str) -> object:
         timeout=30,
     )
     r.raise_for_status()
-    return r.json()["data"][0]
+    data = r.json()["data"]
+    return data if every else data[0]
 
 
 def steps(c: Client) -> dict:
@@ -163,10 +164,14 @@ def test_guide_picture_and_class(server, tmp_path):
 
 def test_stop_stops_the_work_on_the_server(server, tmp_path):
     c = client(server, tmp_path)
-    form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=2, iterations=400)
-    job = c.submit(*form.args, api_name="/dream")
-    wait_for(lambda: steps(c)["session"] >= 3)
-    assert stop(c).startswith("stopped at octave ")
+    form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=2, iterations=1)
+    finished = c.predict(*form.args, api_name="/dream")
+    assert finished[2] and finished[3]  # a PNG and a command offered
+    job = c.submit(*form.set(iterations=400).args, api_name="/dream")
+    wait_for(lambda: steps(c)["session"] >= 2 + 3)
+    said, png, command = direct(c, "stop", every=True)
+    assert said.startswith("stopped at octave ")
+    assert png is None and command == ""  # the finished dream's PNG is no longer offered
     after_stop = steps(c)["session"]
     wait_for(lambda: steps(c)["running"] == 0, timeout=30)
     first = steps(c)
@@ -176,6 +181,9 @@ def test_stop_stops_the_work_on_the_server(server, tmp_path):
     assert first["session"] - after_stop <= 2  # within a step (two, counting the race)
     assert first["session"] < 800  # far from done
     wait_for(job.done, timeout=30)
+    started = job.outputs()[0]  # the new dream cleared them as it started, too
+    assert started[1].startswith("waiting") and started[2] is None and started[3] == ""
+    assert not (job.outputs()[-1][2] or job.outputs()[-1][3])
 
 
 def test_a_second_job_waits_in_the_queue(server, tmp_path):
@@ -267,6 +275,47 @@ def test_settings_from_an_uploaded_dream_are_untrusted(server, tmp_path):
         c.predict(handle_file(str(evil)), api_name="/load_settings")
 
 
+LINK = '<a href="https://evil.example/login">Session expired: sign in</a>'
+MARKUP = f'{LINK}<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"model": LINK},
+        {"layers": {"<script>block3</script>": 1.0}},
+        {"layers": {"block3": 1.0}, "guide_layer": "<b>block5</b>"},
+        {"classes": {"<img src=x onerror=alert(1)>": 1.0}},
+        {LINK: 1},
+        {"preset": MARKUP},
+    ],
+    ids=["model", "layer", "guide layer", "class", "unknown key", "preset"],
+)
+def test_markup_in_an_uploaded_recipe_is_escaped_in_the_message(server, tmp_path, setting):
+    """The page shows an error's message as HTML: text from a file comes back escaped, and a
+    name the page's fields do not offer (a layer, a class) is refused when the settings are
+    loaded, not by Gradio (whose message would quote it unescaped) at the next dream."""
+    c = client(server, tmp_path)
+    crafted = tmp_path / "crafted.png"
+    config = {"model": "efficientnet-lite0", **setting}
+    save_image(crafted, np.zeros((32, 32, 3), np.float32), None, {"config": config})
+    with pytest.raises(AppError) as exc:
+        c.predict(handle_file(str(crafted)), api_name="/load_settings")
+    message = str(exc.value)
+    assert "<" not in message and ">" not in message, message
+    assert "&lt;" in message and "crafted.png" in message, message
+
+
+def test_a_class_from_an_uploaded_recipe_is_the_field_s_own(server, tmp_path):
+    """A class given by index or another spelling loads as the Classes field names it."""
+    c = client(server, tmp_path)
+    mine = tmp_path / "mine.png"
+    config = {"model": "efficientnet-lite0", "classes": {"281": 1.0, "Tabby Cat": 1.0}}
+    save_image(mine, np.zeros((32, 32, 3), np.float32), None, {"config": config})
+    got = c.predict(handle_file(str(mine)), api_name="/load_settings")
+    assert got[3]["value"] == ["tabby"], got[3]
+
+
 def test_model_from_the_page_must_be_registered(server, tmp_path):
     c = client(server, tmp_path)
     form = Form(c).picture(picture(tmp_path / "p.png")).set(model="evil.py:factory")
@@ -275,7 +324,10 @@ def test_model_from_the_page_must_be_registered(server, tmp_path):
 
 
 def test_atlas_streams_labelled_tiles(server, tmp_path):
+    """The atlas dreams its own picture (the tab's upload), with the Image tab's settings."""
     c = client(server, tmp_path)
+    labels = Form(c, "/atlas").labels
+    assert labels[0].startswith("Atlas picture") and labels[1:-3] == Form(c).labels[1:]
     form = Form(c, "/atlas").picture(picture(tmp_path / "p.png")).set(octaves=1, iterations=2)
     form.args[form.labels.index("Atlas of")] = "block3"
     form.args[form.labels.index("Channels of that layer")] = "0-2"
@@ -287,6 +339,8 @@ def test_atlas_streams_labelled_tiles(server, tmp_path):
     assert galleries[-1] == 3 and len(set(galleries)) >= 2, (sizes, galleries)
     labels = [item["caption"] for item in outputs[-1][0]]
     assert labels == ["block3:0", "block3:1", "block3:2"]
+    with Image.open(outputs[-1][0][0]["image"]) as tile:
+        assert tile.size == (96, 64)  # the atlas picture's shape (192x128), not the sample's
     sheet = outputs[-1][2]
     assert sheet and Image.open(sheet).size[0] > 96
 
@@ -541,3 +595,27 @@ def test_the_command_is_the_recipe_of_the_form():
     plain = {k: v for k, v in form_defaults("seed", "efficientnet-lite0").items() if k in fields}
     cfg, _ = recipe_from_form(plain)
     assert cfg == make_config("seed", model="efficientnet-lite0")
+
+
+def test_time_left_stays_near_the_real_time_left(tmp_path):
+    """A real short dream (3 octaves): after the first octave, the page's time left is never
+    over 3x the time the dream really had left (it was 25x at each octave's last step)."""
+    from inceptionism.config import make_config
+    from inceptionism.frontends.web import Progress
+    from inceptionism.session import Dreamer
+
+    cfg = make_config("default", model="efficientnet-lite0", octaves=3, iterations=6)
+    dreamer = Dreamer("efficientnet-lite0", cfg, device="cpu")
+    rgb = np.asarray(Image.open(picture(tmp_path / "p.png", (240, 160))))
+    progress = Progress(dreamer.octave_sizes(rgb.shape[:2]), cfg.iterations)
+    said: list[tuple[float, int, int, float]] = []
+    for event in dreamer.steps(rgb.astype(np.float32)):
+        progress.tick(event.octave, event.step)
+        said.append((time.monotonic(), event.octave, event.step, progress.seconds_left()))
+        assert "s left" in progress.line(event.octave, 3, event.step, 18, 1.0) or len(said) == 1
+    end = time.monotonic()
+    assert [s[2] for s in said][-1] == 18 and said[-1][3] == 0
+    later = [(end - t, left) for t, octave, _, left in said if octave > 1]
+    assert len(later) == 12
+    for really, left in later:
+        assert left <= 3 * really + 0.25, (really, left, later)  # (a shared machine)

@@ -501,23 +501,43 @@ def command_for(
 class Progress:
     """Octave k of N, step, loss and time left, from the events of a dream.
 
-    Later octaves are bigger, so a step there costs more: the time left is the remaining steps
-    weighted by their octave's area, at the speed measured so far.
+    Later octaves are bigger, so a step there costs more: the work is counted in pixels (each
+    step costs its octave's area), and the time left is the work left at the speed measured
+    since the first step (the model's set-up before it is not a step's cost). Each octave's
+    steps are counted from its own first step: ``max_loss`` may end an octave early.
     """
 
-    def __init__(self, shape: tuple[int, int], config: DreamConfig) -> None:
-        from inceptionism.algorithm.engine import octave_shapes
-
-        self.areas = [h * w for h, w in octave_shapes(shape, config.octaves, config.octave_scale)]
-        self.iterations = max(config.iterations, 1)
+    def __init__(self, sizes: Sequence[tuple[int, int]], iterations: int) -> None:
+        self.areas = [h * w for h, w in sizes]  # the octaves the dream visits, smallest first
+        self.iterations = max(iterations, 1)
         self.start = time.monotonic()
+        self.octave = 0
+        self.octave_first = 1  # the step number of the octave's first step
+        self.first: tuple[float, float] | None = None  # (time, work) at the first step
+        self.done = 0.0  # pixels of work done
+        self.now = self.start
+
+    def tick(self, octave: int, step: int) -> None:
+        """Step ``step`` (over all octaves) of ``octave`` is done: called for every step."""
+        if octave != self.octave:
+            self.octave, self.octave_first = octave, step
+        before = self.iterations * sum(self.areas[: octave - 1])
+        k = min(len(self.areas), octave) - 1
+        self.done = before + (step - self.octave_first + 1) * self.areas[k]
+        self.now = time.monotonic()
+        if self.first is None:
+            self.first = (self.now, self.done)
+
+    def seconds_left(self) -> float:
+        """The time left at the speed since the first step (nan until there is a speed)."""
+        if self.first is None or self.done <= self.first[1] or self.now <= self.first[0]:
+            return math.nan
+        speed = (self.done - self.first[1]) / (self.now - self.first[0])
+        return max(self.iterations * sum(self.areas) - self.done, 0.0) / speed
 
     def line(self, octave: int, octaves: int, step: int, total: int, loss: float) -> str:
-        areas = self.areas[-octaves:]  # the octaves too small for the network were dropped
-        whole, k = divmod(step, self.iterations)
-        done = sum(areas[:whole]) + k * areas[min(whole, len(areas) - 1)]
         elapsed = time.monotonic() - self.start
-        left = elapsed / done * (sum(areas) * self.iterations - done) if done else math.nan
+        left = self.seconds_left()
         eta = f"{left:.0f} s left" if math.isfinite(left) else "…"
         return (
             f"octave {octave}/{octaves} · step {step}/{total} · loss {loss:.3f} · "
@@ -731,16 +751,18 @@ def picture_input(**kw: Any) -> Any:
 
 def page_error(e: BaseException, upload: Upload | None = None) -> BaseException:
     """What the page shows for ``e``: a user's error (bad input, out of memory, a file the
-    system refused) in one line, naming ``upload`` as the user called it; anything else is a
-    bug, raised as it is."""
+    system refused) in one line, naming ``upload`` as the user called it, escaped (it may quote
+    a file, and Gradio shows it as HTML); anything else is a bug, raised as it is."""
     import gradio as gr
+
+    from inceptionism.frontends.web_checks import page_text
 
     error = user_error(e)
     if error is None:
         return e
     if upload is not None:
         error = _renamed(error, upload)
-    return gr.Error(page_message(error), print_exception=False)
+    return gr.Error(page_text(page_message(error)), print_exception=False)
 
 
 def run_controls(prefix: str = "") -> tuple[Any, Any, Any]:
@@ -1063,11 +1085,21 @@ def build_app(studio: Studio) -> Any:
                 )
         with gr.Tab("Layer atlas"):
             gr.Markdown(
-                "One small dream of the picture per layer of the model, or per channel of one "
-                "layer, with the settings of the Image tab: see what each paints before "
+                "One small dream of this tab's picture per layer of the model, or per channel "
+                "of one layer, with the settings of the Image tab: see what each paints before "
                 "choosing. The same from the command line: `deepdream atlas PICTURE --model M "
                 "[--layer L --channels 0-15] -o sheet.png`."
             )
+            with gr.Row():
+                atlas_picture = picture_input(
+                    value=str(SAMPLE),
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    label="Atlas picture (upload, paste, or the sample)",
+                    elem_id="atlas_picture",
+                    height=200,
+                )
+                atlas_sample_btn = gr.Button("Use the sample picture", size="sm")
             with gr.Row():
                 atlas_layer = gr.Dropdown(
                     layer_choices(DEFAULT_MODEL, EVERY_LAYER),
@@ -1111,36 +1143,27 @@ def build_app(studio: Studio) -> Any:
         )
         video_form.wire()
         sample_btn.click(lambda: str(SAMPLE), None, picture, queue=False, api_name=False)
+        atlas_sample_btn.click(
+            lambda: str(SAMPLE), None, atlas_picture, queue=False, api_name=False
+        )
 
         # -- settings from an uploaded dream (untrusted) -----------------------------------------
         def load_settings(path: str | None) -> list[Any]:
             """The settings of an uploaded dream into the form: read as the CLI's --config-from
-            reads them, untrusted (no own model, no file named in them is opened; the guide
-            picture is the page's own field)."""
-            from inceptionism.frontends.configfile import settings_from_dream
-            from inceptionism.options import summed
+            reads them, untrusted, and only names the page's choice fields offer."""
+            from inceptionism.frontends.web_checks import dream_settings
 
             if not path:
                 return [gr.update()] * (len(generic) + 4)
-            upload = studio.upload(path, "dream")
             try:
-                values, carried = settings_from_dream(upload.path, given=("guide",))
-                for key in ("layers", "classes"):
-                    if key in values:
-                        values[key] = summed(values[key])
-                cfg = make_config(values.pop("preset", DEFAULT_PRESET), **values, **carried)
+                cfg, names = dream_settings(studio.upload(path, "dream").path)
             except DreamError as e:
-                raise fail(_renamed(e, upload)) from None
-            layers, chans = [], ""
-            for key in cfg.layers or {}:
-                name, _, ch = key.partition(":")
-                layers.append(name)
-                chans = ch or chans
+                raise fail(e, Upload(Path(path), Path(path).name)) from None
             out = [
-                gr.update(value=cfg.model),
-                gr.update(choices=layer_choices(cfg.model), value=layers),
-                gr.update(value=chans),
-                gr.update(value=list(cfg.classes)),
+                gr.update(value=names["model"]),
+                gr.update(choices=layer_choices(cfg.model), value=names["layers"]),
+                gr.update(value=names["channels"]),
+                gr.update(value=names["classes"]),
             ]
             for name in generic_names:
                 v = getattr(cfg, name, None) if OPTION[name].recipe else fields[name].value
@@ -1171,14 +1194,15 @@ def build_app(studio: Studio) -> Any:
                 loaded = studio.load(upload, cfg.max_side)
             except DreamError as e:
                 raise fail(e) from None
-            yield {status: "waiting for the device…"}
+            # the previous dream's PNG and command are not this one's
+            yield {status: "waiting for the device…", download: None, command: ""}
             with studio.job(session) as job:
                 try:
                     yield from _dream_job(job, clicked, upload, loaded, cfg, run, guide, past)
                 except Cancelled:
-                    yield {status: f"stopped at {job.where}"}
+                    yield {status: f"stopped at {job.where}", download: None, command: ""}
                 except (DreamError, MemoryError, RuntimeError, OSError) as e:
-                    raise fail(e) from None
+                    raise fail(e, guide) from None  # (the picture is read: only the guide is)
 
         def _dream_job(
             job: Job,
@@ -1194,11 +1218,12 @@ def build_app(studio: Studio) -> Any:
 
             dreamer = Dreamer(cfg.model, cfg, device=studio.device, **run)
             shape = loaded.rgb.shape[:2]
-            progress = Progress(shape, dreamer.config_for(shape))
+            progress = Progress(dreamer.octave_sizes(shape), cfg.iterations)
             sent = 0.0
             event = None
             for event in dreamer.steps(loaded, preview_every=PREVIEW_EVERY, cancel=job.cancel):
                 studio.count_step(job.session)
+                progress.tick(event.octave, event.step)
                 job.where = (
                     f"octave {event.octave}/{event.octaves} · step {event.step}/{event.total}"
                 )
@@ -1270,13 +1295,14 @@ def build_app(studio: Studio) -> Any:
         )
 
         # -- the atlas ---------------------------------------------------------------------------
-        atlas_inputs = [*form_inputs, atlas_layer, atlas_channels, atlas_side]
+        # its own picture (first, as the dream's), the Image tab's settings
+        atlas_inputs = [atlas_picture, *image_form.inputs, atlas_layer, atlas_channels, atlas_side]
 
         def atlas_fn(request: gr.Request, *values: Any) -> Iterator[dict]:
             data = dict(zip(atlas_inputs, values, strict=True))
             session = request.session_hash or "anonymous"
             try:
-                upload = studio.upload(data[picture], "picture")
+                upload = studio.upload(data[atlas_picture], "picture")
                 cfg, run, _ = image_form.recipe(data)
                 side = int(data[atlas_side] or ATLAS_SIDE)
                 if not 16 <= side <= 1024:
@@ -1451,10 +1477,21 @@ def build_app(studio: Studio) -> Any:
             jobs = studio.stop(request.session_hash or "anonymous")
             return f"stopped at {jobs[0].where}" if jobs else "nothing to stop"
 
-        stops = ((stop_btn, status), (atlas_stop, atlas_status), (video_stop, video_status))
-        for button, out in stops:
+        def stop_dream_fn(request: gr.Request) -> tuple[str, Any, Any]:
+            """Stop, and no longer offer a PNG or command: not the stopped dream's."""
+            said = stop_fn(request)
+            if said == "nothing to stop":
+                return said, gr.update(), gr.update()
+            return said, None, ""
+
+        stops = (
+            (stop_btn, stop_dream_fn, [status, download, command]),
+            (atlas_stop, stop_fn, atlas_status),
+            (video_stop, stop_fn, video_status),
+        )
+        for button, fn, out in stops:
             button.click(
-                stop_fn,
+                fn,
                 None,
                 out,
                 api_name="stop" if button is stop_btn else False,
