@@ -162,6 +162,17 @@ def test_guide_picture_and_class(server, tmp_path):
     assert "--guide guide.png" in final[3] and "--class tabby" in final[3]
 
 
+def test_a_bad_guide_picture_is_named_as_uploaded(server, tmp_path):
+    c = client(server, tmp_path)
+    guide = tmp_path / "guide.png"
+    guide.write_text("not a picture\n")
+    form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=1, iterations=1)
+    form.args[form.labels.index("Guide picture")] = handle_file(str(guide))
+    with pytest.raises(AppError) as exc:
+        c.predict(*form.args, api_name="/dream")
+    assert str(exc.value) == cli_error(guide), str(exc.value)  # not where the server keeps it
+
+
 def test_stop_stops_the_work_on_the_server(server, tmp_path):
     c = client(server, tmp_path)
     form = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=2, iterations=1)
@@ -279,31 +290,30 @@ LINK = '<a href="https://evil.example/login">Session expired: sign in</a>'
 MARKUP = f'{LINK}<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 
 
-@pytest.mark.parametrize(
-    "setting",
-    [
-        {"model": LINK},
-        {"layers": {"<script>block3</script>": 1.0}},
-        {"layers": {"block3": 1.0}, "guide_layer": "<b>block5</b>"},
-        {"classes": {"<img src=x onerror=alert(1)>": 1.0}},
-        {LINK: 1},
-        {"preset": MARKUP},
-    ],
-    ids=["model", "layer", "guide layer", "class", "unknown key", "preset"],
-)
-def test_markup_in_an_uploaded_recipe_is_escaped_in_the_message(server, tmp_path, setting):
+CRAFTED = {
+    "model": {"model": LINK},
+    "layer": {"layers": {"<script>block3</script>": 1.0}},
+    "guide layer": {"layers": {"block3": 1.0}, "guide_layer": "<b>block5</b>"},
+    "class": {"classes": {"<img src=x onerror=alert(1)>": 1.0}},
+    "unknown key": {LINK: 1},
+    "preset": {"preset": MARKUP},
+}
+
+
+def test_markup_in_an_uploaded_recipe_is_escaped_in_the_message(server, tmp_path):
     """The page shows an error's message as HTML: text from a file comes back escaped, and a
     name the page's fields do not offer (a layer, a class) is refused when the settings are
     loaded, not by Gradio (whose message would quote it unescaped) at the next dream."""
     c = client(server, tmp_path)
-    crafted = tmp_path / "crafted.png"
-    config = {"model": "efficientnet-lite0", **setting}
-    save_image(crafted, np.zeros((32, 32, 3), np.float32), None, {"config": config})
-    with pytest.raises(AppError) as exc:
-        c.predict(handle_file(str(crafted)), api_name="/load_settings")
-    message = str(exc.value)
-    assert "<" not in message and ">" not in message, message
-    assert "&lt;" in message and "crafted.png" in message, message
+    for case, setting in CRAFTED.items():
+        crafted = tmp_path / "crafted.png"
+        config = {"model": "efficientnet-lite0", **setting}
+        save_image(crafted, np.zeros((32, 32, 3), np.float32), None, {"config": config})
+        with pytest.raises(AppError) as exc:
+            c.predict(handle_file(str(crafted)), api_name="/load_settings")
+        message = str(exc.value)
+        assert "<" not in message and ">" not in message, (case, message)
+        assert "&lt;" in message and "crafted.png" in message, (case, message)
 
 
 def test_a_class_from_an_uploaded_recipe_is_the_field_s_own(server, tmp_path):

@@ -144,6 +144,9 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
     time.sleep(2)
     assert server_steps()["server"] == before  # the server does no more work
     assert page.locator("#history img").count() == 1  # a stopped dream is not in the history
+    # nor is it offered as the finished dream's PNG and command were
+    assert page.locator("#png a, #png [download]").count() == 0
+    assert "upload-me.png" not in page.locator("#command").inner_text()
     page.close()
     with Image.open(shot_path) as im:
         assert im.size == (1400, 1000)
@@ -165,7 +168,9 @@ def test_video_tab_dreams_an_uploaded_clip(server, browser, tmp_path):
     page.goto(server.url)
     page.get_by_role("tab", name="Video").click()
     page.locator("#clip input[type=file]").set_input_files(str(clip))
-    page.wait_for_selector("#clip video", timeout=60_000)
+    page.wait_for_selector("#clip_view video", timeout=60_000)
+    line = page.locator("#video_status textarea")
+    assert line.input_value().startswith("walk.mp4: 6 frames of 128x96 px"), line.input_value()
     for field, value in (("video_max_side", 128), ("video_octaves", 2), ("video_iterations", 8)):
         box = page.locator(f"#{field} input, #{field} textarea").first
         box.fill(str(value))
@@ -182,3 +187,58 @@ def test_video_tab_dreams_an_uploaded_clip(server, browser, tmp_path):
     page.close()
     if os.environ.get("DEEPDREAM_UPDATE_SCREENSHOT"):
         shutil.copyfile(shot_path, VIDEO_SCREENSHOT)
+
+
+#: A recipe key (the message quotes it): a link, an image with a handler, a script.
+MARKUP = '<a href="//evil.example/">Go</a><img src=x onerror=w=1><script>w=2</script>'
+
+
+def test_markup_in_a_dream_s_settings_is_shown_as_text(server, browser, tmp_path):
+    """Load the settings of a crafted dream whose recipe holds markup: the error popup shows
+    the markup as text; no link, image or script of it is live on the page. The Layer atlas
+    tab has a picture of its own."""
+    import numpy as np
+
+    from inceptionism.io import save_image
+
+    crafted = tmp_path / "crafted.png"
+    save_image(crafted, np.zeros((16, 16, 3), np.float32), None, {"config": {MARKUP: 1}})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url)
+    page.wait_for_selector("#picture img")
+    page.locator("#settings_file input[type=file]").set_input_files(str(crafted))
+    page.wait_for_selector(".toast-body", timeout=30_000)
+    text = page.locator(".toast-body").inner_text()
+    assert MARKUP in text and "crafted.png" in text, text
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert page.locator("img[onerror], [onerror]").count() == 0
+    assert page.locator("script", has_text="w=2").count() == 0
+    assert page.evaluate("typeof window.w") == "undefined"
+    page.get_by_role("tab", name="Layer atlas").click()
+    assert "chelsea" in (page.locator("#atlas_picture img").get_attribute("src") or "")
+    page.close()
+
+
+def test_a_bad_clip_says_so_once(server, browser, tmp_path):
+    """A clip that is no video: the Video tab says why beside it (the browser does not try to
+    play it and pop up an error of its own); Dream shows the command's message, once."""
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all\n" * 10)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#clip input[type=file]").set_input_files(str(bad))
+    page.wait_for_function(
+        "() => document.querySelector('#video_status textarea').value.includes('bad.mp4')",
+        timeout=30_000,
+    )
+    line = page.locator("#video_status textarea").input_value()
+    assert "is not a video" in line, line
+    time.sleep(1)  # (a player's error would pop up by now)
+    assert page.locator(".toast-body").count() == 0
+    page.click("#video_dream")
+    page.wait_for_selector(".toast-body", timeout=30_000)
+    time.sleep(1)
+    popup = page.locator(".toast-body").inner_text()
+    assert popup.count("bad.mp4 is not a video") == 1 and "(2)" not in popup, popup
+    page.close()

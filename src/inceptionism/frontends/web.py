@@ -1039,14 +1039,19 @@ def build_app(studio: Studio) -> Any:
                 )
         with gr.Tab("Video"), gr.Row():
             with gr.Column(scale=5):
+                # a file field: a video field would play a bad file at once, and the browser
+                # show its own error before ours; the clip is shown once it is checked
                 clip = raw_upload(
-                    gr.Video(
-                        sources=["upload"],
+                    gr.File(
+                        file_types=list(VIDEO_FORMATS),
                         label=f"Clip ({', '.join(f[1:] for f in VIDEO_FORMATS)}; a few seconds)",
                         elem_id="clip",
-                        height=240,
+                        height=120,
                     ),
                     "video",
+                )
+                clip_view = gr.Video(
+                    label="The clip", interactive=False, elem_id="clip_view", height=240
                 )
                 video_fields: dict[str, Any] = {}
                 with gr.Accordion("Video", open=True):  # the tab's own, first
@@ -1372,6 +1377,20 @@ def build_app(studio: Studio) -> Any:
         )
 
         # -- the video ---------------------------------------------------------------------------
+        def clip_view_fn(path: str | None) -> tuple[Any, str]:
+            from inceptionism.frontends.web_checks import clip_preview
+
+            if not path:
+                return None, ""
+            try:
+                upload = studio.upload(path, "video")
+            except DreamError as e:
+                return None, page_message(e)
+            shown_clip, line = clip_preview(upload.path, upload.name)
+            return (str(shown_clip) if shown_clip else None), line
+
+        clip.change(clip_view_fn, clip, [clip_view, video_status], queue=False, api_name=False)
+
         video_inputs = [clip, *video_form.inputs, *video_fields.values()]
 
         def video_fn(request: gr.Request, *values: Any) -> Iterator[dict]:

@@ -80,3 +80,27 @@ def _keys(table: Mapping[str, Any] | None) -> list[str]:
 def _known_layer(name: str, known: set[str], model: str) -> None:
     if name not in known:
         raise DreamError(f"{model} has no layer {quote(name)}")
+
+
+#: Containers a browser's video element plays (H.264 / VP9 / AV1 inside): the Video tab shows
+#: an uploaded clip in one of these; the others it dreams all the same, without a preview.
+BROWSER_VIDEO = frozenset({".mp4", ".m4v", ".mov", ".webm"})
+
+
+def clip_preview(path: Path, name: str) -> tuple[Path | None, str]:
+    """(the clip to show, or none; the line that describes it) for an uploaded clip ``name``,
+    checked as ``deepdream video`` checks its input (no frame read). A bad file gets the
+    command's message in that line rather than an error: the browser would otherwise show
+    its own "not playable" error first, and Dream shows ours."""
+    from inceptionism.io import video as vio
+
+    try:
+        clip = vio.open_clip(path)
+    except DreamError as e:
+        return None, e.render().replace(str(path), name)
+    frames = f"{clip.count} frames" if clip.count else "frames"
+    line = f"{name}: {frames} of {clip.width}x{clip.height} px at {float(clip.rate):.3g} fps"
+    line += f", sound ({clip.audio})" if clip.audio else ", no sound"
+    if Path(name).suffix.lower() not in BROWSER_VIDEO:
+        return None, f"{line} (no preview: browsers do not play {Path(name).suffix} files)"
+    return path, line
