@@ -16,7 +16,8 @@ Trust: everything from the page is untrusted. Uploads are read only through
 :func:`inceptionism.io.load_image` and :func:`inceptionism.io.video.open_clip` (the CLI's
 checks and messages), only registered models can be chosen, no field names a file, and
 settings read from an uploaded dream are read as ``--config-from`` reads them, through
-:func:`inceptionism.safety.untrusted_settings`.
+:func:`inceptionism.safety.untrusted_settings`. Text from an upload that the page shows as HTML
+(an error's message) is escaped (:mod:`inceptionism.frontends.web_checks`).
 """
 
 # No "from __future__ import annotations": Gradio reads the handlers' hints (gr.Request) at
