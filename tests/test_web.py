@@ -641,3 +641,19 @@ def test_time_left_stays_near_the_real_time_left(tmp_path):
             break
     else:
         raise AssertionError(later)
+
+
+def test_an_uploaded_clip_is_described_and_shown_if_a_browser_plays_it(tmp_path):
+    from inceptionism.frontends.web_checks import clip_preview
+
+    frames = [np.full((32, 48, 3), 40 * i, np.uint8) for i in range(3)]
+    mp4 = write_clip(tmp_path / "a.mp4", frames, 12)
+    line = "mine.mp4: 3 frames of 48x32 px at 12 fps, sound (aac)"
+    assert clip_preview(mp4, "mine.mp4") == (mp4, line)
+    mkv = write_clip(tmp_path / "a.mkv", frames, 12, audio=False)
+    shown, line = clip_preview(mkv, "mine.mkv")
+    assert shown is None and line.endswith("no sound (no preview: browsers do not play .mkv files)")
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video\n")
+    with pytest.raises(DreamError, match="is not a video"):
+        clip_preview(bad, "bad.mp4")

@@ -1379,15 +1379,18 @@ def build_app(studio: Studio) -> Any:
 
         # -- the video ---------------------------------------------------------------------------
         def clip_view_fn(path: str | None) -> tuple[Any, str]:
+            """The uploaded clip shown (if a browser plays it) and described; what is wrong
+            with a bad one said in the progress line, not in a popup: Dream says it there."""
             from inceptionism.frontends.web_checks import clip_preview
 
             if not path:
                 return None, ""
+            upload = Upload(Path(path), Path(path).name)
             try:
-                upload = studio.upload(path, "video")
+                studio.upload(path, "video")
+                shown_clip, line = clip_preview(upload.path, upload.name)
             except DreamError as e:
-                return None, page_message(e)
-            shown_clip, line = clip_preview(upload.path, upload.name)
+                return None, page_message(_renamed(e, upload))
             return (str(shown_clip) if shown_clip else None), line
 
         clip.change(clip_view_fn, clip, [clip_view, video_status], queue=False, api_name=False)

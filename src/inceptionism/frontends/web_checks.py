@@ -11,7 +11,6 @@ gives each as the page's field spells it.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,7 @@ def page_names(config: Any) -> dict[str, Any]:
     guide_layer = config.guide_layer or ""
     if guide_layer:
         _known_layer(guide_layer, known, model)
-    classes = list(dict.fromkeys(names()[lookup(c)] for c in _keys(config.classes)))
+    classes = list(dict.fromkeys(names()[lookup(c)] for c in config.classes or {}))
     return {
         "model": model,
         "layers": layers,
@@ -71,10 +70,6 @@ def page_names(config: Any) -> dict[str, Any]:
         "guide_layer": guide_layer,
         "classes": classes,
     }
-
-
-def _keys(table: Mapping[str, Any] | None) -> list[str]:
-    return list(table or {})
 
 
 def _known_layer(name: str, known: set[str], model: str) -> None:
@@ -89,15 +84,11 @@ BROWSER_VIDEO = frozenset({".mp4", ".m4v", ".mov", ".webm"})
 
 def clip_preview(path: Path, name: str) -> tuple[Path | None, str]:
     """(the clip to show, or none; the line that describes it) for an uploaded clip ``name``,
-    checked as ``deepdream video`` checks its input (no frame read). A bad file gets the
-    command's message in that line rather than an error: the browser would otherwise show
-    its own "not playable" error first, and Dream shows ours."""
+    checked as ``deepdream video`` checks its input (no frame read): a bad one raises the
+    command's :class:`DreamError`."""
     from inceptionism.io import video as vio
 
-    try:
-        clip = vio.open_clip(path)
-    except DreamError as e:
-        return None, e.render().replace(str(path), name)
+    clip = vio.open_clip(path)
     frames = f"{clip.count} frames" if clip.count else "frames"
     line = f"{name}: {frames} of {clip.width}x{clip.height} px at {float(clip.rate):.3g} fps"
     line += f", sound ({clip.audio})" if clip.audio else ", no sound"
