@@ -60,6 +60,20 @@ def view_src(page) -> str | None:
     return img.get_attribute("src") if img.count() else None
 
 
+#: Records every picture the Dream view shows, as the page shows it (polling from the test
+#: would miss some on a loaded machine).
+WATCH_VIEW = """() => {
+    window.shown = [];
+    const seen = () => {
+        const img = document.querySelector('#view img');
+        if (img && img.src && !window.shown.includes(img.src)) window.shown.push(img.src);
+    };
+    new MutationObserver(seen).observe(document.body, {
+        subtree: true, childList: true, attributes: true, attributeFilter: ['src'],
+    });
+}"""
+
+
 def set_number(page, field: str, value: int) -> None:
     box = page.locator(f"#{field} input")
     box.fill(str(value))
@@ -99,19 +113,17 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
     )
     set_number(page, "octaves", 3)
     set_number(page, "iterations", 12)
+    page.evaluate(WATCH_VIEW)
     page.click("#dream")
-    previews: list[str] = []
     shot = False
     deadline = time.monotonic() + 300
     while not status(page).startswith("done"):
         assert time.monotonic() < deadline, status(page)
-        src = view_src(page)
-        if src and src not in previews:
-            previews.append(src)
-            if len(previews) == 3 and not shot:  # mid-dream: for the README
-                page.screenshot(path=str(shot_path))
-                shot = True
+        if not shot and page.evaluate("window.shown.length") >= 3:  # mid-dream: for the README
+            page.screenshot(path=str(shot_path))
+            shot = True
         time.sleep(0.05)
+    previews: list[str] = page.evaluate("window.shown")
     final = view_src(page)
     assert len([p for p in previews if p != final]) >= 2, previews  # two different previews
     assert final and final.endswith(".png") and "upload-me.dream" in final
