@@ -1,0 +1,220 @@
+"""``--ray`` ends cleanly: a real ``deepdream`` process on a local Ray of its own, stopped
+mid-run by SIGTERM (exit 143, one line, no output, Ray gone) or SIGKILL (Ray gone all the
+same); an address that is not a Ray cluster fails in seconds, in one line."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.frontends.cli import main
+from inceptionism.jobs import ray_runtime
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.ray
+SRC = Path(__file__).parents[1] / "src"
+#: Seconds Ray's processes get to be gone once the command has ended.
+GONE_WITHIN_S = 20.0
+
+
+def _processes() -> dict[int, tuple[int, bytes, bytes]]:
+    """Every live process: pid -> (parent pid, cmdline, environ) (from /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if stat[0] != "Z":
+            found[int(entry)] = (int(stat[1]), cmdline, environ)
+    return found
+
+
+def _marked(mark: bytes, table: dict[int, tuple[int, bytes, bytes]] | None = None) -> set[int]:
+    """The processes whose environment carries ``mark`` (this run's own RAY_TMPDIR=...) or
+    that hold a file open under that folder (Ray's titles write over the environment): all
+    that the run started, orphaned or not."""
+    table = _processes() if table is None else table
+    folder = mark.partition(b"=")[2].decode() + "/"
+    found = set()
+    for pid, (_, _, env) in table.items():
+        if mark in env.split(b"\0") or any(f.startswith(folder) for f in _open_files(pid)):
+            found.add(pid)
+    return found
+
+
+def _open_files(pid: int) -> list[str]:
+    links = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return links
+
+
+def _started_by(driver: int, mark: bytes) -> tuple[dict[int, bytes], set[int]]:
+    """(pid -> cmdline of the processes below ``driver``, :func:`_marked`)."""
+    table = _processes()
+    below: dict[int, bytes] = {}
+    stack = [driver]
+    while stack:
+        parent = stack.pop()
+        for pid, (ppid, cmd, _) in table.items():
+            if ppid == parent and pid not in below:
+                below[pid] = cmd
+                stack.append(pid)
+    return below, _marked(mark, table)
+
+
+@pytest.fixture
+def ray_tmpdir() -> Iterator[str]:
+    """A short folder for the run's Ray (its socket paths must stay under 107 bytes)."""
+    folder = tempfile.mkdtemp(prefix="dd-ray-", dir="/tmp")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kill_mid_run(args: list[str], busy: bytes, sig: int, ray_tmpdir: str) -> tuple[int, str]:
+    """Runs ``deepdream ARGS``, sends ``sig`` once a worker runs ``busy`` (its title), and
+    asserts that every process it started is gone soon after; (exit status, stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "RAY_TMPDIR": ray_tmpdir}
+    cmd = [sys.executable, "-m", "inceptionism", *args]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    mark = f"RAY_TMPDIR={ray_tmpdir}".encode()
+    try:
+        deadline = time.monotonic() + 240
+        while not any(busy in cmd for cmd in _started_by(proc.pid, mark)[0].values()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no worker got to work"
+            time.sleep(0.1)
+        ours, marked = _started_by(proc.pid, mark)
+        assert set(ours) <= marked, [ours[p] for p in set(ours) - marked]  # found if orphaned
+        assert any(b"raylet" in cmd for cmd in ours.values()), ours
+        assert any(b"ray::DashboardAgent" in cmd for cmd in ours.values()), ours
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ended = time.monotonic()
+    while (left := _marked(mark)) and time.monotonic() - ended < GONE_WITHIN_S:
+        time.sleep(0.2)
+    assert not left, f"left running: {[ours.get(p, p) for p in left]}"
+    return proc.returncode, err.decode()
+
+
+def _clip(path: Path) -> Path:
+    from videoclips import moving_frames, write_clip
+
+    return write_clip(path, moving_frames(24, (96, 72), (2, 1)), 24)
+
+
+def test_sigterm_during_a_ray_clip_exits_143_in_one_line_and_leaves_nothing(tmp_path, ray_tmpdir):
+    pytest.importorskip("av")
+    src, out = _clip(tmp_path / "clip.mp4"), tmp_path / "dream.mp4"
+    args = ["video", str(src), "-o", str(out), "--octaves", "2", "--iterations", "20"]
+    args += ["--max-side", "96", "--device", "cpu", "-q", "--ray", "--workers", "2"]
+    args += ["--chunk-frames", "8"]
+    status, err = _kill_mid_run(args, b"ray::ChunkWorker.dream", signal.SIGTERM, ray_tmpdir)
+    assert status == 143, err
+    assert err.strip().splitlines() == ["deepdream: terminated"], err  # no Ray warning either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no output, no temp
+
+
+def test_sigkill_of_a_ray_batch_leaves_no_ray_process(tmp_path, ray_tmpdir):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        pixels = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(photos / f"p{i}.png")
+    args = ["dream", str(photos), "-o", str(tmp_path / "out"), "--octaves", "3"]
+    args += ["--iterations", "30", "--max-side", "128", "-q", "--ray", "--workers", "2"]
+    status, err = _kill_mid_run(args, b"ray::DreamWorker.dream", signal.SIGKILL, ray_tmpdir)
+    assert status == -signal.SIGKILL
+    assert err == ""  # -q: not even Ray's token notice
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections and never says a word (not Ray)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+def _closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]  # closed again on return: nobody listens there
+
+
+@pytest.mark.parametrize("listening", [False, True], ids=["closed-port", "not-ray"])
+def test_an_address_without_ray_fails_in_seconds_in_one_line(listening, request, tmp_path, capsys):
+    assert not ray.is_initialized()
+    port = request.getfixturevalue("silent_server") if listening else _closed_port()
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (32, 24), "gray").save(photo)
+    args = ["dream", str(photo), str(photo), "-o", str(tmp_path / "out"), "-q"]
+    started = time.monotonic()
+    assert main([*args, "--ray", f"127.0.0.1:{port}"]) == 1
+    assert time.monotonic() - started < ray_runtime.PROBE_TIMEOUT_S + 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"deepdream: error: cannot join the Ray cluster at 127.0.0.1:{port}")
+    assert ("does not answer as Ray does" if listening else "is Ray running there?") in err[0]
+    assert not ray.is_initialized()
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_signal_during_a_ray_call_raises_its_own_exception():
+    """Ray's C++ core hands back what a signal handler raised inside a ``SystemError``."""
+
+    class Terminated(BaseException):
+        pass
+
+    def wrapped() -> None:
+        try:
+            raise Terminated
+        except Terminated as e:
+            raise SystemError("CoreWorker.wait returned a result with an exception set") from e
+
+    with pytest.raises(Terminated):
+        ray_runtime.call(wrapped)
+    with pytest.raises(SystemError):
+        ray_runtime.call(lambda: (_ for _ in ()).throw(SystemError("a real one")))
+    assert ray_runtime.call(max, 2, 3) == 3
