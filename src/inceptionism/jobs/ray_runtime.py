@@ -169,12 +169,34 @@ def _start(ray: Any, address: str | None, kwargs: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
+def quiet_driver() -> Iterator[None]:
+    """Ray's driver prints each error its cluster publishes (a worker that died, a node out
+    of memory) on stdout, where only our output paths go, and has no switch for it: while a
+    run holds Ray those go nowhere (each failure has its own line of ours on stderr)."""
+    module = sys.modules.get("ray._private.worker")
+    printer = getattr(module, "print_to_stdstream", None)
+    if printer is None:  # another Ray: its own ways
+        yield
+        return
+    module.print_to_stdstream = _drop  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        module.print_to_stdstream = printer  # type: ignore[union-attr]
+
+
+def _drop(_data: Any, ignore_prefix: bool = False) -> None:
+    """Where Ray's driver messages go during a run."""
+
+
+@contextlib.contextmanager
 def connected(address: str | None) -> Iterator[Any]:
     """Ray, joined or started here; shut down at the end only if this run started it or
     joined it (a test or a notebook that called ``ray.init`` itself keeps its Ray)."""
     ray = import_ray()
     if ray.is_initialized():
-        yield ray
+        with quiet_driver():
+            yield ray
         return
     env = {k: os.environ[k] for k in (FAULTS_ENV, "GOMP_SPINCOUNT") if k in os.environ}
     env.setdefault("GOMP_SPINCOUNT", "10000")  # idle OpenMP threads sleep soon (runtime.py)
@@ -192,6 +214,7 @@ def connected(address: str | None) -> Iterator[Any]:
         else:
             kwargs["include_dashboard"] = False
             stack.enter_context(watchdog(ray))
+        stack.enter_context(quiet_driver())  # until Ray is down
         stack.callback(ray.shutdown)  # also after a start cut short
         _start(ray, address or None, kwargs)
         yield ray
