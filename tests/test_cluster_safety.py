@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -86,42 +86,56 @@ def _started_by(driver: int, mark: bytes) -> tuple[dict[int, bytes], set[int]]:
 
 
 @pytest.fixture
-def ray_tmpdir() -> Iterator[str]:
-    """A short folder for the run's Ray (its socket paths must stay under 107 bytes)."""
-    folder = tempfile.mkdtemp(prefix="dd-ray-", dir="/tmp")
+def ray_tmpdirs() -> Iterator[Callable[[], str]]:
+    """Short folders for local Rays (their socket paths must stay under 107 bytes)."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(tempfile.mkdtemp(prefix="dd-ray-", dir="/tmp"))
+        return made[-1]
+
     try:
-        yield folder
+        yield make
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _kill_mid_run(args: list[str], busy: bytes, sig: int, ray_tmpdir: str) -> tuple[int, str]:
-    """Runs ``deepdream ARGS``, sends ``sig`` once a worker runs ``busy`` (its title), and
-    asserts that every process it started is gone soon after; (exit status, stderr)."""
-    env = {**os.environ, "PYTHONPATH": str(SRC), "RAY_TMPDIR": ray_tmpdir}
-    cmd = [sys.executable, "-m", "inceptionism", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    mark = f"RAY_TMPDIR={ray_tmpdir}".encode()
-    try:
-        deadline = time.monotonic() + 240
-        while not any(busy in cmd for cmd in _started_by(proc.pid, mark)[0].values()):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no worker got to work"
-            time.sleep(0.1)
-        ours, marked = _started_by(proc.pid, mark)
-        assert set(ours) <= marked, [ours[p] for p in set(ours) - marked]  # found if orphaned
-        assert any(b"raylet" in cmd for cmd in ours.values()), ours
-        assert any(b"ray::DashboardAgent" in cmd for cmd in ours.values()), ours
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    ended = time.monotonic()
-    while (left := _marked(mark)) and time.monotonic() - ended < GONE_WITHIN_S:
-        time.sleep(0.2)
-    assert not left, f"left running: {[ours.get(p, p) for p in left]}"
-    return proc.returncode, err.decode()
+class _Run:
+    """``deepdream ARGS`` on a local Ray of its own, to be stopped by ``sig`` once one of its
+    workers has ``busy`` in its title (``ray::ChunkWorker``: the actor is setting up or at
+    work); its RAY_TMPDIR marks all it starts."""
+
+    def __init__(self, args: list[str], busy: bytes, sig: int, ray_tmpdir: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(SRC), "RAY_TMPDIR": ray_tmpdir}
+        cmd = [sys.executable, "-m", "inceptionism", *args]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.busy, self.sig = busy, sig
+        self.mark = f"RAY_TMPDIR={ray_tmpdir}".encode()
+        self.ours: dict[int, bytes] = {}
+
+    def stop_when_busy(self) -> bool:
+        """Sends the signal if a worker runs; whether it was sent (now or before)."""
+        if self.ours:
+            return True
+        below, marked = _started_by(self.proc.pid, self.mark)
+        assert self.proc.poll() is None, self.proc.communicate()
+        if not any(self.busy in cmd for cmd in below.values()):
+            return False
+        assert set(below) <= marked, [below[p] for p in set(below) - marked]  # found orphaned
+        assert any(b"raylet" in cmd for cmd in below.values()), below
+        assert any(b"ray::DashboardAgent" in cmd for cmd in below.values()), below
+        self.ours = below
+        self.proc.send_signal(self.sig)
+        return True
+
+    def result(self) -> tuple[int, str, set[int]]:
+        """(exit status, stderr, pids still running GONE_WITHIN_S after the end)."""
+        _, err = self.proc.communicate(timeout=120)
+        ended = time.monotonic()
+        while (left := _marked(self.mark)) and time.monotonic() - ended < GONE_WITHIN_S:
+            time.sleep(0.2)
+        return self.proc.returncode, err.decode(), left
 
 
 def _clip(path: Path) -> Path:
@@ -130,30 +144,49 @@ def _clip(path: Path) -> Path:
     return write_clip(path, moving_frames(24, (96, 72), (2, 1)), 24)
 
 
-def test_sigterm_during_a_ray_clip_exits_143_in_one_line_and_leaves_nothing(tmp_path, ray_tmpdir):
+def test_sigterm_or_sigkill_mid_run_leave_no_ray_process_and_sigterm_exits_143(
+    tmp_path, ray_tmpdirs
+):
+    """Both at once (their Ray start-ups overlap): a clip stopped by SIGTERM, a batch by
+    SIGKILL, each once its worker (an actor) runs: the driver is then waiting on Ray."""
     pytest.importorskip("av")
     src, out = _clip(tmp_path / "clip.mp4"), tmp_path / "dream.mp4"
-    args = ["video", str(src), "-o", str(out), "--octaves", "2", "--iterations", "20"]
-    args += ["--max-side", "96", "--device", "cpu", "-q", "--ray", "--workers", "2"]
-    args += ["--chunk-frames", "8"]
-    status, err = _kill_mid_run(args, b"ray::ChunkWorker.dream", signal.SIGTERM, ray_tmpdir)
-    assert status == 143, err
-    assert err.strip().splitlines() == ["deepdream: terminated"], err  # no Ray warning either
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no output, no temp
-
-
-def test_sigkill_of_a_ray_batch_leaves_no_ray_process(tmp_path, ray_tmpdir):
+    flags = ["--octaves", "3", "--iterations", "20", "--max-side", "96", "--device", "cpu", "-q"]
+    flags += ["--ray", "--workers", "1"]
     photos = tmp_path / "in"
     photos.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        pixels = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(photos / f"p{i}.png")
-    args = ["dream", str(photos), "-o", str(tmp_path / "out"), "--octaves", "3"]
-    args += ["--iterations", "30", "--max-side", "128", "-q", "--ray", "--workers", "2"]
-    status, err = _kill_mid_run(args, b"ray::DreamWorker.dream", signal.SIGKILL, ray_tmpdir)
-    assert status == -signal.SIGKILL
-    assert err == ""  # -q: not even Ray's token notice
+    for i in range(2):
+        Image.fromarray(np.full((72, 96, 3), 60 * i, np.uint8)).save(photos / f"p{i}.png")
+    clip = _Run(
+        ["video", str(src), "-o", str(out), *flags, "--chunk-frames", "8"],
+        b"ray::ChunkWorker",
+        signal.SIGTERM,
+        ray_tmpdirs(),
+    )
+    batch = _Run(
+        ["dream", str(photos), "-o", str(tmp_path / "out"), *flags],
+        b"ray::DreamWorker",
+        signal.SIGKILL,
+        ray_tmpdirs(),
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not all([clip.stop_when_busy(), batch.stop_when_busy()]):
+            assert time.monotonic() < deadline, "no worker got to work"
+            time.sleep(0.1)
+        status, err, left = clip.result()
+        assert not left, f"left running: {[clip.ours.get(p, p) for p in left]}"
+        assert status == 143, err
+        assert err.strip().splitlines() == ["deepdream: terminated"], err  # no Ray warning
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "in", "out"]
+        status, err, left = batch.result()
+        assert not left, f"left running: {[batch.ours.get(p, p) for p in left]}"
+        assert status == -signal.SIGKILL
+        assert err == ""  # -q: not even Ray's token notice
+    finally:
+        for run in (clip, batch):
+            if run.proc.poll() is None:
+                run.proc.kill()
 
 
 @pytest.fixture

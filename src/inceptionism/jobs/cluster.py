@@ -14,6 +14,8 @@ The progress bar, summary line and exit status are the local batch's; failures a
 in ``deepdream-failures.json`` in the output folder (the current folder without ``-o``).
 
 Ray Data is not used: its fixed start-up cost is seconds, and one failed row aborts its job.
+Ray is joined or started, and ended, by :mod:`inceptionism.jobs.ray_runtime`; the actors are fed
+by :class:`inceptionism.jobs.ray_scheduler.Scheduler` (shared with ``jobs/cluster_video.py``).
 """
 
 from __future__ import annotations
