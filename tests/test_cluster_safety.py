@@ -189,6 +189,30 @@ def test_sigterm_or_sigkill_mid_run_leave_no_ray_process_and_sigterm_exits_143(
                 run.proc.kill()
 
 
+def test_a_ray_started_here_is_gone_when_the_run_fails(monkeypatch, ray_tmpdirs):
+    """An error mid-run (as Ctrl-C: the same unwinding): Ray is shut down and the watchdog
+    ends what is left, before the command returns."""
+    assert not ray.is_initialized()
+    folder = ray_tmpdirs()
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    mark = f"RAY_TMPDIR={folder}".encode()  # in the environment of all Ray starts from here
+    with pytest.raises(RuntimeError, match="mid-run"), ray_runtime.connected(None) as started:
+        assert started.is_initialized()
+        ours = _started_by(os.getpid(), mark)[0]
+        assert any(b"raylet" in cmd for cmd in ours.values())
+        assert any(b"ray_watchdog.py" in cmd for cmd in ours.values())
+        raise RuntimeError("a failure mid-run")
+    assert not ray.is_initialized()
+    ended = time.monotonic()  # gone at once, as a rule: the driver waits for the watchdog
+
+    def left() -> set[int]:
+        return {p for p in ours if p in _processes()} | (_marked(mark) - {os.getpid()})
+
+    while left() and time.monotonic() - ended < 10:  # but the machine may be busy
+        time.sleep(0.2)
+    assert not left(), [ours.get(p, p) for p in left()]
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A port on 127.0.0.1 that accepts connections and never says a word (not Ray)."""
