@@ -154,14 +154,13 @@ def _start(ray: Any, address: str | None, kwargs: dict[str, Any]) -> None:
         cause = signalled(e) or e
         if main_thread and isinstance(cause, SystemExit) and cause.code == signal.SIGTERM:
             terminated = True
-        elif cause is not e:
+        elif cause is not e or not isinstance(e, Exception):
             raise cause from None
-        elif isinstance(e, (ConnectionError, RuntimeError, ValueError)):
-            raise DreamError(f"cannot join the Ray cluster at {address}: {e}") from None
-        else:
-            raise
+        else:  # Ray's own words, on one line ("The current node timed out during startup")
+            what = f"join the Ray cluster at {address}" if address else "start a local Ray"
+            raise DreamError(f"cannot {what}: {' '.join(str(e).split())}") from None
     finally:
-        if main_thread:
+        if main_thread and ours is not None:
             signal.signal(signal.SIGTERM, ours)
     if terminated:
         signal.raise_signal(signal.SIGTERM)  # the command's handler: raises, or ends us
