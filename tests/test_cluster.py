@@ -23,6 +23,8 @@ from inceptionism.jobs.filejob import made_with
 
 ray = pytest.importorskip("ray")
 
+pytestmark = pytest.mark.ray
+
 FLAGS = ["--octaves", "2", "--iterations", "1", "--max-side", "96", "-q"]
 RECIPE = make_config("default", octaves=2, iterations=1, max_side=96)
 
@@ -83,6 +85,14 @@ def local_ray(tmp_path_factory):
             time.sleep(0.5)
         assert not [p for p in pids if _alive(p)], "Ray processes left running"
         assert not ray.is_initialized()
+
+
+def _seconds(clock: str) -> int:
+    """``[H:]MM:SS`` as tqdm shows a time, in seconds."""
+    seconds = 0
+    for part in clock.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
 
 
 def _photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
@@ -159,20 +169,16 @@ def test_shared_fs_workers_write_and_outputs_made_otherwise_are_kept(local_ray, 
     out.mkdir()
     other = out / "photo00.dream.png"
     other.write_bytes(b"someone else's file")
-    args = [
-        "dream",
-        *map(str, photos),
-        "-o",
-        str(out),
-        *FLAGS,
-        "--ray",
-        "--workers",
-        "1",
-        "--shared-fs",
-    ]
-    assert main(args) == 1
-    err = capsys.readouterr().err
+    args = ["dream", *map(str, photos), "-o", str(out), *FLAGS[:-1], "--ray", "--workers", "1"]
+    assert main([*args, "--shared-fs"]) == 1
+    printed = capsys.readouterr()
+    err = printed.err
+    # as the local batch: each output on stdout, the summary on stderr
+    made = {str(out / f"{p.stem}.dream.png") for p in photos[1:]}
+    assert set(printed.out.splitlines()) == made and "inputs" not in printed.out
     assert "3 inputs: 2 dreamed, 1 failed" in err and "made otherwise" in err
+    note = "deepdream: note: --ray on one machine runs 1 worker on 2 cores; without --ray is"
+    assert note in err
     assert "photo01.png: Actor" in err and not list(faults.iterdir())
     assert other.read_bytes() == b"someone else's file"
     assert all(made_with(out / f"{p.stem}.dream.png", RECIPE) for p in photos[1:])
@@ -270,7 +276,13 @@ def test_ray_video_in_chunks_a_killed_worker_and_the_local_frames_before_the_fir
     assert not np.array_equal(local[5], chunked[5])  # a later chunk: its own history
 
     out = tmp_path / "dream.mp4"
-    assert main(["video", str(src), "-o", str(out), *flags, *split]) == 0
+    started = time.monotonic()
+    assert main(["video", str(src), "-o", str(out), *flags[:-1], *split]) == 0  # no -q: a bar
+    took = time.monotonic() - started
+    printed = capsys.readouterr()
+    assert printed.out == f"{out}\n"
+    etas = [_seconds(m) for m in re.findall(r"\d+/10 \[[\d:]+<([\d:]+)", printed.err)]
+    assert etas and max(etas) <= took, (etas, took)  # not Ray's start-up as a frame's time
     with av.open(str(out)) as c:
         v = c.streams.video[0]
         assert (v.codec_context.width, v.codec_context.height) == (96, 72)

@@ -178,8 +178,12 @@ def describe(e: BaseException) -> str | None:
     return None if error is None else error.render(cli_spelling)
 
 
-def progress_bar(total: int | None, quiet: bool, unit: str, desc: str, initial: int = 0) -> Any:
-    """The bar a many-item run (a batch, a clip on Ray) shows on stderr; none with ``quiet``."""
+def progress_bar(
+    total: int | None, quiet: bool, unit: str, desc: str, initial: int = 0, steady: bool = False
+) -> Any:
+    """The bar a many-item run (a batch, a clip on Ray) shows on stderr; none with ``quiet``.
+    ``steady``: rate and ETA from the whole run's average, for items that come in bursts (on
+    Ray, several at once after a wait): the last burst's rate would swing the ETA wildly."""
     from tqdm import tqdm
 
     return tqdm(
@@ -190,6 +194,7 @@ def progress_bar(total: int | None, quiet: bool, unit: str, desc: str, initial: 
         desc=desc,
         file=sys.stderr,
         dynamic_ncols=True,
+        smoothing=0 if steady else 0.3,
     )
 
 

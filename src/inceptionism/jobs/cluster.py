@@ -14,6 +14,8 @@ The progress bar, summary line and exit status are the local batch's; failures a
 in ``deepdream-failures.json`` in the output folder (the current folder without ``-o``).
 
 Ray Data is not used: its fixed start-up cost is seconds, and one failed row aborts its job.
+Ray is joined or started, and ended, by :mod:`inceptionism.jobs.ray_runtime`; the actors are fed
+by :class:`inceptionism.jobs.ray_scheduler.Scheduler` (shared with ``jobs/cluster_video.py``).
 """
 
 from __future__ import annotations
@@ -24,35 +26,24 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError, is_out_of_memory
 from inceptionism.jobs.batch import describe
+from inceptionism.jobs.ray_runtime import FAULTS_ENV, connected, import_ray, one_machine_note
+from inceptionism.jobs.ray_scheduler import Job, Outcome, Scheduler
 
-#: Tries per file for transient failures (a dead worker, a lost node, an unexpected error).
-ATTEMPTS = 3
 #: Actor restarts Ray does for a worker process that died (then its file is done again).
 MAX_RESTARTS = 3
-#: How long the driver waits with no worker alive (restarting, or waiting for a node).
-NO_WORKER_TIMEOUT_S = 600.0
 #: Torch threads per CPU worker when ``--workers`` is not given.
 THREADS_PER_WORKER = 4
 MANIFEST = "deepdream-failures.json"
-#: Test hook (fault injection, trusted like any environment variable): a folder where a file
-#: ``transient-NAME`` makes the worker that takes input NAME (a clip's chunk: ``chunk-K``) raise
-#: once, and ``kill-NAME`` makes it exit on the spot once (removing the marker is atomic, so
-#: exactly one worker fires).
-FAULTS_ENV = "INCEPTIONISM_RAY_FAULTS"
 
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
@@ -131,18 +122,6 @@ class Task:
     output: str
     overwrite: bool
     data: bytes | None = None  # the input's bytes (None: the worker reads ``input``)
-
-
-@dataclass
-class Outcome:
-    """``done`` (with the output's bytes, or written by the worker), ``skipped`` (the output
-    was already there), ``bad`` (this input: not retried) or ``transient`` (retried)."""
-
-    status: str
-    message: str = ""
-    data: bytes | None = None
-    node: str = ""
-    frames: Any = None  # a clip's chunk: its dreamed frames, (N, H, W, 3) uint8
 
 
 def local_files(spec: WorkerSpec, folder: Path) -> tuple[DreamConfig, str | None]:
@@ -253,51 +232,6 @@ def failed(error: Exception, node: str) -> Outcome:
 # -- the driver ---------------------------------------------------------------------------------
 
 
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise DreamError(
-            "--ray needs Ray on this machine and every node: pip install 'inceptionism[ray]'"
-        ) from None
-    return ray
-
-
-@contextlib.contextmanager
-def connected(address: str | None) -> Any:
-    """Ray, joined or started here; shut down at the end only if this run started it (a test
-    or a notebook that called ``ray.init`` itself keeps its Ray)."""
-    import logging
-
-    ray = import_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    env = {k: os.environ[k] for k in (FAULTS_ENV, "GOMP_SPINCOUNT") if k in os.environ}
-    env.setdefault("GOMP_SPINCOUNT", "10000")  # idle OpenMP threads sleep soon (runtime.py)
-    kwargs: dict[str, Any] = {
-        "logging_level": logging.WARNING,
-        "log_to_driver": False,  # worker errors come back as outcomes; keep the bar clean
-        "runtime_env": {"env_vars": env},
-    }
-    if not address or address == "local":
-        kwargs["include_dashboard"] = False
-        address = None
-    main_thread = threading.current_thread() is threading.main_thread()
-    sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
-    try:
-        ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise DreamError(f"cannot join the Ray cluster at {address}: {e}") from None
-    finally:
-        if main_thread:  # ray.init installs its own: keep the command's (clean-up, exit 143)
-            signal.signal(signal.SIGTERM, sigterm)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 @dataclass
 class Pool:
     """How many workers, and what each reserves and sets."""
@@ -331,14 +265,6 @@ class Pool:
 def _largest_node_cpus(ray: Any) -> int | None:
     cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
     return int(max(cpus)) if cpus else None
-
-
-@dataclass
-class Job:
-    task: Any
-    label: str  # how messages name it: the input file, or a chunk of a clip
-    attempts: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _read_optional(path: str | None, what: str) -> bytes | None:
@@ -401,13 +327,42 @@ def write_manifest(folder: Path, failures: list[dict[str, Any]]) -> Path | None:
     return path
 
 
+def _jobs(
+    args: argparse.Namespace, cfg: DreamConfig, pairs: list[tuple[Path, Path]], inputs: Any
+) -> tuple[list[Job], int, list[dict[str, Any]]]:
+    """(jobs, outputs already made with this recipe, outputs that may not be written): what is
+    known before Ray starts."""
+    from inceptionism import io
+    from inceptionism.jobs.filejob import made_with
+
+    jobs: list[Job] = []
+    skipped = 0
+    failures: list[dict[str, Any]] = []
+    for src, out in pairs:
+        message = None
+        if out.exists() and not args.overwrite:
+            if made_with(out, cfg):
+                skipped += 1
+                continue
+            message = f"output {out} exists and was made otherwise; --overwrite replaces it"
+        else:
+            try:
+                io.check_output_path(out, src, inputs=inputs, overwrite=args.overwrite)
+            except DreamError as e:
+                message = describe(e) or str(e)
+        if message is not None:
+            print(f"deepdream: error: {message}", file=sys.stderr)
+            failures.append({"input": str(src), "output": str(out), "error": message})
+            continue
+        jobs.append(Job(Task(len(jobs), str(src), str(out), args.overwrite), str(src)))
+    return jobs, skipped, failures
+
+
 def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamConfig]) -> int:
     """The batch of ``args`` on Ray; returns the exit code (as the local batch's)."""
 
-    from inceptionism import io
     from inceptionism.frontends.cli import run_inputs
     from inceptionism.jobs import batch
-    from inceptionism.jobs.filejob import made_with
 
     if not args.input:
         print(
@@ -424,46 +379,38 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
     for f in files:
         inputs.add(f)
     pairs = batch.plan(files, folder, inputs)
-    failures = [{"input": name, "error": message} for name, message in problems]
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
-    jobs: list[Job] = []
-    skipped = 0
-    for src, out in pairs:
-        if out.exists() and not args.overwrite:
-            if made_with(out, cfg):
-                skipped += 1
-                continue
-            message = f"output {out} exists and was made otherwise; --overwrite replaces it"
-            print(f"deepdream: error: {message}", file=sys.stderr)
-            failures.append({"input": str(src), "output": str(out), "error": message})
-            continue
-        try:
-            io.check_output_path(out, src, inputs=inputs, overwrite=args.overwrite)
-        except DreamError as e:
-            message = describe(e) or str(e)
-            print(f"deepdream: error: {message}", file=sys.stderr)
-            failures.append({"input": str(src), "output": str(out), "error": message})
-            continue
-        jobs.append(Job(Task(len(jobs), str(src), str(out), args.overwrite), str(src)))
+    jobs, skipped, failures = _jobs(args, cfg, pairs, inputs)
+    failures[:0] = [{"input": name, "error": message} for name, message in problems]
     done = 0
     initial = len(pairs) - len(jobs)
-    with batch.progress_bar(len(pairs), args.quiet, "file", "batch", initial) as bar:
+    with batch.progress_bar(len(pairs), args.quiet, "file", "batch", initial, steady=True) as bar:
         if jobs:
             with connected(args.ray) as ray:
                 pool, spec = workers_for(ray, args, cfg)
-                driver = _Driver(ray, spec, pool, jobs, args.shared_fs, bar)
+                note_one_machine(ray, pool, args.quiet)
+                driver = _Driver(ray, spec, pool, jobs, args.shared_fs, bar, args.quiet)
                 done, more_skipped, lost = driver.results()
                 skipped += more_skipped
                 failures += lost
     manifest = write_manifest(folder or Path.cwd(), failures)
     failed = [f["input"] for f in failures]
     total = len(pairs) + len(problems)
-    if failed or not args.quiet:
+    if failed or not args.quiet:  # on stderr, as the local batch's
         print(f"deepdream: {total} inputs: {batch.summary(done, skipped, failed)}", file=sys.stderr)
     if manifest is not None:
         print(f"deepdream: failures listed in {manifest}", file=sys.stderr)
     return batch.EXIT_ERROR if failed else 0
+
+
+def note_one_machine(ray: Any, pool: Pool, quiet: bool) -> None:
+    """Says when the cluster is this machine's CPUs alone (usually slower than no Ray)."""
+    from tqdm import tqdm
+
+    note = None if quiet else one_machine_note(ray, pool.count, pool.gpus)
+    if note:
+        tqdm.write(note, file=sys.stderr)
 
 
 def start_actors(ray: Any, pool: Pool, worker: type, *init_args: Any) -> list[Any]:
@@ -478,129 +425,21 @@ def start_actors(ray: Any, pool: Pool, worker: type, *init_args: Any) -> list[An
     return [cls.remote(*init_args) for _ in range(pool.count)]
 
 
-class Scheduler:
-    """Feeds actors one job each, retries the transient failures, restarts lost actors.
-
-    An actor has ``ready()`` (None once set up, else why not: a bad setting, raised here) and
-    answers every job with an :class:`Outcome`. Subclasses say how a job is sent
-    (``_submit``), what a finished one does (``_done``) and a failed one (``_fail``), and may
-    add jobs as workers free up (``_refill``: a clip is cut into chunks as it is decoded).
-    """
-
-    def __init__(self, ray: Any, actors: list[Any], jobs: list[Job]) -> None:
-        self.ray, self.actors = ray, actors
-        self.todo: deque[Job] = deque(jobs)
-
-    def _submit(self, actor: Any, job: Job) -> Any:
-        raise NotImplementedError
-
-    def _done(self, job: Job, outcome: Outcome) -> None:
-        raise NotImplementedError
-
-    def _fail(self, job: Job, message: str) -> None:
-        raise NotImplementedError
-
-    def _refill(self) -> None:
-        """Add jobs to ``todo`` (called whenever a worker may be free)."""
-
-    def _transient(self, job: Job, message: str) -> None:
-        from tqdm import tqdm
-
-        job.errors.append(message)
-        if job.attempts >= ATTEMPTS:
-            self._fail(job, f"{job.label}: failed {job.attempts} times: {message}")
-            return
-        tqdm.write(f"deepdream: {job.label}: {message}; trying again", file=sys.stderr)
-        self.todo.appendleft(job)
-
-    def _finish(self, job: Job, outcome: Outcome) -> None:
-        if outcome.status == "transient":
-            self._transient(job, outcome.message)
-        elif outcome.status == "bad":
-            self._fail(job, outcome.message)
-        else:
-            self._done(job, outcome)
-
-    def run(self) -> None:
-        ray = self.ray
-        lost = (
-            ray.exceptions.RayActorError,
-            ray.exceptions.ActorUnavailableError,
-            ray.exceptions.ObjectLostError,
-            ray.exceptions.OwnerDiedError,
-            ray.exceptions.WorkerCrashedError,
-            ray.exceptions.NodeDiedError,
-            ray.exceptions.RayTaskError,  # an error our job did not catch: try again
-        )
-        waking: dict[Any, Any] = {a.ready.remote(): a for a in self.actors}  # ping -> actor
-        idle: list[Any] = []
-        busy: dict[Any, tuple[Any, Job]] = {}  # call -> (actor, job)
-        last_alive = time.monotonic()
-        try:
-            self._refill()
-            while self.todo or busy:
-                while idle and self.todo:
-                    job = self.todo.popleft()
-                    actor = idle.pop()
-                    try:
-                        job.attempts += 1
-                        busy[self._submit(actor, job)] = (actor, job)
-                    except DreamError as e:  # the input cannot be read here: not retried
-                        self._fail(job, describe(e) or str(e))
-                        idle.append(actor)
-                    self._refill()
-                if not busy and not waking:
-                    for job in self.todo:
-                        self._fail(job, f"{job.label}: no Ray worker left to dream it")
-                    self.todo.clear()
-                    break
-                if busy or idle:
-                    last_alive = time.monotonic()
-                elif time.monotonic() - last_alive > NO_WORKER_TIMEOUT_S:
-                    for job in self.todo:
-                        self._fail(job, f"{job.label}: no Ray worker came up in time")
-                    self.todo.clear()
-                    break
-                ready, _ = ray.wait([*busy, *waking], num_returns=1, timeout=5.0)
-                for ref in ready:
-                    if ref in waking:
-                        actor = waking.pop(ref)
-                        try:
-                            error = ray.get(ref)
-                        except ray.exceptions.ActorDiedError:
-                            continue  # dead for good (restarts used up): the others go on
-                        except lost:
-                            time.sleep(0.2)  # still restarting (or out of reach): ask again
-                            waking[actor.ready.remote()] = actor
-                            continue
-                        if error is not None:
-                            raise DreamError(error)  # a bad setting: every worker says so
-                        idle.append(actor)
-                        continue
-                    actor, job = busy.pop(ref)
-                    try:
-                        outcome = ray.get(ref)
-                    except lost as e:
-                        self._transient(job, f"{type(e).__name__} (worker lost)")
-                        waking[actor.ready.remote()] = actor  # back once Ray restarted it
-                        continue
-                    self._finish(job, outcome)
-                    idle.append(actor)
-                    self._refill()
-        finally:
-            for actor in self.actors:
-                with contextlib.suppress(Exception):
-                    ray.kill(actor, no_restart=True)
-
-
 class _Driver(Scheduler):
     """The batch: one file per job; the driver reads inputs and writes outputs."""
 
     def __init__(
-        self, ray: Any, spec: WorkerSpec, pool: Pool, jobs: list[Job], shared: bool, bar: Any
+        self,
+        ray: Any,
+        spec: WorkerSpec,
+        pool: Pool,
+        jobs: list[Job],
+        shared: bool,
+        bar: Any,
+        quiet: bool = False,
     ) -> None:
         super().__init__(ray, start_actors(ray, pool, DreamWorker, spec), jobs)
-        self.shared, self.bar = shared, bar
+        self.shared, self.bar, self.quiet = shared, bar, quiet
         self.done = self.skipped = 0
         self.failures: list[dict[str, Any]] = []
 
@@ -627,7 +466,12 @@ class _Driver(Scheduler):
             task = Task(task.index, task.input, task.output, task.overwrite, data)
         return actor.dream.remote(task)
 
+    def _started(self) -> None:
+        self.bar.unpause()  # rate and ETA from here: Ray's start-up is no file's time
+
     def _done(self, job: Job, outcome: Outcome) -> None:
+        from tqdm import tqdm
+
         from inceptionism import io
 
         if outcome.status == "skipped":
@@ -640,6 +484,8 @@ class _Driver(Scheduler):
                     self._fail(job, describe(e) or str(e))
                     return
             self.done += 1
+            if not self.quiet:  # as the local batch: each output on stdout
+                tqdm.write(job.task.output, file=sys.stdout)
         self.bar.update(1)
 
     def results(self) -> tuple[int, int, list[dict[str, Any]]]:

@@ -34,6 +34,7 @@ from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.jobs import cluster
 from inceptionism.jobs.batch import describe, progress_bar
+from inceptionism.jobs.ray_runtime import call
 
 DEFAULT_WARM_UP = 8
 DEFAULT_CROSSFADE = 8  # measured: benchmarks/video_seams.py (benchmarks/README.md)
@@ -197,6 +198,7 @@ class _Stitcher:
 
     def __init__(self, writer: Any, crossfade: int, bar: Any) -> None:
         self.writer, self.crossfade, self.bar = writer, crossfade, bar
+        self.written = 0  # frames written since the bar last moved
         self.next = 0  # the chunk to write next
         self.waiting: dict[int, tuple[Chunk, np.ndarray]] = {}
         self.tail: list[tuple[np.ndarray, int]] = []  # the last chunk's unwritten end, with pts
@@ -214,16 +216,24 @@ class _Stitcher:
                 self._write(rgb, pts)
             self.tail = list(zip(own[keep:], chunk.pts[keep:], strict=True))
             self.next += 1
+        self._show()
 
     def finish(self) -> None:
         """The last chunk's end: no seam after it."""
         for rgb, pts in self.tail:
             self._write(rgb, pts)
         self.tail = []
+        self._show()
 
     def _write(self, rgb: np.ndarray, pts: int) -> None:
         self.writer.write(rgb, pts)
-        self.bar.update(1)
+        self.written += 1
+
+    def _show(self) -> None:
+        """The bar moves by a chunk at a time: its first move after a long wait is then a
+        chunk's frames over that wait, not one frame's (an hour's ETA for a minute's clip)."""
+        self.bar.update(self.written)
+        self.written = 0
 
 
 class _ClipDriver(cluster.Scheduler):
@@ -235,6 +245,9 @@ class _ClipDriver(cluster.Scheduler):
         super().__init__(ray, actors, [])
         self.cutter, self.stitcher, self.window = cutter, stitcher, window
 
+    def _started(self) -> None:
+        self.stitcher.bar.unpause()  # rate and ETA from here: Ray's start-up is no frame's time
+
     def _refill(self) -> None:
         if self.todo or self.cutter.made - self.stitcher.next >= self.window:
             return
@@ -243,7 +256,7 @@ class _ClipDriver(cluster.Scheduler):
             chunk, frames = made
             first = chunk.first + chunk.warm_up
             label = f"frames {first + 1}-{first + len(chunk.pts)}"
-            self.todo.append(cluster.Job((chunk, self.ray.put(frames)), label))
+            self.todo.append(cluster.Job((chunk, call(self.ray.put, frames)), label))
 
     def _submit(self, actor: Any, job: cluster.Job) -> Any:
         chunk, frames = job.task
@@ -288,13 +301,14 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None
         notify(note)
     with cluster.connected(args.ray) as ray:
         pool, spec = cluster.workers_for(ray, args, cfg)
+        cluster.note_one_machine(ray, pool, args.quiet)
         seams = Seams.choose(
             args.chunk_frames, args.warm_up_frames, args.crossfade_frames, clip.count, pool.count
         )
         shape = (clip.height, clip.width)
         actors = cluster.start_actors(ray, pool, ChunkWorker, spec, video, shape)
         writer = vio.VideoWriter.for_clip(out, clip, args.crf, notify)
-        bar = progress_bar(clip.count, args.quiet, "frame", "frames")
+        bar = progress_bar(clip.count, args.quiet, "frame", "frames", steady=True)
         with writer, bar:
             stitcher = _Stitcher(writer, seams.crossfade, bar)
             window = WINDOW_PER_WORKER * len(actors)
