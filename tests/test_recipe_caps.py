@@ -1,0 +1,144 @@
+"""Issue 23: every recipe number has a sane range, checked alike for flags, TOML files, a
+dream's metadata (``--config-from``), the studio and Python keywords; a crafted PNG recipe gets
+a one-line refusal and no output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+from test_cli import assert_one_line_error, photo, run_cli
+
+import inceptionism
+from inceptionism import DreamError, make_config
+from inceptionism.limits import MAX_DEPTH, MAX_ENTRIES, MAX_ITERATIONS, MAX_TEXT
+
+
+def crafted_png(path: Path, config_json: str) -> Path:
+    """A real PNG whose deepdream metadata holds ``config_json`` as the recipe, written by
+    hand (``json.dumps`` would never write some of these)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("inceptionism", '{"software": "inceptionism", "config": ' + config_json + "}")
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(path, pnginfo=info)
+    return path
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+CRAFTED = {
+    "huge iterations": ('{"iterations": 1000000000000}', "invalid iterations 1000000000000"),
+    "negative octaves": ('{"octaves": -3}', "invalid octaves -3"),
+    "huge octaves": ('{"octaves": 1000000000}', "invalid octaves"),
+    "NaN step": ('{"step": NaN}', "invalid step nan"),
+    "negative step": ('{"step": -1}', "invalid step -1.0"),
+    "zero step": ('{"step": 0}', "need a finite number > 0"),
+    "infinite step": ('{"step": Infinity}', "invalid step inf"),
+    "string octaves": ('{"octaves": "6"}', "octaves must be a whole number"),
+    "float iterations": ('{"iterations": 2.5}', "iterations must be a whole number"),
+    "bool jitter": ('{"jitter": true}', "jitter must be a whole number"),
+    "huge jitter": ('{"jitter": 99999999}', "invalid jitter"),
+    "huge smooth": ('{"smooth": 1e300}', "invalid smooth"),
+    "huge octave scale": ('{"octave_scale": 1e308}', "invalid octave scale"),
+    "huge max side": ('{"max_side": 10000000000}', "invalid max side"),
+    "huge tile": ('{"tile": 10000000000}', "invalid tile"),
+    "huge weight": ('{"layers": {"block4": 1e300}}', "invalid weight"),
+    "NaN weight": ('{"layers": {"block4": NaN}}', "invalid weight"),
+    "list in a layer list": ('{"layers": [[["block4"]]]}', "layers must be"),
+    "huge string": ('{"guide_layer": "' + "x" * 1_000_000 + '"}', "at most 4,096"),
+    "huge list": (
+        '{"classes": ' + json.dumps([str(i) for i in range(100_000)]) + "}",
+        "100,000 classes",
+    ),
+    "many layers": (
+        '{"layers": ' + json.dumps({f"block{i}": 1 for i in range(5000)}) + "}",
+        "5,000 layers",
+    ),
+    "deep extra": ('{"extra": {"a": ' + nested(50) + "}}", "nested too deeply"),
+    "very deep JSON": ('{"extra": ' + nested(200_000) + "}", "holds no deepdream settings"),
+}
+
+
+@pytest.mark.parametrize("name", CRAFTED)
+def test_a_crafted_png_recipe_is_refused_in_one_line(name, tmp_path, capsys):
+    text, words = CRAFTED[name]
+    crafted = crafted_png(tmp_path / "crafted.png", text)
+    src = photo(tmp_path / "in.png", (40, 30))
+    out = tmp_path / "out.png"
+    args = ["dream", src, "-o", out, "--config-from", crafted, "-q", "--device", "cpu"]
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, words)
+    assert len(err) < 600, err  # the huge value is not echoed back
+    assert not out.exists()
+
+
+def test_iterations_are_capped_alike_by_flag_file_and_python(tmp_path, capsys):
+    """The one declaration: the same range and the same words however the value came."""
+    src = photo(tmp_path / "in.png", (40, 30))
+    huge = MAX_ITERATIONS + 1
+    toml = tmp_path / "c.toml"
+    toml.write_text(f"iterations = {huge}\n")
+    want = f"invalid iterations {huge}: need a whole number from 0 to {MAX_ITERATIONS}"
+    for extra in (["--iterations", str(huge)], ["--config", toml]):
+        code, _, err = run_cli(["dream", src, "-o", tmp_path / "o.png", *extra], capsys)
+        assert_one_line_error(code, err, want)
+    with pytest.raises(DreamError, match=want):
+        inceptionism.dream(np.zeros((32, 32, 3), np.float32), iterations=huge)
+    with pytest.raises(DreamError, match=want):  # the studio's recipe is make_config's
+        make_config(iterations=huge)
+    assert make_config(iterations=MAX_ITERATIONS).iterations == MAX_ITERATIONS
+
+
+def test_a_negative_or_zero_step_is_refused_on_the_command_line(tmp_path, capsys):
+    src = photo(tmp_path / "in.png", (40, 30))
+    for step in ("-1", "0"):
+        code, _, err = run_cli(["dream", src, "--step", step, "-q"], capsys)
+        assert_one_line_error(code, err, f"invalid step {float(step)}: need a finite number > 0")
+    assert not list(tmp_path.glob("*.dream*"))
+
+
+def test_text_and_list_caps_allow_every_real_recipe():
+    cfg = make_config(classes=[str(i) for i in range(MAX_ENTRIES)], extra={"a": {"b": [1, 2]}})
+    assert len(cfg.classes) == MAX_ENTRIES
+    with pytest.raises(DreamError, match="at most 4,096"):
+        make_config(guide_layer="x" * (MAX_TEXT + 1), guide="g.png")
+    deep: object = []
+    for _ in range(MAX_DEPTH + 2):
+        deep = [deep]
+    with pytest.raises(DreamError, match="nested too deeply"):
+        make_config(extra={"deep": deep})
+
+
+# -- the atlas's sheet ----------------------------------------------------------------------------
+
+
+def test_an_atlas_sheet_too_big_is_refused_before_any_dream(tmp_path, capsys):
+    """``--columns 1000000`` on one tile used to allocate 23 GB and then blame --max-side."""
+    import time
+
+    src = photo(tmp_path / "in.png", (64, 48))
+    out = tmp_path / "sheet.png"
+    start = time.perf_counter()
+    args = ["atlas", src, "-o", out, "--layer", "block3", "--channels", "0", "--columns",
+            "1000000", "--iterations", "1", "--octaves", "1", "-q", "--device", "cpu"]  # fmt: skip
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, "the sheet would be", "megapixels", "--columns")
+    assert "out of memory" not in err
+    assert time.perf_counter() - start < 5 and not out.exists()
+
+
+def test_sheet_check_agrees_with_the_sheet_drawn():
+    from inceptionism.atlas import MAX_SHEET_PIXELS, check_sheet, contact_sheet
+
+    tile = np.zeros((20, 30, 3), np.uint8)
+    sheet = contact_sheet([("a", tile)] * 5, columns=7, title="t")
+    assert check_sheet(5, (20, 30), 7, "t") == 7
+    assert sheet.width * sheet.height <= MAX_SHEET_PIXELS
+    with pytest.raises(DreamError, match="sheet would be"):
+        contact_sheet([("a", tile)], columns=10_000_000)
+    with pytest.raises(DreamError, match="invalid columns 0"):
+        check_sheet(1, (20, 30), 0)
