@@ -142,3 +142,58 @@ def test_sheet_check_agrees_with_the_sheet_drawn():
         contact_sheet([("a", tile)], columns=10_000_000)
     with pytest.raises(DreamError, match="invalid columns 0"):
         check_sheet(1, (20, 30), 0)
+
+
+# -- no silent settings ---------------------------------------------------------------------------
+
+
+def test_fewer_octaves_than_asked_say_so_and_config_from_repeats_the_dream(tmp_path, capsys):
+    """``--octaves 3`` on a 96x72 picture runs 1: a note on stderr and in the metadata, whose
+    recipe still says 3, so ``--config-from`` gives the same dream byte for byte."""
+    from inceptionism.io import read_metadata
+
+    src = photo(tmp_path / "in.png", (120, 90))
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    flags = ["--octaves", "3", "--iterations", "1", "--max-side", "96", "-q", "--device", "cpu"]
+    code, _, err = run_cli(["dream", src, "-o", first, *flags], capsys)
+    assert code == 0, err
+    (note,) = err.strip().splitlines()
+    assert note.startswith("deepdream: note: in.png: 1 of 3 octaves run: at 96x72 px")
+    assert "under the 65 px these layers need" in note
+    meta = read_metadata(first)
+    assert meta["config"]["octaves"] == 3 and meta["octaves_run"] == 1
+    assert meta["notes"] == [note.split(": ", 3)[3]]
+    code, _, err = run_cli(["dream", src, "-o", second, "--config-from", first, "-q"], capsys)
+    assert code == 0 and err.strip() == note
+    assert read_metadata(second)["config"] == meta["config"]
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_all_octaves_run_means_no_note(tmp_path, capsys):
+    from inceptionism.io import read_metadata
+
+    src = photo(tmp_path / "in.png", (120, 90))
+    out = tmp_path / "o.png"
+    code, _, err = run_cli(
+        ["dream", src, "-o", out, "--octaves", "1", "--iterations", "1", "-q"], capsys
+    )
+    assert code == 0 and err == ""
+    meta = read_metadata(out)
+    assert meta["octaves_run"] == 1 and "notes" not in meta
+
+
+def test_a_tile_much_slower_than_untiled_says_so(tmp_path, capsys):
+    from inceptionism.algorithm.tiling import SLOW_TILE_OVERHEAD, tile_overhead
+    from inceptionism.session import Dreamer
+
+    dreamer = Dreamer(None, make_config(tile=192), device="cpu")
+    (note,) = dreamer.notes((427, 640))
+    assert note.startswith("tile 192 on 640x427 px evaluates about 5.9x its pixels")
+    assert "64 px margins around 64 px cores" in note and "slower than untiled" in note
+    assert tile_overhead((427, 640), 512, 64, 16) < SLOW_TILE_OVERHEAD  # 1.6x: no note
+    for tile in (0, "auto", 512, 1024):
+        assert Dreamer(None, make_config(tile=tile), device="cpu").notes((427, 640)) == []
+    src = photo(tmp_path / "in.png", (320, 240))
+    args = ["dream", src, "-o", tmp_path / "o.png", "--tile", "160", "--iterations", "0", "-q"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and err.startswith("deepdream: note: in.png: tile 160 on 320x240 px")

@@ -221,6 +221,8 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
 
         def start(shape: tuple[int, int]) -> None:
             nonlocal total, bar
+            for note in dreamer.notes(shape):  # what runs otherwise than asked, before it runs
+                print(f"deepdream: note: {name}: {note}", file=sys.stderr)
             cost[:] = [h * w / 1e6 for h, w in dreamer.octave_sizes(shape)]
             total = dreamer.total_steps(shape)
             bar = stack.enter_context(
