@@ -197,3 +197,52 @@ def test_a_tile_much_slower_than_untiled_says_so(tmp_path, capsys):
     args = ["dream", src, "-o", tmp_path / "o.png", "--tile", "160", "--iterations", "0", "-q"]
     code, _, err = run_cli(args, capsys)
     assert code == 0 and err.startswith("deepdream: note: in.png: tile 160 on 320x240 px")
+
+
+# -- own models get a default layer -------------------------------------------------------------
+
+OWN_NET = """
+from torch import nn
+
+
+def factory():
+    stage = lambda cin, cout: [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(
+        *stage(3, 8), *stage(8, 16), *stage(16, 16), *stage(16, 32), *stage(32, 32),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+    )
+"""
+
+
+def test_an_own_model_gets_a_starred_default_layer_and_dreams_on_it(tmp_path, capsys):
+    """The deepest activation at stride 16 (the ReLU before the last pool), not nothing."""
+    from inceptionism.io import read_metadata
+
+    net = tmp_path / "my_net.py"
+    net.write_text(OWN_NET)
+    code, out, _ = run_cli(["layers", "--model", f"{net}:factory"], capsys)
+    assert code == 0
+    starred = [ln.split()[0] for ln in out.splitlines() if ln.endswith(" *")]
+    assert starred == ["13"] and out.rstrip().endswith("* default layer")
+    assert "     16  13 *" in out
+    src = photo(tmp_path / "in.png", (80, 64))
+    dream = ["dream", src, "-o", tmp_path / "o.png", "--model", f"{net}:factory", "-q"]
+    code, _, err = run_cli([*dream, "--octaves", "1", "--iterations", "1"], capsys)
+    assert code == 0, err
+    assert read_metadata(tmp_path / "o.png")["layers"] == {"13": 1.0}
+
+
+def test_default_layer_rules():
+    from inceptionism.models.base import LayerInfo
+    from inceptionism.models.custom import from_module, pick_default_layer
+
+    def info(*strides: int) -> list[LayerInfo]:
+        return [LayerInfo(str(i), 8, s, str(i)) for i, s in enumerate(strides)]
+
+    assert pick_default_layer(info(1, 2, 4, 8, 8, 32, 0)) == "4"  # deepest at stride 8
+    assert pick_default_layer(info(32, 32, 32, 64, 0)) == "2"  # coarse at once: 2/3 depth
+    assert pick_default_layer(info(0, 0)) is None  # nothing spatial: no default
+    import torch.nn as nn
+
+    own = from_module(nn.Sequential(nn.Conv2d(3, 4, 3)), default_layers={"0": 2.0})
+    assert own.default_layers == {"0": 2.0}  # a model's own choice is kept

@@ -325,7 +325,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
         stride = str(li.stride) if li.stride else "-"
         default = " *" if li.name in model.default_layers else ""
         print(f"{li.name:<16} {li.channels:>8} {stride:>6}  {li.module}{extra}{default}")
-    print("* default layer")
+    if any(name in model.default_layers for name in model.layers):
+        print("* default layer")
     return 0
 
 
