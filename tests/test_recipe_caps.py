@@ -225,7 +225,7 @@ def test_an_own_model_gets_a_starred_default_layer_and_dreams_on_it(tmp_path, ca
     starred = [ln.split()[0] for ln in out.splitlines() if ln.endswith(" *")]
     assert starred == ["13"] and out.rstrip().endswith("* default layer")
     assert "     16  13 *" in out
-    src = photo(tmp_path / "in.png", (80, 64))
+    src = photo(tmp_path / "in.png", (96, 80))
     dream = ["dream", src, "-o", tmp_path / "o.png", "--model", f"{net}:factory", "-q"]
     code, _, err = run_cli([*dream, "--octaves", "1", "--iterations", "1"], capsys)
     assert code == 0, err
