@@ -246,3 +246,96 @@ def test_default_layer_rules():
 
     own = from_module(nn.Sequential(nn.Conv2d(3, 4, 3)), default_layers={"0": 2.0})
     assert own.default_layers == {"0": 2.0}  # a model's own choice is kept
+
+
+# -- missing extras -------------------------------------------------------------------------------
+
+#: Run in a fresh interpreter: the named top-level modules fail to import through the real
+#: import machinery (a meta-path finder first in line), then the code or the CLI runs.
+BLOCKER = """
+import importlib.abc, sys
+
+blocked = set(sys.argv[1].split(","))
+
+
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Blocker())
+if sys.argv[2] == "-c":
+    exec(sys.argv[3])
+else:
+    from inceptionism.frontends.cli import main
+    raise SystemExit(main(sys.argv[2:]))
+"""
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def blocked_run(tmp_path: Path, modules: str, *args: str) -> tuple[int, str]:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "blocker.py"
+    script.write_text(BLOCKER)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    p = subprocess.run(
+        [sys.executable, str(script), modules, *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    return p.returncode, p.stderr
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip() and "\r" not in ln]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_a_missing_extra_is_one_line_from_the_cli_and_from_python(tmp_path):
+    """OpenCV blocked: ``inceptionism.dream_zoom`` and ``deepdream zoom`` each say, in one
+    line, what is missing and which extra installs it (was a bare ModuleNotFoundError)."""
+    from inceptionism.extras import MissingExtra
+
+    src = photo(tmp_path / "in.png", (96, 80))
+    api = (
+        "import numpy as np, inceptionism\n"
+        "try:\n"
+        f"    inceptionism.dream_zoom({str(src)!r}, {str(tmp_path / 'z.mp4')!r}, frames=2)\n"
+        "except inceptionism.DreamError as e:\n"
+        "    assert isinstance(e, ImportError)\n"
+        "    raise SystemExit(f'caught: {e}')\n"
+    )
+    code, err = blocked_run(tmp_path, "cv2", "-c", api)
+    assert (
+        code == 1 and err.strip() == "caught: video needs OpenCV: pip install 'inceptionism[video]'"
+    )
+    code, err = blocked_run(
+        tmp_path, "cv2", "zoom", src, "-o", tmp_path / "z.mp4", "--frames", "2", "-q"
+    )
+    assert code == 1
+    assert (
+        one_line(err) == "deepdream: error: video needs OpenCV: pip install 'inceptionism[video]'"
+    )
+    assert not (tmp_path / "z.mp4").exists()
+    code, err = blocked_run(tmp_path, "gradio", "ui", "--port", "0")
+    assert code == 1 and "the web studio needs Gradio: pip install 'inceptionism[ui]'" in one_line(
+        err
+    )
+    code, err = blocked_run(tmp_path, "ray", "dream", src, "--ray", "-o", tmp_path / "out")
+    assert code == 1 and "needs Ray: pip install 'inceptionism[ray]'" in one_line(err)
+    assert issubclass(MissingExtra, DreamError) and issubclass(MissingExtra, ImportError)
+
+
+def test_require_extra_names_the_extra():
+    from inceptionism.extras import MissingExtra, require_extra
+
+    assert require_extra("json").dumps([]) == "[]"
+    with pytest.raises(MissingExtra, match=r"^video needs no_such_module_x: pip install "):
+        require_extra("no_such_module_x", "video", "video")

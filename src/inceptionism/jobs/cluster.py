@@ -254,13 +254,9 @@ def failed(error: Exception, node: str) -> Outcome:
 
 
 def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise DreamError(
-            "--ray needs Ray on this machine and every node: pip install 'inceptionism[ray]'"
-        ) from None
-    return ray
+    from inceptionism.extras import require_extra
+
+    return require_extra("ray", "ray", "--ray (on this machine and every node)")
 
 
 @contextlib.contextmanager
