@@ -339,3 +339,81 @@ def test_require_extra_names_the_extra():
     assert require_extra("json").dumps([]) == "[]"
     with pytest.raises(MissingExtra, match=r"^video needs no_such_module_x: pip install "):
         require_extra("no_such_module_x", "video", "video")
+
+
+# -- --help: examples that work as pasted ---------------------------------------------------------
+
+
+def example_argv(line: str) -> tuple[list[str], str | None]:
+    """An example's words after ``deepdream`` (its comment dropped) and its ``> FILE``."""
+    import shlex
+
+    words = shlex.split(line, comments=True)
+    assert words[0] == "deepdream"
+    redirect = None
+    if ">" in words:
+        redirect = words[words.index(">") + 1]
+        words = words[: words.index(">")]
+    return words[1:], redirect
+
+
+def test_every_help_has_examples_and_they_parse(capsys):
+    from inceptionism.frontends.cli import EXAMPLES, build_parser
+
+    commands = ["", "dream", "layers", "models", "classes", "atlas", "ui", "video", "zoom"]
+    assert set(EXAMPLES) == set(commands)
+    for name in commands:
+        code, out, _ = run_cli([*([name] if name else []), "--help"], capsys)
+        assert code == 0 and "\nexamples:\n" in out, name
+        for line in EXAMPLES[name]:
+            assert f"\n  {line}\n" in out or out.endswith(f"  {line}\n"), line
+            argv, _ = example_argv(line)
+            assert build_parser().parse_args(argv).command == argv[0]
+
+
+def test_video_and_zoom_help_show_the_preset_values_they_promise(capsys):
+    for name in ("video", "zoom"):
+        code, out, _ = run_cli([name, "--help"], capsys)
+        flat = " ".join(out.split())
+        assert code == 0 and "[default preset, efficientnet-lite0: 4]" in flat, name
+        code, out, _ = run_cli([name, "--preset", "seed", "--help"], capsys)
+        assert "number of scales [seed preset, efficientnet-lite0: 10]" in " ".join(out.split())
+
+
+def run_example(line: str, root: Path, capsys) -> str:
+    from inceptionism.frontends.cli import main
+
+    argv, redirect = example_argv(line)
+    assert main(argv) == 0, (line, capsys.readouterr().err)
+    out = capsys.readouterr().out
+    if redirect:
+        (root / redirect).write_text(out)
+    return out
+
+
+def test_the_listing_examples_run_as_pasted(tmp_path, monkeypatch, capsys):
+    from inceptionism.frontends.cli import EXAMPLES
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("layers", "models", "classes"):
+        for line in EXAMPLES[name]:
+            assert run_example(line, tmp_path, capsys).strip()
+
+
+def test_the_dream_examples_name_real_layers_classes_and_presets(tmp_path, monkeypatch, capsys):
+    """Each dream example's settings, checked as a dream checks them (``--print-config``
+    resolves the layers and classes), without the minute of dreaming them all."""
+    from inceptionism.frontends.cli import EXAMPLES, SAMPLE
+
+    assert (Path(SRC).parent / SAMPLE).is_file()
+    monkeypatch.chdir(tmp_path)
+    for line in EXAMPLES["dream"]:
+        if "--config-from" not in line:  # needs cat.png made first
+            argv, _ = example_argv(line)
+            run_example(shlex_join([*argv, "--print-config"]), tmp_path, capsys)
+
+
+def shlex_join(argv: list[str]) -> str:
+    import shlex
+
+    return "deepdream " + shlex.join(argv)
