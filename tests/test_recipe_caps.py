@@ -417,3 +417,13 @@ def shlex_join(argv: list[str]) -> str:
     import shlex
 
     return "deepdream " + shlex.join(argv)
+
+
+def test_run_options_have_their_range_too(tmp_path, capsys):
+    """``--threads`` is no recipe option, so no recipe checked it: 0 and 100000 ran."""
+    toml = tmp_path / "t.toml"
+    toml.write_text("threads = 0\n")
+    want = "invalid threads {}: need a whole number of threads from 1 to 1024"
+    for words, bad in ((["--threads", "100000"], 100000), (["--config", toml], 0)):
+        code, _, err = run_cli(["dream", tmp_path / "in.png", *words], capsys)
+        assert_one_line_error(code, err, want.format(bad))

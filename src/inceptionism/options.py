@@ -26,18 +26,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import limits
 from .errors import DreamError, quote, unknown_name
-from .limits import (
-    MAX_ITERATIONS,
-    MAX_OCTAVE_SCALE,
-    MAX_PIXELS_SIDE,
-    MAX_SMOOTH,
-    MAX_STEP,
-    MAX_THREADS,
-    MAX_WEIGHT,
-    check_count,
-    check_text,
-)
+from .limits import check_count, check_text
 
 #: The largest seed the random generators take (an unsigned 64-bit number).
 SEED_MAX = 2**64 - 1
@@ -185,7 +176,8 @@ class Option:
             if self.kind == "classes":
                 return _class_words(text)
             value = _from_text(self, text)
-            return self.check(value) if self.kind == "choice" else value
+            # a recipe's bounds are checked with the recipe; a run option has no recipe
+            return self.check(value) if self.kind == "choice" or not self.recipe else value
         except DreamError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -276,10 +268,10 @@ def _check_tile(opt: Option, value: Any, spelled: str | None) -> int | str:
 def _weight(kind: str, key: Any, w: Any) -> float:
     if _bad_bool(w) or not isinstance(w, (int, float)):
         raise DreamError(f"invalid weight {quote(w)} for {kind} {quote(key)}: need a number")
-    if not math.isfinite(w) or abs(w) > MAX_WEIGHT:
+    if not math.isfinite(w) or abs(w) > limits.MAX_WEIGHT:
         raise DreamError(
             f"invalid weight {quote(w)} for {kind} {quote(key)}: need a finite number from "
-            f"-{MAX_WEIGHT:g} to {MAX_WEIGHT:g}"
+            f"-{limits.MAX_WEIGHT:g} to {limits.MAX_WEIGHT:g}"
         )
     return float(w)
 
@@ -429,12 +421,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "guide_weight", "float", 1.0, "weight of the guide term (default 1)", "steering", True,
-        minimum=-MAX_WEIGHT, maximum=MAX_WEIGHT, metavar="W",
+        minimum=-limits.MAX_WEIGHT, maximum=limits.MAX_WEIGHT, metavar="W",
     ),
     Option(
         "smooth", "float", 0.0, "blur the gradient, sigma in px (0: off)", "quality", True,
-        minimum=0, maximum=MAX_SMOOTH, metavar="SIGMA",
-        need=f"a finite number from 0 to {MAX_SMOOTH:g} (0: off)",
+        minimum=0, maximum=limits.MAX_SMOOTH, metavar="SIGMA",
+        need=f"a finite number from 0 to {limits.MAX_SMOOTH:g} (0: off)",
     ),
     Option(
         "lap_norm", "int", 0, "normalise the gradient over this many Laplacian-pyramid bands: "
@@ -461,17 +453,17 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "octave_scale", "float", 1.2, "size ratio between scales (> 1)", "schedule", True,
-        minimum=1, above=True, maximum=MAX_OCTAVE_SCALE,
-        need=f"a finite number > 1 and at most {MAX_OCTAVE_SCALE:g}",
+        minimum=1, above=True, maximum=limits.MAX_OCTAVE_SCALE,
+        need=f"a finite number > 1 and at most {limits.MAX_OCTAVE_SCALE:g}",
     ),
     Option(
         "iterations", "int", 10, "gradient steps per octave", "schedule", True, minimum=0,
-        maximum=MAX_ITERATIONS,
+        maximum=limits.MAX_ITERATIONS,
     ),
     Option(
         "step", "float", 0.01, "step size (in the model's input units; > 0: a dream ascends)",
-        "schedule", True, minimum=0, above=True, maximum=MAX_STEP,
-        need=f"a finite number > 0 and at most {MAX_STEP:g}",
+        "schedule", True, minimum=0, above=True, maximum=limits.MAX_STEP,
+        need=f"a finite number > 0 and at most {limits.MAX_STEP:g}",
     ),
     Option(
         "max_loss", "float", None, "stop an octave once the loss exceeds this (inf: off; "
@@ -481,8 +473,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "jitter", "int", 0, "random roll in pixels per step (0: none)", "schedule", True,
-        minimum=0, maximum=MAX_PIXELS_SIDE,
-        need=f"a whole number of pixels from 0 to {MAX_PIXELS_SIDE}",
+        minimum=0, maximum=limits.MAX_PIXELS_SIDE,
+        need=f"a whole number of pixels from 0 to {limits.MAX_PIXELS_SIDE}",
     ),
     Option(
         "seed", "int", 0, "random seed (same seed, same pixels)", "schedule", True, minimum=0,
@@ -505,19 +497,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "threads", "int", None, "CPU threads for the network (default: one per core)", "run",
-        False, minimum=1, maximum=MAX_THREADS, optional=True, metavar="N",
+        False, minimum=1, maximum=limits.MAX_THREADS, optional=True, metavar="N",
+        need=f"a whole number of threads from 1 to {limits.MAX_THREADS}",
     ),
     # the size of the work
     Option(
         "max_side", "int", None, "shrink the input to at most this many px", "size", True,
-        minimum=1, maximum=MAX_PIXELS_SIDE, optional=True,
-        need=f"a whole number of pixels from 1 to {MAX_PIXELS_SIDE}",
+        minimum=1, maximum=limits.MAX_PIXELS_SIDE, optional=True,
+        need=f"a whole number of pixels from 1 to {limits.MAX_PIXELS_SIDE}",
     ),
     Option(
         "tile", "tile", "auto",
         "largest square the network sees at once: auto (default; from free memory), 0 = off",
-        "size", True, minimum=0, maximum=MAX_PIXELS_SIDE, metavar="PX",
-        need=f"'auto', 0 (off) or a whole number of pixels up to {MAX_PIXELS_SIDE}",
+        "size", True, minimum=0, maximum=limits.MAX_PIXELS_SIDE, metavar="PX",
+        need=f"'auto', 0 (off) or a whole number of pixels up to {limits.MAX_PIXELS_SIDE}",
     ),
     # the command line's own
     Option(
@@ -650,6 +643,8 @@ def from_file(data: Mapping[str, Any], label: str) -> dict[str, Any]:
             raise unknown_name(f"key in {label}", str(key), file_key_names())
         try:
             out[opt.name] = _file_value(opt, key, value)
+            if not opt.recipe:  # no recipe checks it later: its range now
+                out[opt.name] = opt.check(out[opt.name], key)
         except DreamError as e:
             raise DreamError(f"{label}: {e.message}", e.hint) from None
     return out
