@@ -176,8 +176,7 @@ class Option:
             if self.kind == "classes":
                 return _class_words(text)
             value = _from_text(self, text)
-            # a recipe's bounds are checked with the recipe; a run option has no recipe
-            return self.check(value) if self.kind == "choice" or not self.recipe else value
+            return self.check(value) if self.kind == "choice" else value
         except DreamError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
 

@@ -34,7 +34,8 @@ EXIT_USAGE = 2
 #: The photo every example dreams on: the bundled sample, as pasted from the repository's root.
 SAMPLE = "src/inceptionism/data/chelsea.png"
 #: ``--help`` examples of ``deepdream`` (key "") and of each command; each line runs as pasted
-#: from the repository's root (tests/test_recipe_caps.py runs them), in the order shown.
+#: from the repository's root, in the order shown (tests/test_recipe_caps.py parses them all,
+#: runs the listings and checks each dream example's settings as a dream would).
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "": (
         f"deepdream dream {SAMPLE} -o cat.png",
@@ -381,12 +382,13 @@ def cmd_layers(args: argparse.Namespace) -> int:
     for alias, name in model.aliases.items():
         aliases.setdefault(name, []).append(alias)
     print(f"{'layer':<16} {'channels':>8} {'stride':>6}  module")
-    for li in model.layer_info():
+    infos = model.layer_info()
+    for li in infos:
         extra = f"  (also {', '.join(aliases[li.name])})" if li.name in aliases else ""
         stride = str(li.stride) if li.stride else "-"
         default = " *" if li.name in model.default_layers else ""
         print(f"{li.name:<16} {li.channels:>8} {stride:>6}  {li.module}{extra}{default}")
-    if any(name in model.default_layers for name in model.layers):
+    if any(li.name in model.default_layers for li in infos):  # a legend with no star misleads
         print("* default layer")
     return 0
 
@@ -463,10 +465,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         **video_cli.COMMANDS,
     }
     try:
-        if getattr(args, "threads", None):
-            from inceptionism import runtime
+        if getattr(args, "threads", None) is not None:  # no recipe checks its range
+            from inceptionism import options, runtime
 
-            runtime.set_threads(args.threads)
+            runtime.set_threads(options.check("threads", args.threads))
         return commands[args.command](args)
     except KeyboardInterrupt:
         print("deepdream: interrupted", file=sys.stderr)
