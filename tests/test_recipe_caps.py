@@ -274,60 +274,61 @@ else:
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
-def blocked_run(tmp_path: Path, modules: str, *args: str) -> tuple[int, str]:
-    import os
-    import subprocess
-    import sys
-
-    script = tmp_path / "blocker.py"
-    script.write_text(BLOCKER)
-    env = {**os.environ, "PYTHONPATH": SRC}
-    p = subprocess.run(
-        [sys.executable, str(script), modules, *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    return p.returncode, p.stderr
-
-
 def one_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip() and "\r" not in ln]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 
 
+#: In the blocked interpreter: the Python API, then each command line, with what each said.
+EXTRA_CHECKS = """
+import contextlib, io, json, sys
+import inceptionism
+from inceptionism.frontends.cli import main
+
+src, out = sys.argv[4], sys.argv[5]
+try:
+    inceptionism.dream_zoom(src, out + "/z.mp4", frames=2)
+except inceptionism.DreamError as e:
+    print(json.dumps(["api", isinstance(e, ImportError), str(e)]))
+for argv in (["zoom", src, "-o", out + "/z.mp4", "--frames", "2", "-q"],
+             ["ui", "--port", "0"], ["dream", src, "--ray", "-o", out + "/dreams"]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    print(json.dumps([argv[0], code, err.getvalue()]))
+"""
+
+
 @pytest.mark.slow
 def test_a_missing_extra_is_one_line_from_the_cli_and_from_python(tmp_path):
-    """OpenCV blocked: ``inceptionism.dream_zoom`` and ``deepdream zoom`` each say, in one
-    line, what is missing and which extra installs it (was a bare ModuleNotFoundError)."""
+    """OpenCV, Gradio and Ray blocked: ``inceptionism.dream_zoom``, ``deepdream zoom``, ``ui``
+    and ``dream --ray`` each say, in one line, what is missing and which extra installs it
+    (``dream_zoom`` was a bare ModuleNotFoundError). One interpreter: one torch import."""
+    import os
+    import subprocess
+    import sys
+
     from inceptionism.extras import MissingExtra
 
     src = photo(tmp_path / "in.png", (96, 80))
-    api = (
-        "import numpy as np, inceptionism\n"
-        "try:\n"
-        f"    inceptionism.dream_zoom({str(src)!r}, {str(tmp_path / 'z.mp4')!r}, frames=2)\n"
-        "except inceptionism.DreamError as e:\n"
-        "    assert isinstance(e, ImportError)\n"
-        "    raise SystemExit(f'caught: {e}')\n"
-    )
-    code, err = blocked_run(tmp_path, "cv2", "-c", api)
-    assert (
-        code == 1 and err.strip() == "caught: video needs OpenCV: pip install 'inceptionism[video]'"
-    )
-    code, err = blocked_run(
-        tmp_path, "cv2", "zoom", src, "-o", tmp_path / "z.mp4", "--frames", "2", "-q"
-    )
-    assert code == 1
-    assert (
-        one_line(err) == "deepdream: error: video needs OpenCV: pip install 'inceptionism[video]'"
-    )
-    assert not (tmp_path / "z.mp4").exists()
-    code, err = blocked_run(tmp_path, "gradio", "ui", "--port", "0")
-    assert code == 1 and "the web studio needs Gradio: pip install 'inceptionism[ui]'" in one_line(
-        err
-    )
-    code, err = blocked_run(tmp_path, "ray", "dream", src, "--ray", "-o", tmp_path / "out")
-    assert code == 1 and "needs Ray: pip install 'inceptionism[ray]'" in one_line(err)
+    script = tmp_path / "blocker.py"
+    script.write_text(BLOCKER)
+    argv = [sys.executable, script, "cv2,gradio,ray", "-c", EXTRA_CHECKS, src, tmp_path]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    p = subprocess.run(list(map(str, argv)), capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    said = [json.loads(line) for line in p.stdout.splitlines()]
+    assert said[0] == ["api", True, "video needs OpenCV: pip install 'inceptionism[video]'"]
+    want = {
+        "zoom": "deepdream: error: video needs OpenCV: pip install 'inceptionism[video]'",
+        "ui": "deepdream: error: the web studio needs Gradio: pip install 'inceptionism[ui]'",
+        "dream": "deepdream: error: --ray (on this machine and every node) needs Ray: pip "
+        "install 'inceptionism[ray]'",
+    }
+    for command, code, err in said[1:]:
+        assert code == 1 and one_line(err) == want.pop(command), err
+    assert not want and sorted(q.name for q in tmp_path.iterdir()) == ["blocker.py", "in.png"]
     assert issubclass(MissingExtra, DreamError) and issubclass(MissingExtra, ImportError)
 
 
