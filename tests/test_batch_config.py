@@ -19,7 +19,7 @@ def pixels(path: Path) -> np.ndarray:
 
 
 def error_lines(err: str) -> list[str]:
-    return [ln for ln in err.splitlines() if ln.startswith("deepdream:")]
+    return [ln for ln in err.splitlines() if ln.startswith("deepdream:") and ": note: " not in ln]
 
 
 def album(folder: Path) -> Path:

@@ -96,7 +96,7 @@ def test_cli_takes_a_factory_file(tmp_path, capsys):
         ]
     )
     assert code == 0 and (tmp_path / "in.dream.png").is_file()
-    code = main(["dream", str(src), "--model", f"{f}:tiny", "-q"])
-    assert code == 1 and "--layer" in capsys.readouterr().err
+    code = main(["dream", str(src), "--model", f"{f}:tiny", "-q", "--overwrite"])
+    assert code == 0  # no --layer: the model's picked default layer (issue 23)
     code = main(["dream", str(src), "--model", f"{tmp_path / 'nope.py'}:tiny", "-q"])
     assert code == 1 and "not found" in capsys.readouterr().err

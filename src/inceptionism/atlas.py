@@ -27,6 +27,9 @@ ATLAS_SIDE = 128
 DEFAULT_CHANNELS = 16
 #: More tiles than this would take long and make an unreadable sheet.
 MAX_TILES = 256
+#: Largest contact sheet, in pixels (about 300 MB of RGB): 256 tiles of 512 px fit. Checked
+#: from the columns, rows and tile size before anything is dreamed or allocated.
+MAX_SHEET_PIXELS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -165,10 +168,10 @@ def contact_sheet(
     """
     if not tiles:
         raise DreamError("an atlas needs at least one tile")
-    cols = columns or max(1, min(len(tiles), round(len(tiles) ** 0.5 * 1.3)))
-    rows = -(-len(tiles) // cols)
     cell_w = max(t.shape[1] for _, t in tiles)
     cell_h = max(t.shape[0] for _, t in tiles)
+    cols = check_sheet(len(tiles), (cell_h, cell_w), columns, title, gap)
+    rows = -(-len(tiles) // cols)
     font = _font(max(10, min(16, cell_w // 10)))
     label_h = font.getbbox("Ag")[3] + 6
     title_font = _font(18)
@@ -189,3 +192,26 @@ def contact_sheet(
             text = text[:-2] + "…" if len(text) > 2 else ""
         draw.text((x, y + rgb.shape[0] + 2), text, fill=(220, 220, 220), font=font)
     return sheet
+
+
+def check_sheet(
+    count: int, cell: tuple[int, int], columns: int | None, title: str = "", gap: int = 6
+) -> int:
+    """The columns a sheet of ``count`` tiles of ``cell`` (H, W) px lays out (``columns``, or
+    about square), checked before anything is allocated: a sheet over
+    :data:`MAX_SHEET_PIXELS` is refused in one line (``--columns 1000000`` would ask for
+    gigabytes of empty cells)."""
+    if columns is not None and (isinstance(columns, bool) or columns < 1):
+        raise DreamError(f"invalid columns {columns!r}: need a whole number >= 1")
+    cols = columns or max(1, min(count, round(count**0.5 * 1.3)))
+    rows = -(-count // cols)
+    label_h = 16 + 6 + gap  # a generous label line: the estimate must not undercount
+    width = cols * (cell[1] + gap) + gap
+    height = (32 + 2 * gap if title else 0) + rows * (cell[0] + label_h) + gap
+    if width * height > MAX_SHEET_PIXELS:
+        raise DreamError(
+            f"the sheet would be {width:,}x{height:,} px ({cols:,} columns, {rows:,} rows of "
+            f"{cell[1]}x{cell[0]} px tiles): at most {MAX_SHEET_PIXELS // 1_000_000} megapixels",
+            hint="use fewer {columns} (at most one per tile) or a smaller {max_side:PX}",
+        )
+    return cols

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DreamError, quote
+from .limits import check_structure
 from .options import DEFAULT_MODEL, DEFAULT_PRESET, MAX_OCTAVES, OPTION, PRECISIONS
 
 __all__ = [
@@ -84,6 +85,7 @@ class DreamConfig:
             object.__setattr__(self, "max_loss", reference_max_loss(self.model))
         if not isinstance(self.extra, Mapping):
             raise DreamError(f"invalid extra {quote(self.extra)}: need a mapping")
+        check_structure(self.extra, "extra")  # free-form, so bounded: it may come from a file
         if self.guide_layer and not self.guide:
             raise DreamError(f"invalid guide layer {quote(self.guide_layer)} without a guide image")
 

@@ -26,7 +26,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import limits
 from .errors import DreamError, quote, unknown_name
+from .limits import check_count, check_text
 
 #: The largest seed the random generators take (an unsigned 64-bit number).
 SEED_MAX = 2**64 - 1
@@ -225,7 +227,7 @@ def _check_str(opt: Option, value: Any, spelled: str | None) -> str:
         raise opt.wrong_type(value, spelled)
     if not value:
         raise opt.invalid(value)
-    return value
+    return check_text(value, spelled or opt.title)
 
 
 def _check_path(opt: Option, value: Any, spelled: str | None) -> str:
@@ -265,8 +267,11 @@ def _check_tile(opt: Option, value: Any, spelled: str | None) -> int | str:
 def _weight(kind: str, key: Any, w: Any) -> float:
     if _bad_bool(w) or not isinstance(w, (int, float)):
         raise DreamError(f"invalid weight {quote(w)} for {kind} {quote(key)}: need a number")
-    if not math.isfinite(w):
-        raise DreamError(f"invalid weight {quote(w)} for {kind} {quote(key)}: need a finite number")
+    if not math.isfinite(w) or abs(w) > limits.MAX_WEIGHT:
+        raise DreamError(
+            f"invalid weight {quote(w)} for {kind} {quote(key)}: need a finite number from "
+            f"-{limits.MAX_WEIGHT:g} to {limits.MAX_WEIGHT:g}"
+        )
     return float(w)
 
 
@@ -274,9 +279,10 @@ def _check_layers(opt: Option, value: Any, spelled: str | None) -> dict[str, flo
     if not isinstance(value, Mapping):
         raise opt.wrong_type(value, spelled)
     out = {}
-    for key, w in value.items():
+    for key, w in check_count(value, "layers").items():
         if not isinstance(key, str) or not key:
             raise DreamError(f"invalid layer name {quote(key)}: need a string")
+        check_text(key, "a layer name")
         out[key] = _weight("layer", key, w)
     return out
 
@@ -292,9 +298,10 @@ def _check_classes(opt: Option, value: Any, spelled: str | None) -> dict[str, fl
     else:
         raise opt.wrong_type(value, spelled)
     out: dict[str, float] = {}
-    for key, w in pairs:
+    for key, w in check_count(pairs, "classes"):
         if _bad_bool(key) or not isinstance(key, (str, int)):
             raise DreamError(f"invalid class {quote(key)}: need a class name or index")
+        check_text(str(key), "a class name")
         out[str(key)] = _weight("class", key, w)
     return out
 
@@ -413,11 +420,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "guide_weight", "float", 1.0, "weight of the guide term (default 1)", "steering", True,
-        metavar="W",
+        minimum=-limits.MAX_WEIGHT, maximum=limits.MAX_WEIGHT, metavar="W",
     ),
     Option(
         "smooth", "float", 0.0, "blur the gradient, sigma in px (0: off)", "quality", True,
-        minimum=0, metavar="SIGMA", need="a finite number >= 0 (0: off)",
+        minimum=0, maximum=limits.MAX_SMOOTH, metavar="SIGMA",
+        need=f"a finite number from 0 to {limits.MAX_SMOOTH:g} (0: off)",
     ),
     Option(
         "lap_norm", "int", 0, "normalise the gradient over this many Laplacian-pyramid bands: "
@@ -444,10 +452,18 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "octave_scale", "float", 1.2, "size ratio between scales (> 1)", "schedule", True,
-        minimum=1, above=True,
+        minimum=1, above=True, maximum=limits.MAX_OCTAVE_SCALE,
+        need=f"a finite number > 1 and at most {limits.MAX_OCTAVE_SCALE:g}",
     ),
-    Option("iterations", "int", 10, "gradient steps per octave", "schedule", True, minimum=0),
-    Option("step", "float", 0.01, "step size (in the model's input units)", "schedule", True),
+    Option(
+        "iterations", "int", 10, "gradient steps per octave", "schedule", True, minimum=0,
+        maximum=limits.MAX_ITERATIONS,
+    ),
+    Option(
+        "step", "float", 0.01, "step size (in the model's input units; > 0: a dream ascends)",
+        "schedule", True, minimum=0, above=True, maximum=limits.MAX_STEP,
+        need=f"a finite number > 0 and at most {limits.MAX_STEP:g}",
+    ),
     Option(
         "max_loss", "float", None, "stop an octave once the loss exceeds this (inf: off; "
         "default: the reference's 10 on inception-v1, off on other models)", "schedule",
@@ -456,7 +472,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "jitter", "int", 0, "random roll in pixels per step (0: none)", "schedule", True,
-        minimum=0, need="a whole number of pixels >= 0",
+        minimum=0, maximum=limits.MAX_PIXELS_SIDE,
+        need=f"a whole number of pixels from 0 to {limits.MAX_PIXELS_SIDE}",
     ),
     Option(
         "seed", "int", 0, "random seed (same seed, same pixels)", "schedule", True, minimum=0,
@@ -479,18 +496,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "threads", "int", None, "CPU threads for the network (default: one per core)", "run",
-        False, minimum=1, optional=True, metavar="N",
+        False, minimum=1, maximum=limits.MAX_THREADS, optional=True, metavar="N",
+        need=f"a whole number of threads from 1 to {limits.MAX_THREADS}",
     ),
     # the size of the work
     Option(
         "max_side", "int", None, "shrink the input to at most this many px", "size", True,
-        minimum=1, optional=True, need="a whole number of pixels >= 1",
+        minimum=1, maximum=limits.MAX_PIXELS_SIDE, optional=True,
+        need=f"a whole number of pixels from 1 to {limits.MAX_PIXELS_SIDE}",
     ),
     Option(
         "tile", "tile", "auto",
         "largest square the network sees at once: auto (default; from free memory), 0 = off",
-        "size", True, minimum=0, metavar="PX",
-        need="'auto', 0 (off) or a whole number of pixels",
+        "size", True, minimum=0, maximum=limits.MAX_PIXELS_SIDE, metavar="PX",
+        need=f"'auto', 0 (off) or a whole number of pixels up to {limits.MAX_PIXELS_SIDE}",
     ),
     # the command line's own
     Option(
@@ -623,6 +642,8 @@ def from_file(data: Mapping[str, Any], label: str) -> dict[str, Any]:
             raise unknown_name(f"key in {label}", str(key), file_key_names())
         try:
             out[opt.name] = _file_value(opt, key, value)
+            if not opt.recipe:  # no recipe checks it later: its range now
+                out[opt.name] = opt.check(out[opt.name], key)
         except DreamError as e:
             raise DreamError(f"{label}: {e.message}", e.hint) from None
     return out

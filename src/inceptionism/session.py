@@ -169,6 +169,30 @@ class Dreamer:
         min_side = self.model.min_side(self.objective.layers, self.objective.min_size)
         return pyramid(shape, self.recipe, min_side)
 
+    def octaves_run(self, shape: tuple[int, int]) -> int:
+        """How many octaves a dream of ``shape`` runs: those of the recipe's that keep the
+        layers' minimum size (fewer than asked on a small image)."""
+        return len(self.octave_sizes(shape))
+
+    def notes(self, shape: tuple[int, int]) -> list[str]:
+        """One line for each way a dream of ``shape`` runs otherwise than the recipe says (fewer
+        octaves, a tile much slower than untiled): no setting changes silently. The CLI prints
+        them, the metadata records them."""
+        from inceptionism.algorithm.engine import octave_side
+        from inceptionism.algorithm.tiling import slow_tile_note
+
+        out = []
+        asked, run = self.recipe.octaves, self.octaves_run(shape)
+        if run < asked:
+            need = self.model.min_side(self.objective.layers, self.objective.min_size)
+            side = octave_side(min(shape), self.recipe.octave_scale, run)
+            out.append(
+                f"{run} of {asked} octaves run: at {shape[1]}x{shape[0]} px the next would be "
+                f"{side} px on its short side, under the {need} px these layers need"
+            )
+        tile = slow_tile_note(self.recipe, self._loaded, self.objective, shape)
+        return [*out, tile] if tile else out
+
     def metadata(
         self,
         shape: tuple[int, int] | None = None,
@@ -177,7 +201,9 @@ class Dreamer:
     ) -> dict:
         """Everything needed to reproduce a dream from its output file: the full recipe (tile as
         used for ``shape``, default: the first image's; ``seed`` if a call overrode it), and the
-        dream's ``warnings`` (its last event's) if it had any."""
+        dream's ``warnings`` (its last event's) if it had any. The recipe is kept as asked, so
+        ``--config-from`` repeats the dream; what ran differently is beside it (``octaves_run``,
+        ``notes``)."""
         cfg = self.config_for(shape) if shape is not None else self.config
         if seed is not None:
             cfg = cfg.replace(seed=seed)
@@ -189,6 +215,10 @@ class Dreamer:
             "layers": cfg.effective_layers(self.model.default_layers),
             "objective": self.objective.name,
         }
+        if shape is not None:
+            meta["octaves_run"] = self.octaves_run(shape)
+            if notes := self.notes(shape):
+                meta["notes"] = notes
         if warnings:
             meta["warnings"] = list(warnings)
         return meta

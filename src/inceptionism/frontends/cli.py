@@ -31,6 +31,46 @@ if TYPE_CHECKING:
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
+#: The photo every example dreams on: the bundled sample, as pasted from the repository's root.
+SAMPLE = "src/inceptionism/data/chelsea.png"
+#: ``--help`` examples of ``deepdream`` (key "") and of each command; each line runs as pasted
+#: from the repository's root, in the order shown (tests/test_recipe_caps.py parses them all,
+#: runs the listings and checks each dream example's settings as a dream would).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": (
+        f"deepdream dream {SAMPLE} -o cat.png",
+        "deepdream layers",
+        f"deepdream atlas {SAMPLE} -o atlas.png",
+        f"deepdream zoom {SAMPLE} -o zoom.mp4 --frames 24",
+        "deepdream ui",
+    ),
+    "dream": (
+        f"deepdream dream {SAMPLE} -o cat.png",
+        f"deepdream dream {SAMPLE} -o eyes.png --layer block6 --max-side 320",
+        f"deepdream dream {SAMPLE} -o dogs.png --class 'golden retriever'",
+        f"deepdream dream {SAMPLE} -o seed.png --preset seed --octaves 6",
+        f"deepdream dream {SAMPLE} -o again.png --config-from cat.png",
+        f"deepdream dream {SAMPLE} --preset seed --print-config > seed.toml",
+    ),
+    "layers": ("deepdream layers", "deepdream layers --model inception-v3"),
+    "models": ("deepdream models",),
+    "classes": ("deepdream classes", "deepdream classes cat"),
+    "atlas": (
+        f"deepdream atlas {SAMPLE} -o atlas.png",
+        f"deepdream atlas {SAMPLE} -o block6.png --layer block6 --channels 0-7",
+    ),
+    "ui": ("deepdream ui", "deepdream ui --port 8080 --device cpu"),
+    "zoom": (
+        f"deepdream zoom {SAMPLE} -o zoom.mp4 --frames 24",
+        f"deepdream zoom {SAMPLE} -o spin.gif --frames 24 --rotate 15 --max-side 256",
+    ),
+    "video": (
+        f"deepdream zoom {SAMPLE} -o zoom.mp4 --frames 24   # a clip to dream on",
+        "deepdream video zoom.mp4 -o dreamed.mp4",
+        "deepdream video zoom.mp4 -o seed.mp4 --preset seed --octaves 2 --coherence 0.8",
+    ),
+}
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line (no usage dump)."""
@@ -110,7 +150,29 @@ def build_parser(
     c.add_argument("word", nargs="?", default="", help="only names containing this")
     studio_cli.add_parsers(sub, _Parser)
     video_cli.add_parsers(sub, _Parser)
+    if not given_only:
+        for name in ("video", "zoom"):  # their dream options, like dream's, show the preset's
+            _show_preset_values(sub.choices[name], preset, model)
+    _add_examples(p, sub.choices)
     return p
+
+
+def _add_examples(p: argparse.ArgumentParser, commands: dict[str, argparse.ArgumentParser]) -> None:
+    """An "examples:" epilog under ``deepdream --help`` and each command's ``--help``."""
+    for name, parser in [("", p), *commands.items()]:
+        lines = EXAMPLES.get(name)
+        if lines:
+            parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+            parser.formatter_class = _ExamplesFormatter
+
+
+class _ExamplesFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual but keeps the examples one command a line, as pasted."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def _show_preset_values(d: argparse.ArgumentParser, preset: str | None, model: str | None) -> None:
@@ -221,6 +283,8 @@ def cmd_dream(args: argparse.Namespace, dreamer: Dreamer | None = None) -> int:
 
         def start(shape: tuple[int, int]) -> None:
             nonlocal total, bar
+            for note in dreamer.notes(shape):  # what runs otherwise than asked, before it runs
+                print(f"deepdream: note: {name}: {note}", file=sys.stderr)
             cost[:] = [h * w / 1e6 for h, w in dreamer.octave_sizes(shape)]
             total = dreamer.total_steps(shape)
             bar = stack.enter_context(
@@ -318,12 +382,14 @@ def cmd_layers(args: argparse.Namespace) -> int:
     for alias, name in model.aliases.items():
         aliases.setdefault(name, []).append(alias)
     print(f"{'layer':<16} {'channels':>8} {'stride':>6}  module")
-    for li in model.layer_info():
+    infos = model.layer_info()
+    for li in infos:
         extra = f"  (also {', '.join(aliases[li.name])})" if li.name in aliases else ""
         stride = str(li.stride) if li.stride else "-"
         default = " *" if li.name in model.default_layers else ""
         print(f"{li.name:<16} {li.channels:>8} {stride:>6}  {li.module}{extra}{default}")
-    print("* default layer")
+    if any(li.name in model.default_layers for li in infos):  # a legend with no star misleads
+        print("* default layer")
     return 0
 
 
@@ -399,10 +465,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         **video_cli.COMMANDS,
     }
     try:
-        if getattr(args, "threads", None):
-            from inceptionism import runtime
+        if getattr(args, "threads", None) is not None:  # no recipe checks its range
+            from inceptionism import options, runtime
 
-            runtime.set_threads(args.threads)
+            runtime.set_threads(options.check("threads", args.threads))
         return commands[args.command](args)
     except KeyboardInterrupt:
         print("deepdream: interrupted", file=sys.stderr)

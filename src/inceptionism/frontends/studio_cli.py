@@ -93,7 +93,13 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from inceptionism import io
-    from inceptionism.atlas import contact_sheet, dream_atlas, parse_channels, tiles_for
+    from inceptionism.atlas import (
+        check_sheet,
+        contact_sheet,
+        dream_atlas,
+        parse_channels,
+        tiles_for,
+    )
     from inceptionism.config import make_config
     from inceptionism.errors import DreamError
     from inceptionism.session import shared_model
@@ -101,8 +107,6 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     out = io.check_output_path(args.output, args.input)
     if out.exists() and not args.overwrite:
         raise DreamError(f"{out} exists; pass --overwrite to replace it")
-    if args.columns is not None and args.columns < 1:
-        raise DreamError(f"invalid columns {args.columns}: need a whole number >= 1")
     cfg = make_config(
         args.preset,
         model=args.model,
@@ -115,6 +119,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     model = shared_model(cfg.model, args.weights)
     tiles = tiles_for(model.layer_info(), args.layer, channels)
     image = io.load_image(args.input, max_side=cfg.max_side)
+    check_sheet(len(tiles), image.rgb.shape[:2], args.columns)  # before any dream
     done = []
     with tqdm(total=len(tiles), disable=args.quiet, unit="tile", file=sys.stderr) as bar:
         for tile, rgb in dream_atlas(image.rgb, model, cfg, tiles, device=args.device):

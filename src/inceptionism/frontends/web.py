@@ -1586,13 +1586,9 @@ def serve(
         # lies in one folder, removed when the studio stops.
         os.environ["GRADIO_TEMP_DIR"] = str(studio.temp_dir)
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-        try:
-            import gradio as gr
-        except ImportError:
-            raise DreamError(
-                "the web studio needs Gradio",
-                hint="install it with: pip install 'inceptionism[ui]'",
-            ) from None
+        from inceptionism.extras import require_extra
+
+        gr = require_extra("gradio", "ui", "the web studio")
         print(f"temporary files: {studio.temp_dir} (removed on exit)", flush=True)
         warm_up(studio)
         app = build_app(studio)

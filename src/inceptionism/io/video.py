@@ -46,10 +46,9 @@ Notify = Callable[[str], None]
 
 def require_av() -> Any:
     """PyAV, or a one-line error that says how to install it."""
-    try:
-        import av
-    except ImportError:
-        raise DreamError("video needs PyAV and OpenCV: pip install 'inceptionism[video]'") from None
+    from inceptionism.extras import require_extra
+
+    av = require_extra("av", "video", "video")
     av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break the one-line rule
     return av
 
@@ -132,8 +131,9 @@ class Clip:
 
     def _shape(self, rgb: np.ndarray) -> np.ndarray:
         if self._scale is not None:
-            import cv2
+            from inceptionism.extras import require_extra
 
+            cv2 = require_extra("cv2", "video", "video")
             rgb = cv2.resize(rgb, self._scale, interpolation=cv2.INTER_AREA)
         cw, ch = self._crop
         if cw or ch:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from inceptionism.errors import DreamError
+from inceptionism.extras import require_extra
 
 #: Seconds to reach an address to join, and again for it to answer as a gRPC server.
 PROBE_TIMEOUT_S = 5.0
@@ -41,13 +42,8 @@ T = TypeVar("T")
 
 
 def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise DreamError(
-            "--ray needs Ray on this machine and every node: pip install 'inceptionism[ray]'"
-        ) from None
-    return ray
+    """Ray, an optional extra: one line naming the extra where it is missing."""
+    return require_extra("ray", "ray", "--ray (on this machine and every node)")
 
 
 def signalled(error: BaseException) -> BaseException | None:

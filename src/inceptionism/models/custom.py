@@ -4,7 +4,8 @@ From Python: ``from_module(net, Preprocess.mean_std(...))``. From the command li
 ``--model path/to/file.py:factory`` or ``--model package.module:factory``, where the factory
 returns the module, or ``(module, preprocess)``, or a ready :class:`DreamModel`. Layers are the
 module paths of ``net.named_modules()`` (``"features.10"``, ``"layer3.1.conv2"``), tapped
-through forward hooks, the forward stopped after the deepest one.
+through forward hooks, the forward stopped after the deepest one. A model that names no default
+layer gets one (:func:`pick_default_layer`), starred by ``deepdream layers`` and dreamed on.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import contextlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from torch import nn
 
 from ..errors import DreamError, quote
-from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, Preprocess
+from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, LayerInfo, Preprocess
 
 
 def is_factory_name(name: str) -> bool:
@@ -35,9 +36,10 @@ def from_module(
     default_layers: Mapping[str, float] | None = None,
 ) -> DreamModel:
     """Wrap a module; every named submodule is a layer. Preprocessing defaults to ImageNet's
-    mean/std, the convention of most published PyTorch weights."""
+    mean/std, the convention of most published PyTorch weights. Without ``default_layers`` the
+    model gets :func:`pick_default_layer`'s, so a dream needs no ``layers`` to start."""
     layers = {path: path for path, _ in net.named_modules() if path}
-    return DreamModel(
+    model = DreamModel(
         name,
         net,
         preprocess or Preprocess.mean_std(IMAGENET_MEAN, IMAGENET_STD),
@@ -45,6 +47,39 @@ def from_module(
         dict(default_layers or {}),
         description="user module",
     )
+    return with_default_layer(model)
+
+
+#: The deepest stride a default layer may have: Deep Dream's classic layers (InceptionV1's
+#: inception4c, our EfficientNets' block10) sit at a stride of 16, where shapes (eyes, fur,
+#: arches) live; deeper maps are too coarse for a photo of a few hundred pixels.
+DEFAULT_LAYER_MAX_STRIDE = 16
+
+
+def pick_default_layer(infos: Sequence[LayerInfo]) -> str | None:
+    """The layer a model that names none dreams on: the deepest feature map (last in module
+    order) at the largest stride up to :data:`DEFAULT_LAYER_MAX_STRIDE`, i.e. the last conv
+    or activation before the pooling that ends that stage; None when no layer is spatial."""
+    spatial = [li for li in infos if li.stride]
+    fine = [li for li in spatial if li.stride <= DEFAULT_LAYER_MAX_STRIDE]
+    if not fine:  # a net that reaches stride 32 at once: about two thirds of its depth
+        return spatial[(2 * len(spatial)) // 3].name if spatial else None
+    widest = max(li.stride for li in fine)
+    return [li for li in fine if li.stride == widest][-1].name
+
+
+def with_default_layer(model: DreamModel) -> DreamModel:
+    """``model`` with :func:`pick_default_layer`'s layer as its default when it names none
+    (found by one probe forward of the user's network; if that fails, the dream says so)."""
+    if model.default_layers:
+        return model
+    try:
+        picked = pick_default_layer(model.layer_info())
+    except Exception:  # the user's forward fails on a probe: the dream itself will tell
+        return model
+    if picked is not None:
+        model.default_layers = {picked: 1.0}
+    return model
 
 
 def _import_factory(spec: str):
@@ -110,7 +145,7 @@ def load_factory(spec: str, weights: str | Path | None = None) -> DreamModel:
     with _users_code(f"model factory {spec} failed"):
         made = factory()
     if isinstance(made, DreamModel):
-        model = made
+        model = with_default_layer(made)
     else:
         if isinstance(made, tuple) and len(made) != 2:
             raise DreamError(

@@ -26,11 +26,10 @@ BOUNDARY_ABSOLUTE = 0.002
 
 
 def _cv2():
-    try:
-        import cv2
-    except ImportError:
-        raise DreamError("video needs PyAV and OpenCV: pip install 'inceptionism[video]'") from None
-    return cv2
+    """OpenCV, or one line naming the extra to install."""
+    from inceptionism.extras import require_extra
+
+    return require_extra("cv2", "video", "video")
 
 
 def _dis(quality: str):

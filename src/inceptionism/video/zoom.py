@@ -45,7 +45,7 @@ def camera(
     ``zoom`` > 1 moves in; ``rotate`` in degrees per second, counter-clockwise; ``translate``
     in pixels per second, (x, y) — all rates, divided over ``fps`` frames.
     """
-    import cv2
+    cv2 = vflow._cv2()  # one line naming the [video] extra if missing
 
     w, h = size
     scale = zoom ** (1 / fps)
@@ -86,7 +86,7 @@ def zoom_frames(
     **options: Any,
 ) -> Iterator[np.ndarray]:
     """The zoom's frames as uint8 RGB arrays, one at a time (options as ``dream_zoom``)."""
-    import cv2
+    cv2 = vflow._cv2()  # one line naming the [video] extra if missing
 
     from inceptionism.io import load_image
 
