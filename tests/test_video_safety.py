@@ -227,6 +227,15 @@ def test_frame_files_are_read_only_when_plain_pngs_of_the_right_size(tmp_path):
     assert outputs.finished_frames(work, SIZE, 10) == 1
 
 
+def test_a_state_file_that_is_a_fifo_is_refused_not_read(tmp_path):
+    work = tmp_path / "out.mp4.frames"
+    work.mkdir()
+    os.mkfifo(work / "state.json")  # reading it would block forever
+    with pytest.raises(DreamError, match="not a regular file"):
+        outputs.prepare_work(work, {"version": 1}, True, print)
+    assert stat.S_ISFIFO(os.lstat(work / "state.json").st_mode)
+
+
 def test_a_state_nested_100000_deep_starts_afresh_with_a_note(tmp_path, capsys):
     src = clip(tmp_path / "in.mp4", 2)
     out = tmp_path / "out.mp4"

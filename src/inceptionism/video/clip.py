@@ -34,18 +34,11 @@ from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
 from inceptionism.options import CLI, PYTHON, Option
 from inceptionism.video import flow as vflow
-from inceptionism.video.outputs import (
-    check_output,
-    check_work,
-    finished_frames,
-    prepare_work,
-    remove_work,
-    resume_note,
-    run_inputs,
-    work_folder,
-)
+from inceptionism.video.outputs import check_output as check_output  # where callers find it
+from inceptionism.video.outputs import check_output_and_work, remove_work, start_work
 from inceptionism.video.outputs import frame_path as _frame_path
 from inceptionism.video.outputs import load_frame as _load_png
+from inceptionism.video.outputs import work_folder as work_folder
 
 DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
@@ -477,15 +470,11 @@ def dream_video(
     Resumable: an interrupted call leaves the work folder (``work_folder(output)``); the same
     call again continues where it stopped. The output appears only when complete. ``config``,
     or dream options as keywords (``octaves=3``, ``preset="seed"``), as ``inceptionism.dream``.
-    ``reads``: other files the caller read for this run (settings files): never written over.
-    """
+    ``reads``: other files the caller read for this run (settings files): never written over."""
     config = recipe(config, options)
     VIDEO_OPTION["crf"].check(crf)
     notify = notify or (lambda _m: None)
-    inputs = run_inputs(source, config, weights, reads)
-    out = check_output(output, source, overwrite, inputs)
-    work = work_folder(out)
-    check_work(work, inputs)
+    out, work = check_output_and_work(output, source, overwrite, config, weights, reads)
     kind = vio.output_kind(out)
     video = VideoSettings(
         coherence=coherence,
@@ -510,10 +499,7 @@ def dream_video(
     if on_start is not None:
         on_start(job)
     clip = job.clip
-    prepare_work(work, job.state, overwrite, notify)
-    done = finished_frames(work, (clip.width, clip.height), clip.count)
-    if done:
-        notify(resume_note(done, clip.count))
+    start_work(work, job.state, overwrite, notify, (clip.width, clip.height), clip.count)
     writer = vio.VideoWriter.for_clip(out, clip, crf, notify, overwrite)
     with writer:
         for frame in job.frames(work, cancel=cancel, progress=progress):

@@ -107,6 +107,22 @@ def _check_frame_folder(out: Path, inputs: RunInputs, overwrite: bool) -> None:
         raise files.output_exists(out)
 
 
+def check_output_and_work(
+    output: str | os.PathLike,
+    source: str | os.PathLike,
+    overwrite: bool,
+    config: Any = None,
+    weights: str | os.PathLike | None = None,
+    reads: Iterable[str | os.PathLike | None] = (),
+) -> tuple[Path, Path]:
+    """A video's output and its work folder, checked against every file the run reads."""
+    inputs = run_inputs(source, config, weights, reads)
+    out = check_output(output, source, overwrite, inputs)
+    work = work_folder(out)
+    check_work(work, inputs)
+    return out, work
+
+
 def check_work(work: Path, inputs: RunInputs) -> None:
     """The work folder is cleared when done or started over: it may not be or hold an input."""
     if work in inputs or inputs.within(work):
@@ -134,6 +150,9 @@ def prepare_work(work: Path, state: dict, overwrite: bool, notify: Notify) -> No
     """Make or reuse the work folder. Frames of other settings are refused (started over with
     ``overwrite``); frames without a readable state are dreamed afresh, with a note."""
     if work.is_dir():
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(work / STATE_FILE).st_mode):
+                raise DreamError(f"{work / STATE_FILE} is not a regular file; remove it first")
         old = read_state(work)
         if old is None and _holds_frames(work):
             notify(f"work folder {work} has no readable {STATE_FILE}: dreaming its frames afresh")
@@ -223,6 +242,21 @@ def finished_frames(work: Path, size: tuple[int, int], total: int | None) -> int
         im.close()
         done += 1
     return done
+
+
+def start_work(
+    work: Path,
+    state: dict,
+    overwrite: bool,
+    notify: Notify,
+    size: tuple[int, int],
+    total: int | None,
+) -> None:
+    """Make or reuse the work folder (``prepare_work``) and say where a resumed run picks up."""
+    prepare_work(work, state, overwrite, notify)
+    done = finished_frames(work, size, total)
+    if done:
+        notify(resume_note(done, total))
 
 
 def resume_note(done: int, total: int | None) -> str:

@@ -23,6 +23,7 @@ from inceptionism.errors import DreamError, quote
 from inceptionism.io import video as vio
 from inceptionism.video import flow as vflow
 from inceptionism.video.clip import VIDEO_OPTION, StepProgress, _dream_frame, _Sessions, recipe
+from inceptionism.video.outputs import check_output, run_inputs
 
 DEFAULT_ZOOM = 1.25  # per second: a slow drift in, new dream detail appears as it grows
 DEFAULT_FPS = 24
@@ -174,15 +175,11 @@ def dream_zoom(
 
     ``config``, or dream options as keywords (``octaves=3``), as ``inceptionism.dream``.
     ``reads``: other files the caller read for this run (settings files): never written over."""
-    from inceptionism.video.outputs import check_output, run_inputs
-
     config = recipe(config, options)
     VIDEO_OPTION["crf"].check(crf)
     check_motion(frames, fps, zoom, rotate, translate)
-    inputs = run_inputs(image, config, weights, reads)
-    out = check_output(output, image, overwrite, inputs)
+    out = check_output(output, image, overwrite, run_inputs(image, config, weights, reads))
     kind = vio.output_kind(out)
-    rate = Fraction(fps).limit_denominator(100000)
     stream = zoom_frames(
         image,
         config,
@@ -200,17 +197,32 @@ def dream_zoom(
         progress=progress,
         notify=notify,
     )
+    rate = Fraction(fps).limit_denominator(100000)
+    _write(out, stream, rate, crf, notify, overwrite, on_frame)
+    return out
+
+
+def _write(
+    out: Path,
+    stream: Iterator[np.ndarray],
+    rate: Fraction,
+    crf: int | None,
+    notify: Callable[[str], None] | None,
+    overwrite: bool,
+    on_frame: Callable[[int, np.ndarray], None] | None,
+) -> None:
+    """Encode the frames as they come: the writer opens once the first frame says the size."""
     first = next(stream)
     h, w = first.shape[:2]
-    with vio.VideoWriter(
+    writer = vio.VideoWriter(
         out, width=w, height=h, rate=rate, crf=crf, notify=notify, overwrite=overwrite
-    ) as writer:
+    )
+    with writer:
         for i, frame in enumerate(_chain(first, stream)):
             writer.write(frame, i)
             if on_frame is not None:
                 on_frame(i, frame)
         writer.close()
-    return out
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
