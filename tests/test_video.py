@@ -413,7 +413,7 @@ def test_cli_errors_are_one_line_and_leave_nothing(tmp_path, clip_ntsc, capsys):
         (["video", str(junk), "-o", str(tmp_path / "o.mp4")], "is not a video"),
         (["video", str(clip_ntsc), "-o", str(tmp_path / "o.avi")], "cannot write video"),
         (["video", str(clip_ntsc), "-o", str(clip_ntsc)], "is the input"),
-        (["video", str(clip_ntsc), "-o", str(junk)], "exists; replace it with --overwrite"),
+        (["video", str(clip_ntsc), "-o", str(junk)], "exists; pass --overwrite to replace it"),
         (["video", str(clip_ntsc), "-o", str(tmp_path / "o.mp4"), "--coherence", "2"], "0 to 1"),
         (["zoom", str(junk), "-o", str(tmp_path / "z.mp4"), "--frames", "2"], "junk.mp4"),
     ]

@@ -136,6 +136,12 @@ def _config(args: argparse.Namespace) -> Any:
     return recipe(configfile.apply(args, _given(args.argv)))
 
 
+def _reads(args: argparse.Namespace) -> list[str | None]:
+    """The files named on the command line that the run reads besides its input: never an
+    output, whatever the flags (the run adds the input, the guide and the weights itself)."""
+    return [args.config, args.config_from, args.guide, args.weights]
+
+
 def _note(text: str) -> None:
     """Something the user should know (audio dropped, a pixel cropped): one line, not an error."""
     from tqdm import tqdm
@@ -216,6 +222,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             precision=args.precision,
             weights=args.weights,
             notify=_note,
+            reads=_reads(args),
             on_start=on_start,
             on_frame=on_frame,
             progress=None if args.quiet else step,
@@ -257,6 +264,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
             precision=args.precision,
             weights=args.weights,
             notify=_note,
+            reads=_reads(args),
             on_frame=lambda _i, _f: bars.frame(),
             progress=None if args.quiet else bars.step,
         )

@@ -13,10 +13,10 @@ import contextlib
 import os
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import DreamError
+from ..errors import DreamError, quote
 
 #: The longest file name (in bytes) most file systems allow; used where the folder cannot say.
 NAME_MAX = 255
@@ -54,6 +54,11 @@ class RunInputs:
         except (OSError, ValueError):
             return False
         return (st.st_dev, st.st_ino) in self._ids
+
+    def within(self, folder: str | os.PathLike) -> bool:
+        """Whether an input is ``folder`` or lies inside it (a folder the run may clear)."""
+        top = _resolved(folder)
+        return any(p == top or p.startswith(top.rstrip(os.sep) + os.sep) for p in self._paths)
 
 
 def _resolved(path: str | os.PathLike) -> str:
@@ -154,3 +159,94 @@ def remove_stale_temps(
                     os.unlink(entry.path)
                     removed += 1
     return removed
+
+
+def remove_stale_temp_folders(
+    folder: Path,
+    prefix: str,
+    suffix: str,
+    is_ours: Callable[[str], bool],
+    max_age: float = STALE_TEMP_AGE_S,
+) -> int:
+    """Remove ``prefix*suffix`` folders in ``folder`` older than ``max_age`` seconds that hold
+    only files ``is_ours`` names (a killed run's half-written frame folder). Returns how many."""
+    cutoff = time.time() - max_age
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(suffix)):
+                continue
+            if len(name) != len(prefix) + _RANDOM_CHARS + len(suffix):
+                continue
+            with contextlib.suppress(OSError, DreamError):
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode) and st.st_mtime < cutoff:
+                    clear_folder(Path(entry.path), is_ours, "temporary folder")
+                    os.rmdir(entry.path)
+                    removed += 1
+    return removed
+
+
+def clear_folder(folder: Path, is_ours: Callable[[str], bool], what: str = "folder") -> int:
+    """Remove the files of ``folder`` that a run of ours wrote (regular files ``is_ours``
+    names), leaving the folder. A folder that holds anything else is refused as a whole, before
+    one file goes: only what the run itself wrote may be replaced. Returns how many went."""
+    names = own_files(folder, is_ours, what)
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(folder / name)
+    return len(names)
+
+
+def own_files(folder: Path, is_ours: Callable[[str], bool], what: str = "folder") -> list[str]:
+    """The names in ``folder`` (regular files that ``is_ours`` accepts); DreamError naming the
+    first other entry (a user's file, a subfolder, a symlink) if there is one."""
+    names: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not (is_ours(entry.name) and entry.is_file(follow_symlinks=False)):
+                    raise DreamError(
+                        f"{what} {folder} holds {quote(entry.name)}, which this run did not write; "
+                        "choose another output"
+                    )
+                names.append(entry.name)
+    except OSError as exc:
+        raise DreamError(f"cannot read {what} {folder}: {exc.strerror or exc}") from None
+    return sorted(names)
+
+
+def publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Give a finished temporary file its name: a rename, or, where an existing file must not
+    be replaced, a hard link (it fails if the name exists, atomically; the caller removes
+    ``tmp``). Never over a folder, FIFO or device, whatever ``overwrite`` says."""
+    if not overwrite:
+        try:
+            os.link(tmp, out)
+            os.unlink(tmp)
+            return
+        except FileExistsError:
+            raise output_exists(out) from None
+        except OSError:  # no hard links here (FAT, some network shares): check, then rename
+            if os.path.lexists(out):
+                raise output_exists(out) from None
+    check_replaceable(out, None, overwrite=True)
+    os.replace(tmp, out)
+
+
+def publish_folder(tmp: Path, out: Path, is_ours: Callable[[str], bool], overwrite: bool) -> None:
+    """Put a finished temporary folder in place of ``out``: only a folder of files a run of ours
+    wrote (names ``is_ours`` accepts) is replaced, and only with ``overwrite`` unless empty;
+    never a folder holding anything else, a symlink, or a file."""
+    if os.path.islink(out) or (os.path.lexists(out) and not out.is_dir()):
+        raise DreamError(f"output {out} exists and is not a folder; choose another output")
+    if out.is_dir():
+        if own_files(out, is_ours, "output folder") and not overwrite:
+            raise output_exists(out)
+        clear_folder(out, is_ours, "output folder")
+        try:
+            os.rmdir(out)
+        except OSError:  # a file appeared meanwhile: it stays, and so does the folder
+            raise DreamError(f"output folder {out} is not empty; choose another output") from None
+    os.replace(tmp, out)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from inceptionism.errors import DreamError
+from inceptionism.io import files
 
 INPUT_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -40,6 +41,8 @@ _AUDIO_COPY = {
     "webm": {"opus", "vorbis"},
 }
 _AUDIO_ENCODER = {"mp4": "aac", "webm": "libopus"}
+#: The frames a folder output holds: the only files ``--overwrite`` may replace there.
+OUTPUT_FRAME = re.compile(r"frame_\d{6,}\.png")
 _STILL_FORMATS = re.compile(r"^(image2|.*_pipe)$")
 Notify = Callable[[str], None]
 
@@ -444,7 +447,12 @@ class VideoWriter:
 
     @classmethod
     def for_clip(
-        cls, path: str | os.PathLike, clip: Clip, crf: int | None, notify: Notify | None
+        cls,
+        path: str | os.PathLike,
+        clip: Clip,
+        crf: int | None,
+        notify: Notify | None,
+        overwrite: bool = True,
     ) -> VideoWriter:
         """A writer for the dream of ``clip``: its size, rate, timing, rotation and sound."""
         return cls(
@@ -459,6 +467,7 @@ class VideoWriter:
             start=clip.start,
             end=clip.end,
             notify=notify,
+            overwrite=overwrite,
         )
 
     def __init__(
@@ -475,8 +484,10 @@ class VideoWriter:
         start: float = 0.0,
         end: float = float("inf"),
         notify: Notify | None = None,
+        overwrite: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.overwrite = overwrite
         self.kind = output_kind(self.path)
         self.width, self.height = width, height
         self.rate = Fraction(rate)
@@ -492,14 +503,13 @@ class VideoWriter:
         parent = self.path.parent
         if not parent.is_dir():
             raise DreamError(f"output folder {parent} does not exist")
+        prefix, suffix = self._sweep()
         if self.kind == "folder":
-            self._tmp = Path(
-                tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            )
+            self._tmp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=suffix))
             if audio_from is not None:
                 self.notify("a folder of frames cannot hold sound: the audio is dropped")
             return
-        fd, name = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=parent, prefix=prefix, suffix=suffix)
         os.close(fd)
         self._tmp = Path(name)
         try:
@@ -507,6 +517,14 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+
+    def _sweep(self) -> tuple[str, str]:
+        """The temporary name's prefix and suffix, after removing what a killed run left."""
+        parent, suffix = self.path.parent, files.OUTPUT_TEMP_SUFFIX
+        prefix = files.temp_prefix(self.path.name, suffix, parent)
+        files.remove_stale_temps(parent, prefix, suffix)
+        files.remove_stale_temp_folders(parent, prefix, suffix, OUTPUT_FRAME.fullmatch)
+        return prefix, suffix
 
     def _open(self, crf: int | None, audio_from: Path | None, start: float, end: float) -> None:
         av = require_av()
@@ -598,9 +616,9 @@ class VideoWriter:
             raise DreamError("no frames to write")
         try:
             if self.kind == "folder":
-                if self.path.exists():
-                    shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-                os.replace(self._tmp, self.path)
+                with contextlib.suppress(OSError):
+                    os.chmod(self._tmp, 0o777 & ~_umask())  # not mkdtemp's 0700
+                files.publish_folder(self._tmp, self.path, OUTPUT_FRAME.fullmatch, self.overwrite)
             else:
                 self._mux(self._vs.encode(None))
                 if self._audio is not None:
@@ -608,7 +626,7 @@ class VideoWriter:
                 self._out.close()
                 with contextlib.suppress(OSError):
                     os.chmod(self._tmp, 0o666 & ~_umask())
-                os.replace(self._tmp, self.path)
+                files.publish(self._tmp, self.path, self.overwrite)
         except BaseException:
             self.abort()
             raise

@@ -282,7 +282,9 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None
     if args.keep_frames:
         raise DreamError("--keep-frames: a --ray run keeps no work folder")
     kind = vio.output_kind(args.output)
-    out = check_output(args.output, args.input, args.overwrite)
+    from inceptionism.frontends.cli import run_inputs
+
+    out = check_output(args.output, args.input, args.overwrite, run_inputs(args))
     video = VideoSettings.from_values(vars(args))
     video.check()
     Seams.choose(args.chunk_frames, args.warm_up_frames, args.crossfade_frames, None, 1)  # flags

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -35,10 +34,14 @@ from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
 from inceptionism.options import CLI, PYTHON, Option
 from inceptionism.video import flow as vflow
+from inceptionism.video.outputs import check_output as check_output  # where callers find it
+from inceptionism.video.outputs import check_output_and_work, remove_work, start_work
+from inceptionism.video.outputs import frame_path as _frame_path
+from inceptionism.video.outputs import load_frame as _load_png
+from inceptionism.video.outputs import work_folder as work_folder
 
 DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
-STATE_FILE = "state.json"
 STATE_VERSION = 1
 MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchmarks/video.py
 
@@ -72,7 +75,8 @@ VIDEO_OPTIONS: tuple[Option, ...] = (
     Option(
         "fps_out", "float", None,
         "frame rate of the output (frames dropped or repeated; default: the input's)", "video",
-        False, minimum=0, above=True, optional=True, metavar="F", label="output frame rate",
+        False, minimum=0.01, maximum=1000, optional=True, metavar="F",
+        label="output frame rate",
         where=_VIDEO_WHERE,
     ),
     Option(
@@ -229,16 +233,6 @@ def _dream_frame(
 # the work folder
 
 
-def work_folder(output: str | os.PathLike) -> Path:
-    """Where the frames of ``output`` are kept until it is complete: beside it."""
-    out = Path(output)
-    return out.with_name(out.name + ".frames")
-
-
-def _frame_path(work: Path, index: int) -> Path:
-    return work / f"{index + 1:06d}.png"
-
-
 def _save_png_atomic(path: Path, rgb: np.ndarray) -> None:
     from PIL import Image
 
@@ -253,47 +247,6 @@ def _save_png_atomic(path: Path, rgb: np.ndarray) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _load_png(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    """A finished frame, or None if it is missing or damaged (then it is dreamed again)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            rgb = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError, SyntaxError):
-        return None
-    return rgb if rgb.shape == shape else None
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
-def _prepare_work(work: Path, state: dict, overwrite: bool) -> None:
-    """Make or reuse the work folder; a folder made with other settings is an error."""
-    if work.exists() and not work.is_dir():
-        raise DreamError(f"{work} is in the way of the work folder (a file, not a folder)")
-    if work.is_dir():
-        try:
-            old = json.loads((work / STATE_FILE).read_text())
-        except (OSError, ValueError):
-            old = None
-        if old != state:
-            if not overwrite:
-                what = "another input" if old and old.get("input") != state["input"] else None
-                raise DreamError(
-                    f"work folder {work} holds frames of {what or 'other settings'}",
-                    hint="start over with {overwrite}",
-                )
-            shutil.rmtree(work)
-    work.mkdir(exist_ok=True)
-    if not (work / STATE_FILE).exists():
-        _write_json_atomic(work / STATE_FILE, state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,22 +439,6 @@ class ClipDreamer:
 # the whole job: input -> output file
 
 
-def check_output(output: str | os.PathLike, source: str | os.PathLike, overwrite: bool) -> Path:
-    out = Path(output)
-    kind = vio.output_kind(out)
-    src = Path(source)
-    with contextlib.suppress(OSError):
-        if out.exists() and src.exists() and os.path.samefile(out, src):
-            raise DreamError(f"output {out} is the input; choose another output path")
-    if out.exists() and not overwrite and (kind != "folder" or any(out.iterdir())):
-        raise DreamError(f"output {out} exists", hint="replace it with {overwrite}")
-    if not out.parent.is_dir():
-        raise DreamError(f"output folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise DreamError(f"cannot write to folder {out.parent}: permission denied")
-    return out
-
-
 def dream_video(
     source: str | os.PathLike,
     output: str | os.PathLike,
@@ -525,6 +462,7 @@ def dream_video(
     progress: StepProgress | None = None,
     cancel: threading.Event | None = None,
     mode: str = "ours",
+    reads: Iterable[str | os.PathLike | None] = (),
     **options: Any,
 ) -> Path:
     """Dream a clip into ``output`` (.mp4, .webm, .gif, .webp or a folder); returns its path.
@@ -532,11 +470,11 @@ def dream_video(
     Resumable: an interrupted call leaves the work folder (``work_folder(output)``); the same
     call again continues where it stopped. The output appears only when complete. ``config``,
     or dream options as keywords (``octaves=3``, ``preset="seed"``), as ``inceptionism.dream``.
-    """
+    ``reads``: other files the caller read for this run (settings files): never written over."""
     config = recipe(config, options)
     VIDEO_OPTION["crf"].check(crf)
     notify = notify or (lambda _m: None)
-    out = check_output(output, source, overwrite)
+    out, work = check_output_and_work(output, source, overwrite, config, weights, reads)
     kind = vio.output_kind(out)
     video = VideoSettings(
         coherence=coherence,
@@ -561,9 +499,8 @@ def dream_video(
     if on_start is not None:
         on_start(job)
     clip = job.clip
-    work = work_folder(out)
-    _prepare_work(work, job.state, overwrite)
-    writer = vio.VideoWriter.for_clip(out, clip, crf, notify)
+    start_work(work, job.state, overwrite, notify, (clip.width, clip.height), clip.count)
+    writer = vio.VideoWriter.for_clip(out, clip, crf, notify, overwrite)
     with writer:
         for frame in job.frames(work, cancel=cancel, progress=progress):
             writer.write(frame.rgb, frame.pts)
@@ -573,7 +510,7 @@ def dream_video(
             raise DreamError(f"{source} has no frames in the chosen time range")
         writer.close()
     if not keep_frames:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_work(work)
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,21 @@ from typing import Any
 import numpy as np
 
 from inceptionism.config import DreamConfig
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, quote
 from inceptionism.io import video as vio
 from inceptionism.video import flow as vflow
 from inceptionism.video.clip import VIDEO_OPTION, StepProgress, _dream_frame, _Sessions, recipe
+from inceptionism.video.outputs import check_output, run_inputs
 
 DEFAULT_ZOOM = 1.25  # per second: a slow drift in, new dream detail appears as it grows
 DEFAULT_FPS = 24
+#: The ranges of the camera's flags: beyond them a zoom is no longer a video (a frame an hour,
+#: a move that leaves the picture in one frame) and the encoders' rational rates overflow.
+FPS_RANGE = (0.01, 1000.0)
+FRAMES_MAX = 1_000_000
+ZOOM_RANGE = (0.01, 100.0)
+ROTATE_MAX = 36000.0  # degrees per second
+TRANSLATE_MAX = 1e6  # pixels per second
 
 
 def default_zoom_iterations(config: DreamConfig) -> int:
@@ -55,15 +63,36 @@ def camera(
     return m
 
 
-def check_motion(frames: int, fps: float, zoom: float, rotate: float) -> None:
-    if not isinstance(frames, int) or frames < 1:
-        raise DreamError(f"frames {frames!r}: need a whole number >= 1")
-    if not math.isfinite(fps) or fps <= 0:
-        raise DreamError(f"fps {fps!r}: need a rate > 0")
-    if not math.isfinite(zoom) or zoom <= 0:
-        raise DreamError(f"zoom {zoom!r}: need a factor per second > 0 (1: no zoom)")
-    if not math.isfinite(rotate):
-        raise DreamError(f"rotate {rotate!r}: need a number of degrees per second")
+def check_motion(
+    frames: int,
+    fps: float,
+    zoom: float,
+    rotate: float,
+    translate: tuple[float, float] = (0.0, 0.0),
+) -> None:
+    """The camera's numbers, each in its range (one-line errors, before anything runs)."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= FRAMES_MAX:
+        raise DreamError(f"frames {quote(frames)}: need a whole number from 1 to {FRAMES_MAX}")
+    if not _within(fps, *FPS_RANGE):
+        raise DreamError(f"fps {quote(fps)}: need a rate from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}")
+    if not _within(zoom, *ZOOM_RANGE):
+        raise DreamError(
+            f"zoom {quote(zoom)}: need a factor per second from {ZOOM_RANGE[0]:g} to "
+            f"{ZOOM_RANGE[1]:g} (1: no zoom)"
+        )
+    if not _within(rotate, -ROTATE_MAX, ROTATE_MAX):
+        raise DreamError(f"rotate {quote(rotate)}: need degrees per second within ±{ROTATE_MAX:g}")
+    if len(translate) != 2 or not all(_within(t, -TRANSLATE_MAX, TRANSLATE_MAX) for t in translate):
+        raise DreamError(
+            f"translate {quote(translate)}: need X,Y pixels per second within ±{TRANSLATE_MAX:g}"
+        )
+
+
+def _within(value: object, low: float, high: float) -> bool:
+    """A real number (not a bool) in [low, high]; NaN and infinities are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and low <= value <= high
 
 
 def zoom_frames(
@@ -91,7 +120,7 @@ def zoom_frames(
     from inceptionism.io import load_image
 
     config = recipe(config, options)
-    check_motion(frames, fps, zoom, rotate)
+    check_motion(frames, fps, zoom, rotate, translate)
     vflow._cv2()
     rgb = load_image(image, max_side=config.max_side).rgb
     h, w = rgb.shape[:2]
@@ -139,18 +168,18 @@ def dream_zoom(
     on_frame: Callable[[int, np.ndarray], None] | None = None,
     progress: StepProgress | None = None,
     cancel: threading.Event | None = None,
+    reads: Iterable[str | os.PathLike | None] = (),
     **options: Any,
 ) -> Path:
     """Write an endless zoom into ``output`` (.mp4, .webm, .gif, .webp or a folder).
 
-    ``config``, or dream options as keywords (``octaves=3``), as ``inceptionism.dream``."""
-    from inceptionism.video.clip import check_output
-
+    ``config``, or dream options as keywords (``octaves=3``), as ``inceptionism.dream``.
+    ``reads``: other files the caller read for this run (settings files): never written over."""
     config = recipe(config, options)
     VIDEO_OPTION["crf"].check(crf)
-    out = check_output(output, image, overwrite)
+    check_motion(frames, fps, zoom, rotate, translate)
+    out = check_output(output, image, overwrite, run_inputs(image, config, weights, reads))
     kind = vio.output_kind(out)
-    rate = Fraction(fps).limit_denominator(100000)
     stream = zoom_frames(
         image,
         config,
@@ -168,15 +197,32 @@ def dream_zoom(
         progress=progress,
         notify=notify,
     )
+    rate = Fraction(fps).limit_denominator(100000)
+    _write(out, stream, rate, crf, notify, overwrite, on_frame)
+    return out
+
+
+def _write(
+    out: Path,
+    stream: Iterator[np.ndarray],
+    rate: Fraction,
+    crf: int | None,
+    notify: Callable[[str], None] | None,
+    overwrite: bool,
+    on_frame: Callable[[int, np.ndarray], None] | None,
+) -> None:
+    """Encode the frames as they come: the writer opens once the first frame says the size."""
     first = next(stream)
     h, w = first.shape[:2]
-    with vio.VideoWriter(out, width=w, height=h, rate=rate, crf=crf, notify=notify) as writer:
+    writer = vio.VideoWriter(
+        out, width=w, height=h, rate=rate, crf=crf, notify=notify, overwrite=overwrite
+    )
+    with writer:
         for i, frame in enumerate(_chain(first, stream)):
             writer.write(frame, i)
             if on_frame is not None:
                 on_frame(i, frame)
         writer.close()
-    return out
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
