@@ -106,8 +106,9 @@ def open_decode_close(path, cycles, done):
         except DreamError:
             pass
         done.append(1)
+        faulthandler.dump_traceback_later(30, exit=True)  # 30 s without a cycle done: a hang
 
-faulthandler.dump_traceback_later(50, exit=True)  # a hang: every thread's stack, then exit 1
+faulthandler.dump_traceback_later(30, exit=True)  # a hang: every thread's stack, then exit 1
 done, cycles = [], int(sys.argv[1])
 pool = [threading.Thread(target=open_decode_close, args=(p, cycles, done)) for p in sys.argv[2:]]
 for t in pool:
