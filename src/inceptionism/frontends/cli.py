@@ -7,7 +7,9 @@ failed or interrupted dream never leaves a partial file behind.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import faulthandler
 import math
 import os
 import signal
@@ -366,8 +368,6 @@ _watchdog_file: list = []  # the file faulthandler's timer writes to must stay o
 def _raise_terminated(_signum: int, _frame: object) -> None:
     """The first SIGTERM cleans up and exits 143; a second one ends the process at once (the
     default action, which needs no Python), and so does the grace time running out."""
-    import faulthandler
-
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if not _watchdog_file:
         _watchdog_file.append(open(os.devnull, "w"))  # noqa: SIM115
@@ -396,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("deepdream: terminated", file=sys.stderr)
             if argv is None:  # the process's own command (not a caller's): it ends now
                 _exit_now(EXIT_TERMINATED)
+            faulthandler.cancel_dump_traceback_later()  # a caller's process lives on
             return EXIT_TERMINATED
 
 
@@ -403,8 +404,6 @@ def _exit_now(code: int) -> None:
     """Exit hooks, flushed output, then the end, without the interpreter's tear-down: after
     a video or zoom it freed the model's objects one by one for 2 s of a busy machine, and a
     SIGTERM must end a run in moments. Every output was cleaned up where it was written."""
-    import atexit
-
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
