@@ -7,7 +7,9 @@ failed or interrupted dream never leaves a partial file behind.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import faulthandler
 import math
 import os
 import signal
@@ -423,9 +425,19 @@ class Terminated(BaseException):
 
 
 EXIT_TERMINATED = 128 + signal.SIGTERM
+#: Seconds a terminated command has to clean up and exit; past them the process ends at once
+#: (exit status 1), whatever it is waiting for: a hang in C code runs no Python at all.
+TERMINATE_GRACE_S = 10.0
+_watchdog_file: list = []  # the file faulthandler's timer writes to must stay open
 
 
 def _raise_terminated(_signum: int, _frame: object) -> None:
+    """The first SIGTERM cleans up and exits 143; a second one ends the process at once (the
+    default action, which needs no Python), and so does the grace time running out."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _watchdog_file:
+        _watchdog_file.append(open(os.devnull, "w"))  # noqa: SIM115
+    faulthandler.dump_traceback_later(TERMINATE_GRACE_S, exit=True, file=_watchdog_file[0])
     raise Terminated
 
 
@@ -448,7 +460,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _main(argv)
         except Terminated:
             print("deepdream: terminated", file=sys.stderr)
+            if argv is None:  # the process's own command (not a caller's): it ends now
+                _exit_now(EXIT_TERMINATED)
+            faulthandler.cancel_dump_traceback_later()  # a caller's process lives on
             return EXIT_TERMINATED
+
+
+def _exit_now(code: int) -> None:
+    """Exit hooks, flushed output, then the end, without the interpreter's tear-down: after
+    a video or zoom it freed the model's objects one by one for 2 s of a busy machine, and a
+    SIGTERM must end a run in moments. Every output was cleaned up where it was written."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from inceptionism.errors import DreamError
-from inceptionism.io import files
+from inceptionism.extras import require_extra
+from inceptionism.io import files, video_checks
 
 INPUT_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -49,10 +50,12 @@ Notify = Callable[[str], None]
 
 def require_av() -> Any:
     """PyAV, or a one-line error that says how to install it."""
-    from inceptionism.extras import require_extra
-
     av = require_extra("av", "video", "video")
-    av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break the one-line rule
+    # No log callback at all: PyAV's own one takes the GIL from FFmpeg's decoder threads, and
+    # one that logs while the main thread, GIL held, waits for it to end (avcodec_free_context
+    # closing a clip) deadlocks the process for good, SIGTERM included. ``None`` puts PyAV's
+    # no-op callback back (PANIC did not: ERROR lines still went through Python).
+    av.logging.set_level(None)
     return av
 
 
@@ -148,6 +151,7 @@ class Clip:
         with _open_container(self.source) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            stream.codec_context.options = video_checks.decoder_options()
             tb = self.time_base
             if self.start > 0:
                 with contextlib.suppress(av.error.FFmpegError):
@@ -219,7 +223,9 @@ def _resample(
 def _open_container(path: Path) -> Iterator[Any]:
     av = require_av()
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(
+            str(path), metadata_errors="ignore", options=video_checks.decoder_options()
+        )
     except av.error.FFmpegError as e:
         raise DreamError(f"{path} is not a video that can be read ({_av_reason(e)})") from None
     try:
@@ -312,46 +318,21 @@ def _open_folder(path: Path, start: float, end: float, fps_out: Fraction | None)
     return clip
 
 
-_EBML_HEADER, _SEGMENT = 0x1A45DFA3, 0x18538067
+matroska_missing_bytes = video_checks.matroska_missing_bytes  # its old home
 
 
-def _vint(data: bytes, at: int, marker: bool) -> tuple[int, int]:
-    """An EBML variable-length integer at ``at``: (value, length); ``marker`` keeps the length
-    bits (element IDs keep them, sizes do not). Value -1: "unknown size" (all ones)."""
-    first = data[at]
-    length = 9 - first.bit_length()
-    if not 1 <= length <= 8 or at + length > len(data):
-        raise ValueError("not EBML")
-    value = int.from_bytes(data[at : at + length], "big")
-    if marker:
-        return value, length
-    value &= (1 << (7 * length)) - 1
-    return (-1 if value == (1 << (7 * length)) - 1 else value), length
-
-
-def matroska_missing_bytes(path: Path) -> int:
-    """How many bytes a Matroska/WebM file lacks of the size its Segment declares (0: whole,
-    or a size it cannot tell, as a live recording's "unknown" one). FFmpeg decodes a file cut
-    short (a partial download) up to the cut without an error; the size in its header, which
-    the muxer writes once the file is complete, tells."""
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    try:
-        at = 0
-        ident, n = _vint(head, at, True)
-        if ident != _EBML_HEADER:
-            return 0
-        size, m = _vint(head, at + n, False)
-        at += n + m + size
-        ident, n = _vint(head, at, True)
-        if ident != _SEGMENT:
-            return 0
-        size, m = _vint(head, at + n, False)
-    except (ValueError, IndexError):
-        return 0
-    if size < 0:
-        return 0
-    return max(0, at + n + m + size - path.stat().st_size)
+def _checked_timing(path: Path, vs: Any, fps_out: Fraction | None) -> tuple[Fraction, Fraction]:
+    """The stream's time base and frame rate, once its rate and declared frame size (the
+    decoder is told to hold to that cap too) are known to be sane."""
+    if vs.time_base is None:
+        raise DreamError(f"{path} has a video stream without timestamps")
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+    rate = Fraction(rate) if rate else Fraction(25)
+    if fps_out is None:
+        video_checks.check_rate(path, rate)
+    video_checks.check_declared_size(path, vs.codec_context.width, vs.codec_context.height)
+    vs.codec_context.options = video_checks.decoder_options()
+    return Fraction(vs.time_base), rate
 
 
 def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None) -> Clip:
@@ -366,14 +347,9 @@ def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None)
             raise DreamError(f"{path} is a still image, not a video (try deepdream dream or zoom)")
         if not c.streams.video:
             raise DreamError(f"{path} has no video stream")
-        if "matroska" in (c.format.name or "") and (cut := matroska_missing_bytes(path)):
-            raise DreamError(f"{path} is truncated: it ends {cut} bytes before its declared end")
+        video_checks.check_whole(path, c.format.name or "")
         vs = c.streams.video[0]
-        if vs.time_base is None:
-            raise DreamError(f"{path} has a video stream without timestamps")
-        tb = Fraction(vs.time_base)
-        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-        rate = Fraction(rate) if rate else Fraction(25)
+        tb, rate = _checked_timing(path, vs, fps_out)
         try:
             first = next(c.decode(vs), None)
         except av.error.FFmpegError as e:
@@ -624,6 +600,7 @@ class VideoWriter:
                 if self._audio is not None:
                     self._audio.finish()
                 self._out.close()
+                self._check_decodes()
                 with contextlib.suppress(OSError):
                     os.chmod(self._tmp, 0o666 & ~_umask())
                 files.publish(self._tmp, self.path, self.overwrite)
@@ -632,6 +609,19 @@ class VideoWriter:
             raise
         self._done = True
         return self.path
+
+    def _check_decodes(self) -> None:
+        """A muxer can write a file no player decodes (reordered frames that all got one
+        decode timestamp): better no output than one that looks done and is not. FFmpeg
+        reads no animated WebP, so that one goes unchecked."""
+        if self.kind == "webp":
+            return
+        decoded = video_checks.decodable_frames(require_av(), self._tmp)
+        if decoded < self.count:
+            raise DreamError(
+                f"{self.path}: only {decoded} of the {self.count} frames written would decode; "
+                "nothing was written"
+            )
 
     def abort(self) -> None:
         """Drop the temporary file: nothing partial is ever left at ``path``."""
