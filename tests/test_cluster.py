@@ -22,6 +22,7 @@ from inceptionism.jobs import cluster
 from inceptionism.jobs.filejob import made_with
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
 
 FLAGS = ["--octaves", "2", "--iterations", "1", "--max-side", "96", "-q"]
 RECIPE = make_config("default", octaves=2, iterations=1, max_side=96)
