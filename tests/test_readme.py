@@ -99,6 +99,12 @@ def make_sandbox(box: Path) -> dict[str, str]:
     return env
 
 
+def checkout_files(box: Path) -> dict[Path, int]:
+    """The sandbox's checkout files (not the user's working files) and their times."""
+    files = (p for d in ("docs", "src", "benchmarks") for p in (box / d).rglob("*"))
+    return {p: p.stat().st_mtime_ns for p in files if "__pycache__" not in p.parts}
+
+
 def run_block(box: Path, env: dict[str, str], lang: str, code: str) -> str | None:
     """Run one block in ``box``; the failure's stderr, or None when it passed or is not code."""
     if lang == "toml":
@@ -123,10 +129,15 @@ def test_the_pages_have_blocks_of_each_kind():
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
 def test_every_block_of_the_page_runs_as_pasted(page: Path, tmp_path: Path):
+    """Each block runs, and the commands write only into the current folder (issue 23)."""
     env = make_sandbox(tmp_path)
+    checkout = checkout_files(tmp_path)
     for line, lang, code in blocks(page.read_text()):
         error = run_block(tmp_path, env, lang, code)
         assert error is None, f"{page_id(page)} line {line} ({lang}) failed:\n{code}\n{error}"
+    assert checkout_files(tmp_path) == checkout, (
+        f"{page_id(page)} wrote into docs/, src/ or benchmarks/"
+    )
 
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|<img [^>]*src=\"([^\"]+)\"")
