@@ -1,4 +1,4 @@
-"""Remake every picture in docs/ from the command the README shows for it.
+"""Remake the dreamed pictures in docs/ from the commands their pages show for them.
 
     PYTHONPATH=src python docs/make_pictures.py            # all of them
     PYTHONPATH=src python docs/make_pictures.py steer_clip # some
@@ -6,7 +6,7 @@
 Each picture is the output of real ``deepdream dream`` commands (run as ``python -m
 inceptionism`` in a fresh process, from the repository root, outputs in a temporary folder),
 put side by side or cropped as its caption says, and saved as JPEG. So a change that gives the
-README's commands other pixels is one run of this script away from honest pictures again.
+documented commands other pixels is one run of this script away from honest pictures again.
 ``docs/coffee.jpg`` is a photo (CC0), not made here.
 """
 

@@ -22,6 +22,7 @@ from inceptionism.jobs import cluster
 from inceptionism.jobs.filejob import made_with
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
 
 pytestmark = pytest.mark.ray
 

@@ -13,6 +13,8 @@ from inceptionism.errors import DreamError
 from inceptionism.models import weights as W
 from inceptionism.options import cli_spelling
 
+pytestmark = pytest.mark.network  # a real HTTP server on 127.0.0.1
+
 
 @pytest.fixture
 def payload(tmp_path: Path) -> tuple[Path, str]:

@@ -32,6 +32,8 @@ from webapp import SAMPLE, StudioServer, deepdream, noise_png, picture  # noqa: 
 from inceptionism.errors import DreamError  # noqa: E402
 from inceptionism.io import read_metadata, save_image  # noqa: E402
 
+pytestmark = pytest.mark.network  # the studio's real server on 127.0.0.1
+
 LIMIT_MB = 1
 
 

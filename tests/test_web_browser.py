@@ -24,6 +24,7 @@ from PIL import Image
 from webapp import ROOT, StudioServer, picture
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = [pytest.mark.browser, pytest.mark.network]
 
 CHROMIUM = (
     os.environ.get("DEEPDREAM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
