@@ -49,6 +49,7 @@ class AtlasTab:
         self.image_form = image_form
 
     def draw(self) -> None:
+        """The tab: its picture, what to make an atlas of, its tiles and sheet."""
         import gradio as gr
 
         with gr.Tab("Layer atlas"):
@@ -75,6 +76,7 @@ class AtlasTab:
             self.sheet = gr.File(label="Contact sheet (PNG)", interactive=False, elem_id="sheet")
 
     def _draw_choices(self) -> None:
+        """The layer (or every layer), its channels and the tile size."""
         import gradio as gr
 
         from inceptionism.atlas import ATLAS_SIDE
@@ -108,6 +110,7 @@ class AtlasTab:
         return gr.update(choices=layer_choices(model, EVERY_LAYER), value="")
 
     def wire_sample(self) -> None:
+        """The sample button puts the bundled picture back."""
         self.sample_btn.click(lambda: str(SAMPLE), None, self.picture, queue=False, api_name=False)
 
     def wire(self) -> Any:

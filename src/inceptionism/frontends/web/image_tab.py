@@ -34,6 +34,7 @@ class ImageTab:
         self.form = SettingsForm(studio)
 
     def draw(self, options: Sequence[Any]) -> None:
+        """The tab: the picture and form on the left, the dream and its recipe on the right."""
         import gradio as gr
 
         with gr.Tab("Image"), gr.Row():
@@ -43,6 +44,7 @@ class ImageTab:
                 self._draw_results()
 
     def _draw_inputs(self, options: Sequence[Any]) -> None:
+        """The picture, the generated form and the settings-loading field."""
         import gradio as gr
 
         self.picture = picture_input(
@@ -61,6 +63,7 @@ class ImageTab:
         )
 
     def _draw_results(self) -> None:
+        """Dream and Stop, the progress, the dream, its PNG and command, the session's dreams."""
         import gradio as gr
 
         self.dream_btn, self.stop_btn, self.status = run_controls()
@@ -93,9 +96,11 @@ class ImageTab:
         self.form.wire(extra)
 
     def wire_sample(self) -> None:
+        """The sample button puts the bundled picture back."""
         self.sample_btn.click(lambda: str(SAMPLE), None, self.picture, queue=False, api_name=False)
 
     def wire_settings(self) -> None:
+        """An uploaded dream's settings fill the form (untrusted)."""
         wire_settings_loading(self.studio, self.form, self.settings_file)
 
     def wire_dream(self) -> Any:
@@ -158,6 +163,7 @@ class ImageTab:
         guide: Upload | None,
         past: list,
     ) -> Iterator[dict]:
+        """The dream on the device: its previews, then the PNG, the command and the history."""
         from inceptionism.session import Dreamer
 
         dreamer = Dreamer(cfg.model, cfg, device=self.studio.device, **run)

@@ -50,6 +50,7 @@ class VideoTab:
         self.video_fields: dict[str, Any] = {}
 
     def draw(self, options: Sequence[Any]) -> None:
+        """The tab: the clip and its fields on the left, the dream and its recipe on the right."""
         import gradio as gr
 
         with gr.Tab("Video"), gr.Row():
@@ -59,6 +60,7 @@ class VideoTab:
                 self._draw_results()
 
     def _draw_inputs(self, options: Sequence[Any]) -> None:
+        """The clip (a file field), its preview, the video fields and the generated form."""
         import gradio as gr
 
         # a file field: a video field would play a bad file at once, and the browser
@@ -82,6 +84,7 @@ class VideoTab:
         self.form.draw(options)
 
     def _draw_results(self) -> None:
+        """Dream and Stop, the progress, the last frame, the clip, its MP4 and command."""
         import gradio as gr
 
         gr.Markdown(INTRO)
