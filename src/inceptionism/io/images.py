@@ -26,15 +26,14 @@ from inceptionism.errors import DreamError
 
 from . import files
 from .failures import DECODE_ERRORS, reason
-from .metadata import METADATA_KEY, find_metadata, metadata_json, standard_json
+from .metadata import METADATA_KEY, find_metadata, standard_json
 from .outputs import (
-    NO_ALPHA,
     SUPPORTED_OUTPUT,
     check_output_folder,
     check_output_path,
     default_output_path,
+    encodable,
     output_format,
-    save_options,
 )
 from .pixels import fit, from_array, from_pil, scaled_size, to_pil
 
@@ -115,6 +114,10 @@ def load_image(
             "pass a file path, a PIL image or a numpy array"
         )
     rgb, alpha = fit(rgb, alpha, max_side)
+    return _loaded(rgb, alpha, label)
+
+
+def _loaded(rgb: Image.Image | np.ndarray, alpha: np.ndarray | None, label: str) -> LoadedImage:
     if isinstance(rgb, Image.Image):
         rgb = np.asarray(rgb, dtype=np.float32)
     return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=alpha, source=label)
@@ -266,10 +269,7 @@ def save_image(
     if out.is_dir():
         check_output_folder(out)  # says it is a folder
     fmt = output_format(out)
-    img = to_pil(rgb, alpha)  # validate the arrays before touching the disk
-    if fmt in NO_ALPHA and img.mode == "RGBA":
-        img = img.convert("RGB")
-    options = save_options(fmt, img, metadata_json(metadata) if metadata is not None else None)
+    img, options = encodable(fmt, rgb, alpha, metadata)  # checked before touching the disk
     check_output_folder(out)
     files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
     _atomic_save(img, out, fmt, options, overwrite)
@@ -386,9 +386,7 @@ def decode_image(data: bytes, label: str, max_side: int | None = None) -> Loaded
             img.draft(None, scaled_size(img.size, max_side))
         img = _decode(img, label)
     rgb, alpha = fit(*from_pil(img, label), max_side)
-    if isinstance(rgb, Image.Image):
-        rgb = np.asarray(rgb, dtype=np.float32)
-    return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=alpha, source=label)
+    return _loaded(rgb, alpha, label)
 
 
 def encode_image(
@@ -399,10 +397,7 @@ def encode_image(
 ) -> bytes:
     """The bytes :func:`save_image` would write to ``path`` (format from its extension)."""
     fmt = output_format(Path(path))
-    img = to_pil(rgb, alpha)
-    if fmt in NO_ALPHA and img.mode == "RGBA":
-        img = img.convert("RGB")
-    options = save_options(fmt, img, metadata_json(metadata) if metadata is not None else None)
+    img, options = encodable(fmt, rgb, alpha, metadata)
     buf = BytesIO()
     img.save(buf, format=fmt, **options)
     return buf.getvalue()

@@ -9,13 +9,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from inceptionism.errors import DreamError
 
 from . import files
 from .failures import reason
-from .metadata import metadata_options
+from .metadata import metadata_json, metadata_options
+from .pixels import to_pil
 
 #: Output extensions (lower case) and the Pillow format each one writes.
 FORMAT_BY_EXT = {
@@ -71,6 +73,17 @@ def save_options(fmt: str, img: Image.Image, text: str | None) -> dict[str, Any]
     if text is not None:
         opts.update(metadata_options(fmt, text))
     return opts
+
+
+def encodable(
+    fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, metadata: dict | None
+) -> tuple[Image.Image, dict[str, Any]]:
+    """The 8-bit image to write as ``fmt`` (alpha dropped where the format cannot hold it) and
+    its encoder settings with ``metadata`` embedded: what a save writes, checked up front."""
+    img = to_pil(rgb, alpha)
+    if fmt in NO_ALPHA and img.mode == "RGBA":
+        img = img.convert("RGB")
+    return img, save_options(fmt, img, metadata_json(metadata) if metadata is not None else None)
 
 
 def default_output_path(input_path: str | os.PathLike) -> Path:
