@@ -13,6 +13,8 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 import inceptionism.io.images as dio
+import inceptionism.io.metadata as dmeta
+import inceptionism.io.outputs as dout
 from inceptionism.errors import DreamError
 from inceptionism.io import (
     SUPPORTED_OUTPUT,
@@ -643,7 +645,7 @@ def test_save_every_format(tmp_path: Path, ext: str) -> None:
     rgb = gradient().astype(np.float32)
     out = save_image(tmp_path / f"out{ext}", rgb)
     with Image.open(out) as img:
-        expected = dio._FORMAT_BY_EXT[ext.lower()]
+        expected = dout.FORMAT_BY_EXT[ext.lower()]
         assert img.format == expected
         assert img.size == (48, 32)
     assert np.abs(load_image(out).rgb - rgb).mean() < 3
@@ -689,7 +691,7 @@ def test_metadata_roundtrip_with_alpha(tmp_path: Path, ext: str) -> None:
 def test_metadata_from_xmp_only(tmp_path: Path, ext: str) -> None:
     """Other tools may strip EXIF/text chunks but keep XMP; we still find the parameters."""
     out = tmp_path / f"x{ext}"
-    packet = dio._xmp_packet(dio._metadata_json(PARAMS))
+    packet = dmeta.xmp_packet(dmeta.metadata_json(PARAMS))
     img = Image.fromarray(gradient())
     if ext == ".tif":
         img.save(out, tiffinfo={700: packet})

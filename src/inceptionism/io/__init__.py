@@ -1,4 +1,5 @@
-"""Input and output: images (``images``); video comes next to it."""
+"""Input and output: images (``images``, with its parts ``pixels``, ``colour``, ``metadata``,
+``outputs`` and ``failures``); video comes next to it."""
 
 from .images import (
     MAX_PIXELS,

@@ -1,4 +1,5 @@
-"""Models: the registry (``registry``), the wrapper every network dreams through (``base``), the
+"""Models: the registry (``registry``), the wrapper every network dreams through (``base``) and
+its parts (``preprocess``, ``taps``, ``precision``, ``folding``, the Inception ``blocks``), the
 published weights (``weights``), own networks (``custom``) and one file per architecture."""
 
 from __future__ import annotations

@@ -1,138 +1,63 @@
 """The uniform model interface: weights source + preprocessing + named layers.
 
-Any ``torch.nn.Module`` is tapped by module path through forward hooks (as in lucent); the
-forward pass is cut short as soon as every requested layer has produced its output, so a
-dream on an early layer never pays for the rest of the network.
+Any ``torch.nn.Module`` is tapped by module path through forward hooks (``taps``); the forward
+pass is cut short as soon as every requested layer has produced its output, so a dream on an
+early layer never pays for the rest of the network. The parts a model is made of live beside
+it: ``preprocess``, ``taps``, ``precision``, ``folding`` and ``blocks``; their public names are
+re-exported here, where they have always been imported from.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import DreamError, unknown_name
-from ..options import OPTION
+from ..errors import unknown_name
+from .blocks import BasicConv2d, PointwiseHeads, Pool, SharedInputBranches, relu_after_pool
+from .folding import (
+    conv_bn_pairs,
+    conv_weights_channels_last,
+    copy_to,
+    fold_batchnorm,
+    fold_batchnorms,
+    fuse_pairs,
+    randomized,
+    same_device,
+    sharing_copy,
+)
+from .precision import ScaleGrad, autocast_dtype, check_precision, scaled_for_fp16
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from .taps import Capture, install_taps, run_capturing, tapped_below
 
-
-@dataclass(frozen=True)
-class Preprocess:
-    """Per-channel affine map from RGB pixels (0..255) to the network input: (x - offset) / scale.
-
-    Every published ImageNet model uses such a map ([-1, 1], (x - 127) / 128, mean/std), and an
-    affine map inverts exactly, so the dream lives in the network's input space like the reference.
-    """
-
-    offset: tuple[float, float, float]
-    scale: tuple[float, float, float]
-
-    @classmethod
-    def uniform(cls, offset: float, scale: float) -> Preprocess:
-        return cls((offset,) * 3, (scale,) * 3)
-
-    @classmethod
-    def mean_std(cls, mean: Iterable[float], std: Iterable[float]) -> Preprocess:
-        """From torchvision-style mean/std given for pixels in 0..1."""
-        return cls(tuple(255.0 * m for m in mean), tuple(255.0 * s for s in std))  # type: ignore[arg-type]
-
-    def _params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        o = torch.tensor(self.offset, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        s = torch.tensor(self.scale, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return o, s
-
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        o, s = self._params(pixels)
-        return (pixels - o).div_(s)  # = (pixels - o) / s, without a second full-size temporary
-
-    def invert(self, x: torch.Tensor) -> torch.Tensor:
-        o, s = self._params(x)
-        return (x * s).add_(o)  # = x * s + o, without a second full-size temporary
-
-
-# The ImageNet preprocessing of torchvision's published weights (pixels in 0..1).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class _Captured(Exception):
-    """Raised by a hook to stop the forward pass once every requested layer has been seen."""
-
-
-# -- taps that threads can share ----------------------------------------------------------------
-#
-# One stateless forward hook (``_tap``) per tapped module, installed once and never removed: what
-# a forward pass should capture lives in the calling thread's ``_Capture``, so two threads running
-# the same network at once each see only their own layers, and no hook dict is ever changed while
-# another thread walks it (torch iterates a module's hooks live when an exception, our early stop
-# included, passes through it). Modules without a tap keep torch's hook-free fast path.
-
-_TAP_LOCK = threading.RLock()  # installing taps, and deep-copying a net whose taps may change
-_thread = threading.local()
-
-
-class _Capture:
-    """What one forward pass in one thread collects: module id -> the names asked for it."""
-
-    __slots__ = ("out", "remaining", "wanted")
-
-    def __init__(self, wanted: dict[int, list[str]]) -> None:
-        self.wanted = wanted
-        self.remaining = set(wanted)
-        self.out: dict[str, torch.Tensor] = {}
-
-
-def _tap(module: nn.Module, _inp: object, output: torch.Tensor) -> None:
-    capture: _Capture | None = getattr(_thread, "capture", None)
-    if capture is None:
-        return
-    names = capture.wanted.get(id(module))
-    if names is None:
-        return
-    for n in names:
-        capture.out[n] = output
-    capture.remaining.discard(id(module))
-    if not capture.remaining:
-        raise _Captured
-
-
-def _has_tap(module: nn.Module) -> bool:
-    # a deep copy of a tapped module carries the (module-agnostic) tap along
-    return any(h is _tap for h in module._forward_hooks.values())
-
-
-_taps_installed = 0  # counts installs: what a cached ``tapped_below`` answer was computed at
-
-
-def _install_taps(modules: Iterable[nn.Module]) -> None:
-    global _taps_installed
-    missing = [m for m in modules if not _has_tap(m)]
-    if missing:
-        with _TAP_LOCK:
-            for m in missing:
-                if not _has_tap(m):
-                    m.register_forward_hook(_tap)
-            _taps_installed += 1
-
-
-def tapped_below(module: nn.Module) -> bool:
-    """Whether a module inside ``module`` (not itself) has a tap. Asked on every forward of the
-    blocks that reorder their ops when untapped, so the walk over the sub-modules is kept until
-    the next tap is installed anywhere (taps are never removed)."""
-    seen = module.__dict__.get("_tapped_below")
-    if seen is None or seen[0] != _taps_installed:
-        below = any(_has_tap(m) for m in module.modules() if m is not module)
-        seen = module.__dict__["_tapped_below"] = (_taps_installed, below)
-    return seen[1]
-
-
-# -- speed: batch-norm folding, memory layout, half precision ---------------------------------
+__all__ = [
+    "AUTO_CUDA_PRECISION",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "BasicConv2d",
+    "DreamModel",
+    "LayerInfo",
+    "PointwiseHeads",
+    "Pool",
+    "Preprocess",
+    "SharedInputBranches",
+    "check_names",
+    "check_precision",
+    "conv_bn_pairs",
+    "fold_batchnorm",
+    "fold_batchnorms",
+    "fuse_pairs",
+    "half_dtype",
+    "randomized",
+    "relu_after_pool",
+    "tapped_below",
+]
 
 
 # What ``auto`` means on CUDA. float32 (TF32 convs, torch's default) until the GPU suite and
@@ -141,279 +66,12 @@ def tapped_below(module: nn.Module) -> bool:
 AUTO_CUDA_PRECISION = "fp32"
 
 
-def check_precision(precision: str, device: torch.device | None = None) -> None:
-    """The one check of a precision: a known name; fp16 only on a CUDA device, bf16 on CUDA or
-    (opt-in, for its speed on CPUs with bfloat16 instructions) the CPU."""
-    OPTION["precision"].check(precision)
-    if device is None or device.type == "cuda" or precision not in ("bf16", "fp16"):
-        return
-    if precision == "fp16" or device.type != "cpu":
-        where = "a CUDA GPU" if precision == "fp16" else "a CUDA GPU or the CPU"
-        raise DreamError(f"precision {precision} needs {where} (device here: {device.type})")
-
-
 def half_dtype(
     precision: str, device: torch.device, bf16_ok: bool | None = None
 ) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``, or None for plain float32.
-
-    ``auto`` is float32 on a CPU (bf16 is there only when asked for: faster on big images
-    with bfloat16 instructions, at a cost in fidelity measured in benchmarks/README.md) and
-    ``AUTO_CUDA_PRECISION`` on CUDA (bf16 falls back to float32 on GPUs without it).
-    """
-    check_precision(precision, device)
-    if device.type == "cpu" and precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp32" or device.type != "cuda":
-        return None
-    if precision == "auto":
-        precision = AUTO_CUDA_PRECISION
-        if bf16_ok is None:
-            bf16_ok = torch.cuda.is_bf16_supported()
-        if precision == "bf16" and not bf16_ok:
-            return None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-class _ScaleGrad(torch.autograd.Function):
-    """Identity forward; backward multiplies the gradient by ``k`` (a float or a one-item list
-    filled in later), for float16 loss scaling that cancels exactly at the input."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, k: float | list[float]) -> torch.Tensor:
-        ctx.k = k
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
-        k = ctx.k[0] if isinstance(ctx.k, list) else ctx.k
-        return g * k, None
-
-
-def randomized(net: nn.Module, seed: int = 0) -> nn.Module:
-    """``net`` (freshly built: default-initialised convs) with random batch-norm statistics and
-    affines, so that folding and the like are exercised as real weights would exercise them."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.running_mean.copy_(0.1 * torch.randn(n, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=g))
-                if m.affine:
-                    m.weight.copy_(1 + 0.1 * torch.randn(n, generator=g))
-                    m.bias.copy_(0.1 * torch.randn(n, generator=g))
-    return net.eval()
-
-
-def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    """Fold an eval-mode ``bn`` that follows ``conv`` into the conv's weight and bias, in place.
-
-    bn(conv(x)) = s * (W x + b - mean) + beta with s = gamma / sqrt(var + eps), so the conv with
-    weight s * W and bias s * (b - mean) + beta computes the same thing in one op (computed in
-    float64, so the folded net matches the original to float32 rounding).
-    """
-    if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d):
-        raise TypeError(f"cannot fold {type(bn).__name__} into {type(conv).__name__}")
-    if bn.running_mean is None or bn.running_var is None or conv.out_channels != bn.num_features:
-        raise ValueError("batch norm without running statistics or of another width")
-    f64 = torch.float64
-    s = torch.rsqrt(bn.running_var.to(f64) + bn.eps)
-    if bn.weight is not None:
-        s = s * bn.weight.to(f64)
-    b = -bn.running_mean.to(f64) if conv.bias is None else conv.bias.to(f64) - bn.running_mean
-    b = b * s
-    if bn.bias is not None:
-        b = b + bn.bias.to(f64)
-    dtype = conv.weight.dtype
-    w = conv.weight.to(f64) * s.view(-1, *([1] * (conv.weight.dim() - 1)))
-    conv.weight = nn.Parameter(w.to(dtype), requires_grad=False)
-    conv.bias = nn.Parameter(b.to(dtype), requires_grad=False)
-
-
-class BasicConv2d(nn.Module):
-    """Convolution (no bias) + batch norm (TF's eps 0.001) + ReLU: torchvision's Inception unit.
-
-    The ReLU is not in place: a hook on any sub-module must see its own output, not one that a
-    later in-place op overwrote.
-    """
-
-    def __init__(
-        self,
-        cin: int,
-        cout: int,
-        kernel: int | tuple[int, int],
-        stride: int = 1,
-        padding: int | tuple[int, int] = 0,
-    ):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.pre_activation(x))
-
-    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(x))
-
-
-def relu_after_pool(block: BasicConv2d, pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``pool(block(x))`` for a max pool after a conv-norm-ReLU block, with the ReLU moved after
-    the pool: max and ReLU commute, value and gradient to the bit, and the ReLU then runs on a
-    quarter of the pixels (the largest activations of the network, at the stem). A block or pool
-    with a tap runs as written, so its hook sees its own output."""
-    if _has_tap(pool) or _has_tap(block) or tapped_below(block):
-        return pool(block(x))
-    return torch.relu(pool(block.pre_activation(x)))
-
-
-Pool = Callable[[torch.Tensor], torch.Tensor]
-
-
-class PointwiseHeads(nn.Module):
-    """The 1x1 convs (batch norms folded, each followed by a ReLU) that open several branches of
-    a block on the block's input, run as one conv whose output is split back (for dreaming).
-
-    One wider GEMM forward and backward instead of several narrow ones, and the input's gradient
-    comes out of it whole instead of being summed from each branch (Inception v3 at 1024x575:
-    about 7% of a step). ``pool``, a linear pool (an average) that the last branch applies
-    before its conv: the two commute, so that branch's far fewer output channels are pooled
-    after the conv, with its bias added after the pool. The same sums, to float32 rounding.
-    """
-
-    def __init__(self, convs: Sequence[nn.Conv2d], pool: Pool | None) -> None:
-        super().__init__()
-        plain = ((1, 1), (1, 1), (0, 0), (1, 1), 1)
-        if any((c.kernel_size, c.stride, c.padding, c.dilation, c.groups) != plain for c in convs):
-            raise ValueError("only plain 1x1 convs can share their input")
-        if len({c.in_channels for c in convs}) != 1:
-            raise ValueError("convs of different input widths")
-        self.sizes = [c.out_channels for c in convs]
-        zero = convs[0].weight.new_zeros
-        bias = torch.cat([zero(c.out_channels) if c.bias is None else c.bias for c in convs])
-        bias = bias.detach().clone()
-        self.pool = pool
-        if pool is not None:  # the pooled branch's bias goes after the pool
-            pooled = bias[-self.sizes[-1] :]
-            self.pool_bias = nn.Parameter(pooled.view(1, -1, 1, 1).clone(), requires_grad=False)
-            pooled.zero_()
-        weight = torch.cat([c.weight.detach() for c in convs])
-        self.weight = nn.Parameter(weight, requires_grad=False)
-        self.bias = nn.Parameter(bias, requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        parts = list(torch.split(nn.functional.conv2d(x, self.weight, self.bias), self.sizes, 1))
-        if self.pool is not None:
-            parts[-1] = self.pool(parts[-1]) + self.pool_bias
-        return [torch.relu(p) for p in parts]
-
-
-class SharedInputBranches(nn.Module):
-    """A block whose branches open with 1x1 convs (conv, batch norm, ReLU modules) on its input.
-
-    ``heads(x)`` gives those openings' outputs, by running each as published or, once
-    ``for_dreaming`` has folded them into one ``PointwiseHeads``, in one conv. A block tapped
-    anywhere inside runs as published, so every module's hook still sees its own output.
-    """
-
-    head_names: tuple[str, ...] = ()  # module paths of the opening convs' modules
-    head_pool: Pool | None = None  # what the last head's branch applies before its conv
-
-    def merged_heads(self) -> PointwiseHeads | None:
-        """The merged heads, when set up and no module inside the block is tapped."""
-        merged = self._modules.get("pointwise_heads")
-        if merged is None or tapped_below(self):
-            return None
-        return merged  # type: ignore[return-value]
-
-    def heads(self, x: torch.Tensor) -> list[torch.Tensor]:
-        merged = self.merged_heads()
-        if merged is not None:
-            return merged(x)
-        mods = [self.get_submodule(n) for n in self.head_names]
-        if self.head_pool is None:
-            return [m(x) for m in mods]
-        return [m(x) for m in mods[:-1]] + [mods[-1](self.head_pool(x))]
-
-    def for_dreaming(self) -> None:
-        """Run the heads as one conv (their batch norms are folded by now)."""
-        convs = [self.get_submodule(f"{n}.conv") for n in self.head_names]
-        self.pointwise_heads = PointwiseHeads(convs, self.head_pool)  # type: ignore[arg-type]
-
-
-def _set_module(net: nn.Module, path: str, module: nn.Module) -> None:
-    parent, _, name = path.rpartition(".")
-    setattr(net.get_submodule(parent) if parent else net, name, module)
-
-
-def fuse_pairs(net: nn.Module) -> list[tuple[str, str]]:
-    """The (conv, batch norm) module paths that ``net`` declares run back to back.
-
-    A network opts in with a ``fuse_pairs()`` method (or list attribute); finding the pairs
-    generically (torch.fx) is fragile with the early-stop hooks, so each model says it.
-    """
-    pairs = getattr(net, "fuse_pairs", None)
-    return list(pairs() if callable(pairs) else pairs or [])
-
-
-def conv_bn_pairs(
-    net: nn.Module, names: Iterable[tuple[str, str]] = (("conv", "bn"),)
-) -> list[tuple[str, str]]:
-    """``fuse_pairs`` for the usual layout: every sub-module holding a conv and the batch norm
-    its forward applies right after it, under the attribute names ``names`` (e.g. torchvision's
-    ``BasicConv2d.conv``/``.bn``, ResNet's ``conv1``/``bn1`` and ``downsample.0``/``.1``)."""
-    pairs = []
-    for path, m in net.named_modules():
-        prefix = f"{path}." if path else ""
-        for c, b in names:
-            conv, bn = m._modules.get(c), m._modules.get(b)
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                pairs.append((prefix + c, prefix + b))
-    return pairs
-
-
-def _sharing_copy(net: nn.Module) -> nn.Module:
-    """A copy of the module tree sharing every parameter and buffer with ``net``: the changes
-    below assign new tensors, so the original stays as loaded, and only what they replace costs
-    memory (not, say, VGG's 400 MB of classifier weights)."""
-    memo: dict[int, Any] = {id(t): t for t in (*net.parameters(), *net.buffers())}
-    with _TAP_LOCK:
-        return copy.deepcopy(net, memo)
-
-
-def _copy_to(net: nn.Module, device: torch.device) -> nn.Module:
-    """A copy of ``net`` on ``device``; ``net`` itself is left where it is (``Module.to`` moves
-    the tensors of a module, and so of every model sharing them, in place)."""
-    memo: dict[int, Any] = {}
-    for p in net.parameters():
-        memo[id(p)] = nn.Parameter(p.detach().to(device), requires_grad=p.requires_grad)
-    for b in net.buffers():
-        memo[id(b)] = b.to(device)
-    with _TAP_LOCK:
-        return copy.deepcopy(net, memo)
-
-
-def _same_device(have: torch.device, want: torch.device) -> bool:
-    return have.type == want.type and (want.index is None or want.index == have.index)
-
-
-def _conv_weights_channels_last(net: nn.Module) -> None:
-    """New channels-last copies of the 4-D (conv) weights: oneDNN then runs the convs, and
-    their gradients, in that layout (the image itself can stay as it is)."""
-    cl = torch.channels_last
-    for m in net.modules():
-        w = m._parameters.get("weight")
-        if w is not None and w.dim() == 4 and not w.is_contiguous(memory_format=cl):
-            m.weight = nn.Parameter(w.detach().contiguous(memory_format=cl), requires_grad=False)
-
-
-def fold_batchnorms(net: nn.Module, pairs: Iterable[tuple[str, str]]) -> nn.Module:
-    """Fold each batch norm into its conv in place; the norm becomes an ``nn.Identity`` so every
-    module path (and so every layer name and hook) stays valid and sees the same values."""
-    for conv, bn in pairs:
-        fold_batchnorm(net.get_submodule(conv), net.get_submodule(bn))  # type: ignore[arg-type]
-        _set_module(net, bn, nn.Identity())
-    return net
+    """The autocast dtype for ``precision`` on ``device``, or None for plain float32; ``auto``
+    on CUDA means ``AUTO_CUDA_PRECISION`` (see ``precision.autocast_dtype``)."""
+    return autocast_dtype(precision, device, AUTO_CUDA_PRECISION, bf16_ok)
 
 
 @dataclass
@@ -509,13 +167,13 @@ class DreamModel:
         """This model on ``device``: itself if it is there, else a copy made once and kept (the
         network is copied, never moved, as other threads may be using it where it is)."""
         device = torch.device(device)
-        if _same_device(self.device, device):
+        if same_device(self.device, device):
             return self
         key = str(device)
         with self._lock:
             moved = self._moved.get(key)
             if moved is None:
-                moved = dataclasses.replace(self, net=_copy_to(self.net, device))
+                moved = dataclasses.replace(self, net=copy_to(self.net, device))
                 self._moved[key] = moved
         return moved
 
@@ -561,11 +219,11 @@ class DreamModel:
         own = [n for n, m in self.net.named_modules() if hasattr(m, "for_dreaming")] if fuse else []
         if not pairs and not own and not channels_last:
             return self.net
-        net = fold_batchnorms(_sharing_copy(self.net), pairs)
+        net = fold_batchnorms(sharing_copy(self.net), pairs)
         for name in own:
             net.get_submodule(name).for_dreaming()
         if channels_last:
-            _conv_weights_channels_last(net)
+            conv_weights_channels_last(net)
         return net
 
     @property
@@ -598,34 +256,25 @@ class DreamModel:
             if id(module) not in wanted:
                 modules.append(module)
             wanted.setdefault(id(module), []).append(n)
-        _install_taps(modules)
-        capture = _Capture(wanted)
+        install_taps(modules)
 
         unscale = [1.0]
         if half is torch.float16:  # loss scaling, undone at the input once the scale is known
-            x = _ScaleGrad.apply(x, unscale)
-        outer = getattr(_thread, "capture", None)
-        _thread.capture = capture
-        try:
-            if half is None:
-                self.net(x)
-            else:
-                with torch.autocast(x.device.type, half):
-                    self.net(x)
-        except _Captured:
-            pass
-        finally:
-            _thread.capture = outer
-        out = capture.out
+            x = ScaleGrad.apply(x, unscale)
+        out = run_capturing(Capture(wanted), lambda: self._forward(x, half))
         if half is not None:
             out = {n: a.float() for n, a in out.items()}  # objectives in float32
         if half is torch.float16 and out:
-            # d(mean or l2/numel)/d(activation) ~ 1/numel underflows float16: scale it up by
-            # about the smallest layer's size (a power of two, so exact) on the way back.
-            k = 2.0 ** round(math.log2(min(a.numel() for a in out.values())))
-            unscale[0] = 1.0 / k
-            out = {n: _ScaleGrad.apply(a, k) for n, a in out.items()}
+            out = scaled_for_fp16(out, unscale)
         return out
+
+    def _forward(self, x: torch.Tensor, half: torch.dtype | None) -> None:
+        """One forward of the net, under autocast to ``half`` unless None (its taps collect)."""
+        if half is None:
+            self.net(x)
+        else:
+            with torch.autocast(x.device.type, half):
+                self.net(x)
 
     def min_side(self, layers: Iterable[str], min_size: int = 1) -> int:
         """Smallest input side that gives every listed layer ``min_size`` activation pixels
