@@ -98,6 +98,38 @@ def keep_freed_memory() -> Iterator[None]:
                 libc.malloc_trim(0)
 
 
+#: The x264 kernels to use on a CPU with AVX-512: all that such a CPU has (x264's names; each
+#: brings those below it) but AVX-512. x264's AVX-512 code for the macroblock tree (its
+#: lookahead's rate control) reads memory nobody wrote, so the same frames made different files,
+#: each frame off by up to 25 levels, depending on what the process's heap held (a 96x72 clip:
+#: 15 different files in 20 tries; 854x480: 8 in 8). Without it: one file every time, as fast
+#: (1280x720: 1.68 against 1.74 s for 24 frames). Only where x264 would pick AVX-512 (its test:
+#: F, CD, BW, DQ and VL), as those CPUs have every kernel named here.
+X264_WITHOUT_AVX512 = "AVX2,SSE4.2,BMI2,LZCNT,SSE2Fast,Cache64"
+_X264_AVX512 = ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL")
+
+
+def _cpu_features() -> dict[str, bool]:
+    """The CPU's instruction sets as NumPy detected them ({} where it does not say)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__  # NumPy 2
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__  # NumPy 1
+        except ImportError:
+            return {}
+    return dict(__cpu_features__)
+
+
+def x264_options() -> dict[str, str]:
+    """libx264 options that make the same frames give the same file in every run and process
+    (see ``X264_WITHOUT_AVX512``); none where x264 would not use AVX-512."""
+    features = _cpu_features()
+    if all(features.get(name) for name in _X264_AVX512):
+        return {"x264-params": f"asm={X264_WITHOUT_AVX512}"}
+    return {}
+
+
 def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None:
     """Settings for dreaming on ``device``: cuDNN autotuning on CUDA (``CUDNN_BENCHMARK`` unless
     given). CPU threads stay torch's default, one per available core (the way to use the second

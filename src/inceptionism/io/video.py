@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism import runtime
 from inceptionism.errors import DreamError
 from inceptionism.extras import require_extra
 from inceptionism.io import files, video_checks
@@ -523,6 +524,7 @@ class VideoWriter:
             vs.options = {
                 "crf": str(DEFAULT_CRF["mp4"] if crf is None else crf),
                 "preset": "medium",
+                **runtime.x264_options(),  # the same frames, the same file
             }
         elif self.kind == "webm":
             q = DEFAULT_CRF["webm"] if crf is None else crf
