@@ -13,7 +13,7 @@ import contextlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import DreamError, quote
@@ -139,13 +139,12 @@ def temp_prefix(name: str, suffix: str, folder: Path | None = None) -> str:
     return f".{name}."
 
 
-def remove_stale_temps(
-    folder: Path, prefix: str, suffix: str, max_age: float = STALE_TEMP_AGE_S
-) -> int:
-    """Remove ``prefix*suffix`` regular files in ``folder`` older than ``max_age`` seconds: what
-    a killed run left. Returns how many went; a file that cannot be removed is left alone."""
+def _stale_temps(
+    folder: Path, prefix: str, suffix: str, max_age: float
+) -> Iterator[tuple[os.DirEntry, os.stat_result]]:
+    """The ``prefix*suffix`` entries of ``folder`` (exactly the random part tempfile adds
+    between) older than ``max_age`` seconds, with their own (not followed) stat."""
     cutoff = time.time() - max_age
-    removed = 0
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
@@ -155,9 +154,21 @@ def remove_stale_temps(
                 continue  # not one of ours: tempfile adds exactly 8 characters
             with contextlib.suppress(OSError):
                 st = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
-                    os.unlink(entry.path)
-                    removed += 1
+                if st.st_mtime < cutoff:
+                    yield entry, st
+
+
+def remove_stale_temps(
+    folder: Path, prefix: str, suffix: str, max_age: float = STALE_TEMP_AGE_S
+) -> int:
+    """Remove ``prefix*suffix`` regular files in ``folder`` older than ``max_age`` seconds: what
+    a killed run left. Returns how many went; a file that cannot be removed is left alone."""
+    removed = 0
+    for entry, st in _stale_temps(folder, prefix, suffix, max_age):
+        if stat.S_ISREG(st.st_mode):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed += 1
     return removed
 
 
@@ -170,21 +181,13 @@ def remove_stale_temp_folders(
 ) -> int:
     """Remove ``prefix*suffix`` folders in ``folder`` older than ``max_age`` seconds that hold
     only files ``is_ours`` names (a killed run's half-written frame folder). Returns how many."""
-    cutoff = time.time() - max_age
     removed = 0
-    with contextlib.suppress(OSError), os.scandir(folder) as entries:
-        for entry in entries:
-            name = entry.name
-            if not (name.startswith(prefix) and name.endswith(suffix)):
-                continue
-            if len(name) != len(prefix) + _RANDOM_CHARS + len(suffix):
-                continue
+    for entry, st in _stale_temps(folder, prefix, suffix, max_age):
+        if stat.S_ISDIR(st.st_mode):
             with contextlib.suppress(OSError, DreamError):
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode) and st.st_mtime < cutoff:
-                    clear_folder(Path(entry.path), is_ours, "temporary folder")
-                    os.rmdir(entry.path)
-                    removed += 1
+                clear_folder(Path(entry.path), is_ours, "temporary folder")
+                os.rmdir(entry.path)
+                removed += 1
     return removed
 
 
