@@ -164,6 +164,19 @@ def test_guide_picture_and_class(server, tmp_path):
     assert "--guide guide.png" in final[3] and "--class tabby" in final[3]
 
 
+def test_a_dream_that_runs_otherwise_than_asked_says_so_on_the_page(server, tmp_path):
+    """Fewer octaves than asked (a small picture): the page's status says so, as the CLI's note
+    line does, and the metadata records it; a dream run as asked has no note."""
+    c = client(server, tmp_path)
+    small = Form(c).picture(picture(tmp_path / "p.png")).set(octaves=8, iterations=1)
+    status, png = c.predict(*small.args, api_name="/dream")[1:3]
+    assert status.startswith("done") and " · note: " in status and "of 8 octaves run" in status
+    meta = read_metadata(png)
+    assert meta["octaves_run"] < 8 and meta["config"]["octaves"] == 8, meta
+    plain = Form(c).picture(picture(tmp_path / "q.png")).set(octaves=1, iterations=1)
+    assert "note" not in c.predict(*plain.args, api_name="/dream")[1]
+
+
 def test_a_bad_guide_picture_is_named_as_uploaded(server, tmp_path):
     c = client(server, tmp_path)
     guide = tmp_path / "guide.png"

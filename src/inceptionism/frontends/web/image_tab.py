@@ -184,11 +184,12 @@ class ImageTab:
             device=self.studio.device,
         )
         took = time.monotonic() - clicked
+        notes = "".join(f" · note: {n}" for n in dreamer.notes(shape))  # nothing silent
         past = [*past, {"path": str(out), "command": cmd, "time": time.strftime("%H:%M:%S")}]
         yield {
             self.view: str(out),
             self.status: f"done: {event.total} steps in {took:.1f} s · {loaded.size[0]}x"
-            f"{loaded.size[1]} px",
+            f"{loaded.size[1]} px{notes}",
             self.download: str(out),
             self.command: cmd,
             self.history: past,
