@@ -195,6 +195,115 @@ def test_box_sizes_that_make_no_sense_are_left_to_the_decoder(tmp_path):
     assert video_checks.mp4_missing_bytes(big) == (1 << 40) - 24
 
 
+def mdat_to_the_end(whole: Path, dst: Path, head: str) -> Path:
+    """A fast-start MP4 (its mdat last, after an 8-byte ``free``) with the mdat's size rewritten
+    in its bytes: ``size 0`` ("to the end of the file"), ``largesize 0`` (the same in 64 bits)
+    or ``largesize`` (its true size in 64 bits, the ``free`` box taken in as its longer head)."""
+    data = bytearray(whole.read_bytes())
+    boxes = top_boxes(bytes(data))
+    free, (at, size) = boxes[b"free"], boxes[b"mdat"]
+    assert free == (at - 8, 8) and at + size == len(data)
+    if head == "size 0":
+        data[at : at + 4] = bytes(4)
+    else:
+        largesize = 0 if head == "largesize 0" else size + 8
+        data[at - 8 : at + 8] = struct.pack(">I4sQ", 1, b"mdat", largesize)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("head", ["size 0", "largesize 0", "largesize"])
+def test_an_mp4_whose_mdat_runs_to_the_end_is_read_whole_and_refused_cut(clips, tmp_path, head):
+    """An mdat of size 0 runs to the end of the file: its size cannot tell a cut, and FFmpeg
+    played such a file cut to 60% to the cut without a word. The sample tables in its moov
+    declare where the frame data ends."""
+    faststart = remuxed(clips["good"], tmp_path / "faststart.mp4", "faststart")
+    whole = mdat_to_the_end(faststart, tmp_path / "whole.mp4", head)
+    assert video_checks.mp4_missing_bytes(whole) == 0
+    assert vio.open_clip(whole).count == 24
+    assert video_checks.decodable_frames(av, whole) == 24
+    cut = tmp_path / "cut.mp4"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    assert video_checks.decodable_frames(av, cut) > 0  # FFmpeg alone plays it to the cut
+    assert video_checks.mp4_missing_bytes(cut) == len(data) - len(data) * 6 // 10
+    with pytest.raises(DreamError) as e:
+        vio.open_clip(cut)
+    assert re.search(r"is truncated: it ends \d+ bytes before its declared end$", one_line(e))
+
+
+def test_cli_dreams_a_whole_mdat_to_the_end_and_refuses_it_cut_in_one_line(clips, tmp_path, capsys):
+    faststart = remuxed(clips["good"], tmp_path / "faststart.mp4", "faststart")
+    whole = mdat_to_the_end(faststart, tmp_path / "whole.mp4", "size 0")
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(whole), "-o", str(out), *TINY]) == 0
+    assert video_checks.decodable_frames(av, out) == 24
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    capsys.readouterr()
+    cut_out = tmp_path / "cut-out.mp4"
+    assert main(["video", str(cut), "-o", str(cut_out), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("deepdream: error:") and err.count("\n") == 1, err
+    assert "is truncated: it ends" in err
+    assert not cut_out.exists() and _temporaries(tmp_path) == []
+
+
+def _box(kind: bytes, *parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def _mp4_with_tables(stco: bytes, stsc: bytes, stsz: bytes, payload: int = 64) -> bytes:
+    """An MP4 of one track with these sample tables (full boxes' bodies, after version and
+    flags) and an mdat of ``payload`` bytes that runs to the end of the file."""
+    stbl = _box(
+        b"stbl", *(_box(k, bytes(4), t) for k, t in zip(TABLES, (stco, stsc, stsz), strict=True))
+    )
+    moov = _box(b"moov", _box(b"trak", _box(b"mdia", _box(b"minf", stbl))))
+    return _box(b"ftyp", b"isom") + moov + struct.pack(">I4s", 0, b"mdat") + bytes(payload)
+
+
+TABLES = (b"stco", b"stsc", b"stsz")
+ONE_RUN = struct.pack(">I3I", 1, 1, 1, 1)  # every chunk one sample
+
+
+@pytest.mark.parametrize(
+    "stco, stsc, stsz",
+    [
+        (struct.pack(">II", 1000, 10_000), ONE_RUN, struct.pack(">II", 100, 1)),  # count > box
+        (struct.pack(">II", 1, 10_000), struct.pack(">I3I", 1, 2, 1, 1), struct.pack(">II", 1, 1)),
+        (struct.pack(">II", 1, 10_000), ONE_RUN, struct.pack(">II", 100, 0)),  # no samples
+        (struct.pack(">II", 1, 10_000), ONE_RUN, struct.pack(">III", 0, 5, 1)),  # sizes > box
+        (struct.pack(">II", 1, 10_000), b"", struct.pack(">II", 100, 1)),  # stsc cut
+    ],
+)
+def test_sample_tables_that_make_no_sense_are_left_to_the_decoder(tmp_path, stco, stsc, stsz):
+    odd = tmp_path / "odd.mp4"
+    odd.write_bytes(_mp4_with_tables(stco, stsc, stsz))
+    assert video_checks.mp4_missing_bytes(odd) == 0
+    co64 = _box(b"co64", bytes(4), struct.pack(">IQ", 1, 1 << 63))  # an offset past any file
+    moov = _box(b"moov", _box(b"trak", _box(b"mdia", _box(b"minf", _box(b"stbl", co64)))))
+    odd.write_bytes(moov + struct.pack(">I4s", 0, b"mdat"))
+    assert video_checks.mp4_missing_bytes(odd) == 0
+    odd.write_bytes(struct.pack(">I4s", 0, b"mdat") + bytes(99))  # no moov: nothing declared
+    assert video_checks.mp4_missing_bytes(odd) == 0
+
+
+def test_sample_tables_of_millions_of_entries_are_read_in_well_under_a_second(tmp_path):
+    chunks = 2_000_000
+    offsets = np.arange(chunks) * 3 + 20_000_000  # the last past the 16 MB file
+    stco = struct.pack(">I", chunks) + offsets.astype(">u4").tobytes()
+    stsz = struct.pack(">II", 0, chunks) + np.full(chunks, 7, dtype=">u4").tobytes()
+    big = tmp_path / "big.mp4"
+    big.write_bytes(_mp4_with_tables(stco, ONE_RUN, stsz))
+    start = time.perf_counter()
+    missing = video_checks.mp4_missing_bytes(big)
+    took = time.perf_counter() - start
+    assert missing == int(offsets[-1]) + 7 - big.stat().st_size
+    assert took < 1.0, took
+
+
 # --------------------------------------------------------------------------------------------
 # decompression bombs
 
