@@ -290,7 +290,9 @@ def test_sample_tables_that_make_no_sense_are_left_to_the_decoder(tmp_path, stco
     assert video_checks.mp4_missing_bytes(odd) == 0
 
 
-def test_sample_tables_of_millions_of_entries_are_read_in_well_under_a_second(tmp_path):
+def test_sample_tables_of_millions_of_entries_are_read_in_bounded_time(tmp_path):
+    """A hostile table of 2 million chunks is read vectorised (0.04 s idle): the bound is loose,
+    for a loaded machine, and only catches work per entry in Python or worse."""
     chunks = 2_000_000
     offsets = np.arange(chunks) * 3 + 20_000_000  # the last past the 16 MB file
     stco = struct.pack(">I", chunks) + offsets.astype(">u4").tobytes()
@@ -301,7 +303,7 @@ def test_sample_tables_of_millions_of_entries_are_read_in_well_under_a_second(tm
     missing = video_checks.mp4_missing_bytes(big)
     took = time.perf_counter() - start
     assert missing == int(offsets[-1]) + 7 - big.stat().st_size
-    assert took < 1.0, took
+    assert took < 5.0, took
 
 
 # --------------------------------------------------------------------------------------------
