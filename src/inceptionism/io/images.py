@@ -24,8 +24,14 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from inceptionism.errors import DreamError
 
-from . import files
 from .failures import DECODE_ERRORS, reason
+from .files import (
+    OUTPUT_TEMP_SUFFIX,
+    check_replaceable,
+    output_exists,
+    remove_stale_temps,
+    temp_prefix,
+)
 from .metadata import METADATA_KEY, find_metadata, standard_json
 from .outputs import (
     SUPPORTED_OUTPUT,
@@ -271,7 +277,7 @@ def save_image(
     fmt = output_format(out)
     img, options = encodable(fmt, rgb, alpha, metadata)  # checked before touching the disk
     check_output_folder(out)
-    files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
+    check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
     _atomic_save(img, out, fmt, options, overwrite)
     return out
 
@@ -280,11 +286,11 @@ def _atomic_save(
     img: Image.Image, out: Path, fmt: str, options: dict[str, Any], overwrite: bool = True
 ) -> None:
     parent = out.parent
-    prefix = files.temp_prefix(out.name, files.OUTPUT_TEMP_SUFFIX, parent)
-    files.remove_stale_temps(parent, prefix, files.OUTPUT_TEMP_SUFFIX)  # left by a killed run
+    prefix = temp_prefix(out.name, OUTPUT_TEMP_SUFFIX, parent)
+    remove_stale_temps(parent, prefix, OUTPUT_TEMP_SUFFIX)  # left by a killed run
     try:
         tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept past the block
-            mode="wb", dir=parent, prefix=prefix, suffix=files.OUTPUT_TEMP_SUFFIX, delete=False
+            mode="wb", dir=parent, prefix=prefix, suffix=OUTPUT_TEMP_SUFFIX, delete=False
         )
     except PermissionError:
         raise DreamError(f"cannot write to folder {parent}: permission denied") from None
@@ -315,11 +321,11 @@ def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
             os.link(tmp, out)
             return
         except FileExistsError:
-            raise files.output_exists(out) from None
+            raise output_exists(out) from None
         except OSError:  # no hard links here (FAT, some network shares): check, then rename
             if os.path.lexists(out):
-                raise files.output_exists(out) from None
-    files.check_replaceable(out, None, overwrite=True)  # not a device node or FIFO
+                raise output_exists(out) from None
+    check_replaceable(out, None, overwrite=True)  # not a device node or FIFO
     os.replace(tmp, out)
 
 
@@ -422,6 +428,6 @@ def write_encoded(path: str | os.PathLike, data: bytes, *, overwrite: bool = Tru
         check_output_folder(out)  # says it is a folder
     fmt = output_format(out)
     check_output_folder(out)
-    files.check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
+    check_replaceable(out, None, overwrite=True)  # a device node or FIFO: refused
     _atomic_save(_Encoded(data), out, fmt, {}, overwrite)  # type: ignore[arg-type]
     return out

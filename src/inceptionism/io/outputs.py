@@ -14,8 +14,8 @@ from PIL import Image
 
 from inceptionism.errors import DreamError
 
-from . import files
 from .failures import reason
+from .files import OUTPUT_TEMP_SUFFIX, RunInputs, check_name_length, check_replaceable, temp_prefix
 from .metadata import metadata_json, metadata_options
 from .pixels import to_pil
 
@@ -96,7 +96,7 @@ def check_output_path(
     path: str | os.PathLike,
     input_path: str | os.PathLike | None = None,
     *,
-    inputs: files.RunInputs | None = None,
+    inputs: RunInputs | None = None,
     overwrite: bool = True,
 ) -> Path:
     """Validate where the result will go *before* the slow dream runs, not after it.
@@ -107,7 +107,7 @@ def check_output_path(
     regular file, and, unless ``overwrite``, that it does not exist.
     """
     out = Path(path)
-    files.check_name_length(out)
+    check_name_length(out)
     if out.is_dir():
         check_output_folder(out)  # says it is a folder
     output_format(out)
@@ -119,18 +119,16 @@ def check_output_path(
             f"output {out} is the input file; choose another output path so the original "
             "is not overwritten"
         )
-    files.check_replaceable(out, inputs, overwrite)
+    check_replaceable(out, inputs, overwrite)
     _probe_folder(out)
     return out
 
 
 def _probe_folder(out: Path) -> None:
     """Create and remove a temporary file as the save will: fail now, not after the dream."""
-    prefix = files.temp_prefix(out.name, files.OUTPUT_TEMP_SUFFIX, out.parent)
+    prefix = temp_prefix(out.name, OUTPUT_TEMP_SUFFIX, out.parent)
     try:
-        with tempfile.NamedTemporaryFile(
-            dir=out.parent, prefix=prefix, suffix=files.OUTPUT_TEMP_SUFFIX
-        ):
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=prefix, suffix=OUTPUT_TEMP_SUFFIX):
             pass
     except PermissionError:
         raise DreamError(f"cannot write to folder {out.parent}: permission denied") from None

