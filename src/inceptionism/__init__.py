@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
 from . import runtime  # noqa: F401  (first: sets GOMP_SPINCOUNT before torch is imported)
@@ -47,7 +49,5 @@ _VIDEO = {
 
 def __getattr__(name: str):
     if name in _VIDEO:
-        import importlib
-
         return getattr(importlib.import_module(_VIDEO[name]), name)
     raise AttributeError(f"module 'inceptionism' has no attribute {name!r}")

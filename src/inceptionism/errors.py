@@ -12,6 +12,7 @@ type and translated here, once.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Callable, Iterable
 
 #: How a front end names an option in a hint: ``spell(option_name, value)`` (value may be "").
@@ -134,8 +135,6 @@ def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is the host or a device running out of memory (by type, not text)."""
     if isinstance(error, MemoryError):
         return True
-    import sys
-
     torch = sys.modules.get("torch")  # no torch imported: it cannot be torch's error
     oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
     return oom is not None and isinstance(error, oom)

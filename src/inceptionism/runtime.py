@@ -14,10 +14,14 @@ import platform
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # torch is imported lazily: short_omp_spin must run before it
-    import torch
+try:  # the CPU's instruction sets as NumPy detected them
+    from numpy._core._multiarray_umath import __cpu_features__ as _NUMPY_CPU  # NumPy 2
+except ImportError:
+    try:
+        from numpy.core._multiarray_umath import __cpu_features__ as _NUMPY_CPU  # NumPy 1
+    except ImportError:
+        _NUMPY_CPU = {}
 
 # cuDNN autotuning (times every conv algorithm once per new shape, then reuses the fastest).
 # Off, torch's default, until the GPU suite shows it pays across a dream's few octave shapes
@@ -50,6 +54,8 @@ def short_omp_spin() -> bool:
 
 
 short_omp_spin()  # on import: the package imports this module before anything imports torch
+
+import torch  # noqa: E402  (after short_omp_spin: OpenMP reads GOMP_SPINCOUNT as torch loads)
 
 # glibc mallopt parameters and their defaults.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -111,14 +117,7 @@ _X264_AVX512 = ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL")
 
 def _cpu_features() -> dict[str, bool]:
     """The CPU's instruction sets as NumPy detected them ({} where it does not say)."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__  # NumPy 2
-    except ImportError:
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__  # NumPy 1
-        except ImportError:
-            return {}
-    return dict(__cpu_features__)
+    return dict(_NUMPY_CPU)
 
 
 def x264_options() -> dict[str, str]:
@@ -135,8 +134,6 @@ def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None
     given). CPU threads stay torch's default, one per available core (the way to use the second
     core when it is free), except for small octaves (``threads_for``)."""
     if device.type == "cuda":
-        import torch
-
         on = CUDNN_BENCHMARK if cudnn_benchmark is None else cudnn_benchmark
         torch.backends.cudnn.benchmark = on
         # fp32 means fp32: cuDNN's default TF32 convolutions cost the fidelity bound (an H200
@@ -149,8 +146,6 @@ def set_threads(threads: int | None) -> None:
     """CPU threads for the network (``threads`` run option; None: torch's default, one per
     core). A cluster worker sets it so that several workers do not oversubscribe the cores."""
     if threads:
-        import torch
-
         torch.set_num_threads(threads)
 
 
@@ -186,8 +181,6 @@ def dream_threads(device: torch.device) -> Iterator[int]:
     once give the pixels they give one after the other. Off the CPU: no change.
     """
     global _dreams, _base_threads
-    import torch
-
     if device.type != "cpu":
         yield torch.get_num_threads()
         return
@@ -209,8 +202,6 @@ def dream_threads(device: torch.device) -> Iterator[int]:
 def threads_for(shape: tuple[int, int], device: torch.device, base: int) -> Iterator[None]:
     """Inside, the CPU runs an image of ``shape`` on ``thread_count`` threads of ``base`` (from
     ``dream_threads``); ``base`` comes back on exit. No-op off the CPU."""
-    import torch
-
     want = thread_count(shape, base) if device.type == "cpu" else base
     if want == base:
         yield

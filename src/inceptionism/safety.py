@@ -15,6 +15,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from .errors import DreamError, quote
+from .models.custom import is_factory_name
+from .models.registry import get_spec
 
 #: Settings that name a file to open. From an untrusted source they are never used: the user
 #: names such a file on the command line (or in a form) or it is not opened.
@@ -34,9 +36,6 @@ def untrusted_settings(
     code), and a setting that names a file is refused (it would open a path the user never
     chose). Keys are compared with ``-`` read as ``_``. Raises :class:`DreamError` in one line.
     """
-    from .models.custom import is_factory_name
-    from .models.registry import get_spec
-
     mine = {g.replace("-", "_") for g in given}
     out: dict[str, Any] = {}
     for key, value in settings.items():

@@ -10,6 +10,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+try:
+    from PIL import ImageCms
+except ImportError:  # a Pillow built without LittleCMS: pixels go through unconverted
+    ImageCms = None
+
 
 def to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     """RGB, grey or CMYK pixels -> sRGB through the embedded profile (if any), as an RGB image."""
@@ -32,11 +37,9 @@ def _icc_to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image | None:
     :func:`_behaves_as_srgb`): its name proves nothing, a linear profile may be called "sRGB".
     Best effort: a missing, broken or mismatched profile falls back to Pillow's plain conversion.
     """
-    if not icc or img.mode not in _ICC_SPACE:
+    if not icc or img.mode not in _ICC_SPACE or ImageCms is None:
         return None
     try:
-        from PIL import ImageCms
-
         profile = _profile(icc)
         if profile is None or profile.profile.xcolor_space.strip() != _ICC_SPACE[img.mode]:
             return None
@@ -66,8 +69,6 @@ def grey_to_srgb(grey: np.ndarray, icc: bytes | None) -> np.ndarray:
 
 
 def _profile(icc: bytes) -> Any:
-    from PIL import ImageCms
-
     try:
         return ImageCms.ImageCmsProfile(BytesIO(icc))
     except Exception:  # a broken profile: treated as none
@@ -91,8 +92,6 @@ def _behaves_as_srgb(icc: bytes, mode: str) -> bool:
     pass), never by its description: a linear-gamma profile named "sRGB" moves mid-grey by ~60
     levels and is converted.
     """
-    from PIL import ImageCms
-
     probe = _probe_colours()
     if mode == "L":
         probe = probe[..., :1]
@@ -106,6 +105,4 @@ def _behaves_as_srgb(icc: bytes, mode: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _srgb_profile() -> Any:
-    from PIL import ImageCms
-
     return ImageCms.createProfile("sRGB")

@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tqdm import tqdm
+
 from inceptionism.errors import DreamError
 from inceptionism.jobs.batch import describe
 from inceptionism.jobs.ray_runtime import call
@@ -70,8 +72,6 @@ class Scheduler:
         """Add jobs to ``todo`` (called whenever a worker may be free)."""
 
     def _transient(self, job: Job, message: str) -> None:
-        from tqdm import tqdm
-
         job.errors.append(message)
         if job.attempts >= ATTEMPTS:
             self._fail(job, f"{job.label}: failed {job.attempts} times: {message}")

@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
-from inceptionism.options import CLI, PYTHON, Option
+from inceptionism.options import CLI, PYTHON, RECIPE, Option, check_keywords
+from inceptionism.session import Dreamer
 from inceptionism.video import flow as vflow
 from inceptionism.video.outputs import check_output as check_output  # where callers find it
 from inceptionism.video.outputs import check_output_and_work, remove_work, start_work
@@ -162,8 +164,6 @@ def recipe(config: DreamConfig | None, options: dict[str, Any]) -> DreamConfig:
         if options:
             raise DreamError(f"give either a config or options, not both ({', '.join(options)})")
         return config
-    from inceptionism.options import RECIPE, check_keywords
-
     check_keywords(options, RECIPE)
     preset = options.pop("preset", "default")
     return make_config(preset, **options)
@@ -190,8 +190,6 @@ class _Sessions:
         precision: str,
         weights: str | Path | None,
     ) -> None:
-        from inceptionism.session import Dreamer
-
         self.first = Dreamer(
             config.model, config, device=device, precision=precision, weights=weights
         )
@@ -234,8 +232,6 @@ def _dream_frame(
 
 
 def _save_png_atomic(path: Path, rgb: np.ndarray) -> None:
-    from PIL import Image
-
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inceptionism.errors import DreamError
+from inceptionism.extras import require_extra
 
 QUALITIES = ("fast", "medium", "best")
 MAX_FLOW_LINES = 540  # flow is smooth: more lines cost time and add nothing to the warp
@@ -27,8 +28,6 @@ BOUNDARY_ABSOLUTE = 0.002
 
 def _cv2():
     """OpenCV, or one line naming the extra to install."""
-    from inceptionism.extras import require_extra
-
     return require_extra("cv2", "video", "video")
 
 

@@ -16,11 +16,13 @@ import json
 import os
 import re
 import stat
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from inceptionism.errors import DreamError
 from inceptionism.io import files
@@ -178,8 +180,6 @@ def _holds_frames(work: Path) -> bool:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    import tempfile
-
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
@@ -204,8 +204,6 @@ def remove_work(work: Path) -> None:
 
 def _plain_png(path: Path, size: tuple[int, int]) -> Any:
     """The opened PNG at ``path`` if it is a plain file whose header says ``size`` (W, H)."""
-    from PIL import Image
-
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None

@@ -20,6 +20,7 @@ import numpy as np
 
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError, quote
+from inceptionism.io import load_image
 from inceptionism.io import video as vio
 from inceptionism.video import flow as vflow
 from inceptionism.video.clip import VIDEO_OPTION, StepProgress, _dream_frame, _Sessions, recipe
@@ -116,8 +117,6 @@ def zoom_frames(
 ) -> Iterator[np.ndarray]:
     """The zoom's frames as uint8 RGB arrays, one at a time (options as ``dream_zoom``)."""
     cv2 = vflow._cv2()  # one line naming the [video] extra if missing
-
-    from inceptionism.io import load_image
 
     config = recipe(config, options)
     check_motion(frames, fps, zoom, rotate, translate)

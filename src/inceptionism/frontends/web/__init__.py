@@ -13,9 +13,11 @@ command), :mod:`.clip` (a clip's dream in a thread of its own), :mod:`.progress`
 :mod:`.listing` (models, layers, classes) and :mod:`.checks` (an upload's text and names).
 The page: :mod:`.widgets` (shared fields), :mod:`.form` (the generated settings form), one
 module per tab (:mod:`.image_tab` with :mod:`.settings_loading`, :mod:`.video_tab`,
-:mod:`.atlas_tab`) and :mod:`.app` (:func:`build_app`, :func:`serve`). Gradio is imported
-only when the page is built, after its temporary folder has been pointed at ours. This package
-re-exports the names the command line, tests and scripts use.
+:mod:`.atlas_tab`) and :mod:`.app` (:func:`build_app`): these import Gradio at their top and
+are reached only through :func:`.server.serve` (which points Gradio's temporary folder at ours
+and checks for the ``ui`` extra first) or, for scripts and tests, through this package's names
+of them, imported on first use. So importing this package needs no Gradio. It re-exports the
+names the command line, tests and scripts use.
 
 Trust: everything from the page is untrusted. Uploads are read only through
 :func:`inceptionism.io.load_image` and :func:`inceptionism.io.video.open_clip` (the CLI's
@@ -25,11 +27,10 @@ settings read from an uploaded dream are read as ``--config-from`` reads them, t
 (an error's message) is escaped (:mod:`.checks`).
 """
 
-from inceptionism.frontends.web.app import (
-    build_app,
-    serve,
-    warm_up,
-)
+import importlib
+from typing import Any
+
+from inceptionism.extras import require_extra
 from inceptionism.frontends.web.clip import (
     VIDEO_FIELD_DEFAULTS,
     VIDEO_FORMATS,
@@ -37,9 +38,6 @@ from inceptionism.frontends.web.clip import (
     dream_clip,
     video_options,
     video_settings,
-)
-from inceptionism.frontends.web.form import (
-    SettingsForm,
 )
 from inceptionism.frontends.web.listing import (
     class_choices,
@@ -68,6 +66,7 @@ from inceptionism.frontends.web.recipe import (
     spell_for_page,
     typed_as_text,
 )
+from inceptionism.frontends.web.server import serve, warm_up
 from inceptionism.frontends.web.studio import (
     DEFAULT_HOST,
     DEFAULT_MAX_UPLOAD,
@@ -81,18 +80,27 @@ from inceptionism.frontends.web.studio import (
     is_sample,
     parse_size,
 )
-from inceptionism.frontends.web.widgets import (
-    CSS,
-    EVERY_LAYER,
-    GROUP_TITLES,
-    MODEL_DEFAULT,
-    OPEN_GROUPS,
-    option_field,
-    page_error,
-    picture_input,
-    raw_upload,
-    run_controls,
-)
+
+#: The page's names (modules that import Gradio): imported on first use, not with the package.
+_PAGE = {
+    "build_app": "app",
+    "SettingsForm": "form",
+    **dict.fromkeys(
+        (
+            "CSS",
+            "EVERY_LAYER",
+            "GROUP_TITLES",
+            "MODEL_DEFAULT",
+            "OPEN_GROUPS",
+            "option_field",
+            "page_error",
+            "picture_input",
+            "raw_upload",
+            "run_controls",
+        ),
+        "widgets",
+    ),
+}
 
 __all__ = [
     "CSS",
@@ -148,3 +156,12 @@ __all__ = [
     "video_settings",
     "warm_up",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A page name on first use: Gradio (the ``ui`` extra) is imported then, not before."""
+    if name not in _PAGE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    require_extra("gradio", "ui", "the web studio")
+    page = importlib.import_module(f"{__name__}.{_PAGE[name]}")  # optional extra: gradio
+    return getattr(page, name)

@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import gradio as gr
 import numpy as np
 
+from inceptionism.atlas import ATLAS_SIDE, contact_sheet, dream_atlas, parse_channels, tiles_for
 from inceptionism.config import DEFAULT_MODEL
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.frontends.web.form import SettingsForm
@@ -50,8 +52,6 @@ class AtlasTab:
 
     def draw(self) -> None:
         """The tab: its picture, what to make an atlas of, its tiles and sheet."""
-        import gradio as gr
-
         with gr.Tab("Layer atlas"):
             gr.Markdown(INTRO)
             with gr.Row():
@@ -77,10 +77,6 @@ class AtlasTab:
 
     def _draw_choices(self) -> None:
         """The layer (or every layer), its channels and the tile size."""
-        import gradio as gr
-
-        from inceptionism.atlas import ATLAS_SIDE
-
         self.layer = gr.Dropdown(
             layer_choices(DEFAULT_MODEL, EVERY_LAYER),
             value="",
@@ -105,8 +101,6 @@ class AtlasTab:
 
     def follow_model(self, model: str) -> Any:
         """The layer choice's update for ``model`` (the Image tab's model)."""
-        import gradio as gr
-
         return gr.update(choices=layer_choices(model, EVERY_LAYER), value="")
 
     def wire_sample(self) -> None:
@@ -115,8 +109,6 @@ class AtlasTab:
 
     def wire(self) -> Any:
         """The Build button (the ``/atlas`` endpoint); returns its event, which Stop cancels."""
-        import gradio as gr
-
         # its own picture (first, as the dream's), the Image tab's settings
         inputs = [self.picture, *self.image_form.inputs, self.layer, self.channels, self.side]
 
@@ -137,8 +129,6 @@ class AtlasTab:
     def _request(self, data: dict) -> tuple[Any, ...]:
         """(upload, recipe, run options, tile side, picture, tiles) of the submitted form,
         checked before the atlas waits for the device."""
-        from inceptionism.atlas import ATLAS_SIDE, parse_channels, tiles_for
-
         upload = self.studio.upload(data[self.picture], "picture")
         cfg, run, _ = self.image_form.recipe(data)
         side = int(data[self.side] or ATLAS_SIDE)
@@ -152,8 +142,6 @@ class AtlasTab:
 
     def atlas(self, data: dict, session: str) -> Iterator[dict]:
         """One atlas of ``session``: its tiles shown as they are dreamed, then the sheet."""
-        from inceptionism.atlas import contact_sheet
-
         try:
             upload, cfg, run, side, loaded, tiles = self._request(data)
         except DreamError as e:
@@ -191,8 +179,6 @@ class AtlasTab:
         shown: list[tuple[str, str]],
     ) -> Iterator[dict]:
         """Dream each tile, adding it to ``done`` (label, pixels) and ``shown`` (file, label)."""
-        from inceptionism.atlas import dream_atlas
-
         start = time.monotonic()
         steps = CountingCancel(self.studio, job)
         job.where = f"tile 1/{len(tiles)}"

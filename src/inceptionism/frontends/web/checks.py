@@ -14,7 +14,13 @@ import html
 from pathlib import Path
 from typing import Any
 
+from inceptionism.config import DEFAULT_PRESET, make_config
 from inceptionism.errors import DreamError, quote
+from inceptionism.frontends.configfile import settings_from_dream
+from inceptionism.io import video as vio
+from inceptionism.models.classes import lookup, names
+from inceptionism.models.registry import get_spec
+from inceptionism.options import summed
 
 
 def page_text(text: str) -> str:
@@ -27,10 +33,6 @@ def dream_settings(path: Path) -> tuple[Any, dict[str, Any]]:
     """(recipe, the names of its page fields: :func:`page_names`) of an uploaded dream, read as
     ``--config-from`` reads it (untrusted: no own model, no file named in it is opened; the
     guide picture is the page's own field). Every error names the file."""
-    from inceptionism.config import DEFAULT_PRESET, make_config
-    from inceptionism.frontends.configfile import settings_from_dream
-    from inceptionism.options import summed
-
     values, carried = settings_from_dream(path, given=("guide",))  # its errors name it
     try:
         for key in ("layers", "classes"):
@@ -46,9 +48,6 @@ def page_names(config: Any) -> dict[str, Any]:
     """The model, layers (with their channels), guide layer and classes of ``config`` as the
     page's fields take them: each one the field offers, or a :class:`DreamError` naming it.
     Keys: ``model``, ``layers``, ``channels``, ``guide_layer``, ``classes``."""
-    from inceptionism.models.classes import lookup, names
-    from inceptionism.models.registry import get_spec
-
     model = config.model
     get_spec(model)  # a registered model, or the registry's message
     known = {li.name for li in get_spec(model).layer_info()}
@@ -86,8 +85,6 @@ def clip_preview(path: Path, name: str) -> tuple[Path | None, str]:
     """(the clip to show, or none; the line that describes it) for an uploaded clip ``name``,
     checked as ``deepdream video`` checks its input (no frame read): a bad one raises the
     command's :class:`DreamError`."""
-    from inceptionism.io import video as vio
-
     clip = vio.open_clip(path)
     frames = f"{clip.count} frames" if clip.count else "frames"
     line = f"{name}: {frames} of {clip.width}x{clip.height} px at {float(clip.rate):.3g} fps"

@@ -4,6 +4,7 @@ in a thread of its own, its callbacks relayed as events."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Any
 from inceptionism.config import DreamConfig
 from inceptionism.frontends.web.recipe import field_value
 from inceptionism.frontends.web.studio import Job, Studio, Upload
+from inceptionism.io.video import parse_time
+from inceptionism.options import PYTHON
+from inceptionism.video.clip import VIDEO_OPTION, VIDEO_OPTIONS, dream_video
 
 #: Where the Video tab's dream fields start other than at the preset's values: every frame is
 #: a dream, so a small frame keeps a clip's dream short on a laptop CPU (measured on 2 shared
@@ -25,18 +29,12 @@ VIDEO_FORMATS = (".mp4", ".mov", ".webm", ".mkv", ".avi")
 def video_options() -> list[Any]:
     """The video options the page shows: ``deepdream video``'s own (``VIDEO_OPTIONS``), less
     those of the command line only (keeping the work folder)."""
-    from inceptionism.options import PYTHON
-    from inceptionism.video.clip import VIDEO_OPTIONS
-
     return [o for o in VIDEO_OPTIONS if PYTHON in o.where]
 
 
 def video_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """``dream_video``'s video keywords from the video fields (option name -> field value),
     each checked by its declaration, times read as the command reads them."""
-    from inceptionism.io.video import parse_time
-    from inceptionism.video.clip import VIDEO_OPTION
-
     out: dict[str, Any] = {}
     for name, value in values.items():
         opt = VIDEO_OPTION[name]
@@ -63,10 +61,6 @@ def dream_clip(
     ``("frame", DreamedFrame)``, ``("note", text)``, and last ``("done", path)``. Every step is
     counted for ``/steps``; its errors are raised here. The job's cancel flag stops it within
     one step; closing this iterator (the page went away) sets it and waits for the thread."""
-    import queue
-
-    from inceptionism.video.clip import dream_video
-
     events: queue.Queue[tuple[Any, ...]] = queue.Queue()
 
     def step(done: int, total: int) -> None:

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import gradio as gr
+
 from inceptionism.config import DreamConfig
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.frontends.web.form import SettingsForm
@@ -22,6 +24,7 @@ from inceptionism.frontends.web.settings_loading import wire_settings_loading
 from inceptionism.frontends.web.studio import SAMPLE, Job, Studio, Upload, is_sample
 from inceptionism.frontends.web.widgets import page_error, picture_input, run_controls
 from inceptionism.io import save_image
+from inceptionism.session import Dreamer
 
 
 class ImageTab:
@@ -35,8 +38,6 @@ class ImageTab:
 
     def draw(self, options: Sequence[Any]) -> None:
         """The tab: the picture and form on the left, the dream and its recipe on the right."""
-        import gradio as gr
-
         with gr.Tab("Image"), gr.Row():
             with gr.Column(scale=5):
                 self._draw_inputs(options)
@@ -45,8 +46,6 @@ class ImageTab:
 
     def _draw_inputs(self, options: Sequence[Any]) -> None:
         """The picture, the generated form and the settings-loading field."""
-        import gradio as gr
-
         self.picture = picture_input(
             value=str(SAMPLE),
             type="filepath",
@@ -64,8 +63,6 @@ class ImageTab:
 
     def _draw_results(self) -> None:
         """Dream and Stop, the progress, the dream, its PNG and command, the session's dreams."""
-        import gradio as gr
-
         self.dream_btn, self.stop_btn, self.status = run_controls()
         self.view = gr.Image(
             label="Dream", interactive=False, format="png", elem_id="view", height=420
@@ -105,8 +102,6 @@ class ImageTab:
 
     def wire_dream(self) -> Any:
         """The Dream button (the ``/dream`` endpoint); returns its event, which Stop cancels."""
-        import gradio as gr
-
         inputs = [self.picture, *self.form.inputs, self.history]
 
         def dream_fn(request: gr.Request, *values: Any) -> Iterator[dict]:
@@ -164,8 +159,6 @@ class ImageTab:
         past: list,
     ) -> Iterator[dict]:
         """The dream on the device: its previews, then the PNG, the command and the history."""
-        from inceptionism.session import Dreamer
-
         dreamer = Dreamer(cfg.model, cfg, device=self.studio.device, **run)
         shape = loaded.rgb.shape[:2]
         event = yield from self._previews(job, clicked, dreamer, loaded, cfg)

@@ -6,20 +6,21 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from inceptionism.models import REGISTRY
+from inceptionism.models.base import LayerInfo
+from inceptionism.models.classes import search
+from inceptionism.models.registry import get_spec
+
 
 @cache
 def layer_listing(model: str) -> tuple[tuple[str, int, int], ...]:
     """(name, channels, stride) of every layer of a registered model, from its architecture
     alone: a user sees the layers before any download."""
-    from inceptionism.models.registry import get_spec
-
     return tuple((li.name, li.channels, li.stride) for li in get_spec(model).layer_info())
 
 
 def model_choices() -> list[tuple[str, str]]:
     """(label, name) of every registered model; those whose weights are not here say so."""
-    from inceptionism.models import REGISTRY
-
     return [
         (name if spec.weights_here() else f"{name} (weights not here)", name)
         for name, spec in REGISTRY.items()
@@ -28,8 +29,6 @@ def model_choices() -> list[tuple[str, str]]:
 
 def model_note(model: str) -> str:
     """What the page says about a model: what it is, and how to get weights that are not here."""
-    from inceptionism.models.registry import get_spec
-
     spec = get_spec(model)
     if spec.weights_here():
         return f"**{model}**: {spec.description}"
@@ -53,14 +52,10 @@ def layer_choices(model: str, empty: str | None = None) -> list[tuple[str, str]]
 
 def class_choices() -> list[tuple[str, str]]:
     """(label, name) of the 1000 ImageNet classes, numbered as the model scores them."""
-    from inceptionism.models.classes import search
-
     return [(f"{i} {name}", name) for i, name in search("")]
 
 
 @cache
 def layer_infos(model: str) -> tuple[Any, ...]:
     """The model's layers as the atlas takes them, from the listing (no model built)."""
-    from inceptionism.models.base import LayerInfo
-
     return tuple(LayerInfo(n, c, s, "") for n, c, s in layer_listing(model))

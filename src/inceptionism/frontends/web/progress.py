@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 #: Least time between two previews sent to the page (each is an image to encode and send).
 PREVIEW_INTERVAL_S = 0.35
@@ -67,7 +68,6 @@ def enlarged(preview: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """An octave's preview at the picture's size, so the dream grows in place on the page."""
     if preview.shape[:2] == tuple(shape):
         return preview
-    from PIL import Image
 
     pil = Image.fromarray(preview).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
     return np.asarray(pil)

@@ -13,9 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from inceptionism.algorithm.objectives import parse_layer
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
 from inceptionism.errors import DreamError
 from inceptionism.frontends.web.studio import Upload
+from inceptionism.models.registry import get_spec
+from inceptionism.options import CLI, OPTION, OPTIONS, PYTHON, defaults, where
+from inceptionism.video.clip import VIDEO_OPTION
 
 #: Options the page never shows: the server decides how it computes (--device, threads), and
 #: no field names a file on the server (weights).
@@ -31,8 +35,6 @@ def form_options() -> list[Any]:
     """The options the page shows: every recipe option, and the run options a user may choose
     per dream (precision), in the schema's order. Not the server's (device, threads, weights)
     nor the command line's own (quiet, overwrite)."""
-    from inceptionism.options import OPTIONS, PYTHON
-
     return [
         o
         for o in OPTIONS
@@ -42,9 +44,6 @@ def form_options() -> list[Any]:
 
 def spell_for_page(option: str, value: str = "") -> str:
     """How a hint names an option on the page: its field's label (quoted)."""
-    from inceptionism.options import OPTION
-    from inceptionism.video.clip import VIDEO_OPTION
-
     known = {**VIDEO_OPTION, **OPTION}
     label = known[option].title if option in known else option.replace("_", " ")
     return f"the “{label}” field" + (f" ({value})" if value else "")
@@ -64,8 +63,6 @@ def recipe_from_form(
 ) -> tuple[DreamConfig, dict[str, Any]]:
     """(recipe, run options) from the form's values (option name -> field value) and the
     special fields (layers with channels, classes, guide picture). Checked as the CLI checks."""
-    from inceptionism.options import OPTION
-
     given: dict[str, Any] = {}
     run: dict[str, Any] = {}
     for name, value in values.items():
@@ -84,12 +81,9 @@ def recipe_from_form(
         given["guide_layer"] = None
     preset = given.pop("preset", DEFAULT_PRESET) or None
     model = given.pop("model", DEFAULT_MODEL) or DEFAULT_MODEL
-    from inceptionism.models.registry import get_spec
 
     get_spec(model)  # registered models only: never a file.py:factory from the page
     if given.get("layers"):
-        from inceptionism.algorithm.objectives import parse_layer
-
         for key in given["layers"]:
             parse_layer(key)  # channels in the CLI's syntax, with its message
     return make_config(preset, model=model, **given), run
@@ -134,8 +128,6 @@ def shown(value: Any) -> str:
 def form_defaults(preset: str | None, model: str) -> dict[str, Any]:
     """What each field shows for ``preset`` on ``model``: the schema's defaults, the preset's
     values over them."""
-    from inceptionism.options import defaults
-
     return defaults(preset or None, model)
 
 
@@ -160,8 +152,6 @@ def command_for(
     """The ``deepdream dream`` (or ``command``) command that makes the same pixels from the same
     input: every recipe value that differs from what the command line would take anyway, then
     each of ``more`` ((option, value): ``deepdream video``'s own) that is not its default."""
-    from inceptionism.options import CLI, where
-
     base = make_config(config.preset, model=config.model)
     words = ["deepdream", command, input_name, "-o", output_name, "--model", config.model]
     if config.preset != DEFAULT_PRESET:
@@ -189,8 +179,6 @@ def command_for(
     if device != "auto":
         words += ["--device", device]
     for name, value in run.items():
-        from inceptionism.options import OPTION
-
         opt = OPTION[name]
         if CLI in opt.where and value != opt.default and value is not None:
             words += [opt.cli_flag, str(value)]

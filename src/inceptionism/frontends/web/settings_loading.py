@@ -10,6 +10,8 @@ choice fields offer are taken.
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from inceptionism.errors import DreamError
 from inceptionism.frontends.web.checks import dream_settings
 from inceptionism.frontends.web.form import SettingsForm
@@ -23,8 +25,6 @@ from inceptionism.options import OPTION
 def load_settings(studio: Studio, form: SettingsForm, path: str | None) -> list[Any]:
     """Updates of ``form``'s model, layers, channels, classes and generic fields from the
     dream at ``path`` (an upload); none without a file."""
-    import gradio as gr
-
     if not path:
         return [gr.update()] * (len(form.fields) + 4)
     try:
@@ -42,8 +42,6 @@ def load_settings(studio: Studio, form: SettingsForm, path: str | None) -> list[
 
 def field_update(form: SettingsForm, name: str, cfg: Any) -> Any:
     """The update of generic field ``name`` for recipe ``cfg``: a run option keeps its value."""
-    import gradio as gr
-
     field = form.fields[name]
     v = getattr(cfg, name, None) if OPTION[name].recipe else field.value
     if name in LAYER_FIELDS:

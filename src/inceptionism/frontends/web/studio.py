@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inceptionism.algorithm.engine import pick_device
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
+from inceptionism.io import load_image
+from inceptionism.io import video as vio
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -99,8 +102,6 @@ class Studio:
         temp_dir: Path | None = None,
         queue_size: int = DEFAULT_QUEUE,
     ) -> None:
-        from inceptionism.algorithm.engine import pick_device
-
         pick_device(device)  # an unknown or absent device fails before the page starts
         self.device = device
         self.max_upload = max_upload
@@ -179,8 +180,6 @@ class Studio:
     def load(self, upload: Upload, max_side: int | None) -> Any:
         """The picture, read by the CLI's loader: its errors name the user's file name, as the
         CLI names the file it was given."""
-        from inceptionism.io import load_image
-
         try:
             return load_image(upload.path, max_side=max_side)
         except DreamError as e:
@@ -189,8 +188,6 @@ class Studio:
     def open_clip(self, upload: Upload, config: DreamConfig, video: Mapping[str, Any]) -> Any:
         """The uploaded clip checked as ``deepdream video`` checks its input (no frame read),
         before it waits for the device: a bad file gets the command's message at once."""
-        from inceptionism.io import video as vio
-
         try:
             return vio.open_clip(
                 upload.path,

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from inceptionism.config import DreamConfig
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.frontends.web.checks import clip_preview
@@ -51,8 +53,6 @@ class VideoTab:
 
     def draw(self, options: Sequence[Any]) -> None:
         """The tab: the clip and its fields on the left, the dream and its recipe on the right."""
-        import gradio as gr
-
         with gr.Tab("Video"), gr.Row():
             with gr.Column(scale=5):
                 self._draw_inputs(options)
@@ -61,8 +61,6 @@ class VideoTab:
 
     def _draw_inputs(self, options: Sequence[Any]) -> None:
         """The clip (a file field), its preview, the video fields and the generated form."""
-        import gradio as gr
-
         # a file field: a video field would play a bad file at once, and the browser
         # show its own error before ours; the clip is shown once it is checked
         self.clip = raw_upload(
@@ -85,8 +83,6 @@ class VideoTab:
 
     def _draw_results(self) -> None:
         """Dream and Stop, the progress, the last frame, the clip, its MP4 and command."""
-        import gradio as gr
-
         gr.Markdown(INTRO)
         self.button, self.stop_btn, self.status = run_controls("video_")
         self.frame = gr.Image(
@@ -128,8 +124,6 @@ class VideoTab:
     def wire(self) -> Any:
         """The clip's preview, and the Dream button (the ``/video`` endpoint); returns its
         event, which Stop cancels."""
-        import gradio as gr
-
         self.clip.change(
             self.clip_view_fn, self.clip, [self.clip_view, self.status], queue=False, api_name=False
         )

@@ -10,6 +10,8 @@ pointed at ours (``serve``), and the rules of the studio work without it.
 
 from typing import Any
 
+import gradio as gr
+
 from inceptionism.errors import user_error
 from inceptionism.frontends.web.checks import page_text
 from inceptionism.frontends.web.recipe import page_message, shown, typed_as_text
@@ -37,7 +39,6 @@ def raw_upload(component: Any, what: str) -> Any:
     PIL first and answer a bad file with an error of its own). An inline data: URL, which would
     bypass the server's upload limit, is refused. Not a subclass: Gradio would write a .pyi
     file beside this module for a component class defined here."""
-    import gradio as gr
 
     def preprocess(payload: Any) -> str | None:
         if payload is None:
@@ -51,8 +52,6 @@ def raw_upload(component: Any, what: str) -> Any:
 
 
 def picture_input(**kw: Any) -> Any:
-    import gradio as gr
-
     return raw_upload(gr.Image(**kw), "picture")
 
 
@@ -60,8 +59,6 @@ def page_error(e: BaseException, upload: Upload | None = None) -> BaseException:
     """What the page shows for ``e``: a user's error (bad input, out of memory, a file the
     system refused) in one line, naming ``upload`` as the user called it, escaped (it may quote
     a file, and Gradio shows it as HTML); anything else is a bug, raised as it is."""
-    import gradio as gr
-
     error = user_error(e)
     if error is None:
         return e
@@ -73,8 +70,6 @@ def page_error(e: BaseException, upload: Upload | None = None) -> BaseException:
 def run_controls(prefix: str = "") -> tuple[Any, Any, Any]:
     """The Dream and Stop buttons and the progress line of a tab (element ids with ``prefix``,
     which the browser test finds them by)."""
-    import gradio as gr
-
     with gr.Row():
         dream = gr.Button("Dream", variant="primary", elem_id=f"{prefix}dream")
         stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}stop")
@@ -85,8 +80,6 @@ def run_controls(prefix: str = "") -> tuple[Any, Any, Any]:
 def option_field(opt: Any, value: Any, elem_id: str) -> Any:
     """The field of a plain option (a number, a switch, a choice or text), with its bounds,
     value and help from its declaration."""
-    import gradio as gr
-
     label = opt.title.capitalize()
     # a free-text field's requirement is just "a string or none": its help says what to type
     info = opt.help if opt.kind == "str" and not opt.need else f"{opt.help}; {opt.requirement()}"
