@@ -17,10 +17,11 @@ import gradio as gr
 from inceptionism.frontends.web.atlas_tab import AtlasTab
 from inceptionism.frontends.web.image_tab import ImageTab
 from inceptionism.frontends.web.recipe import form_options
-from inceptionism.frontends.web.studio import (
-    Studio,
-)
+from inceptionism.frontends.web.studio import Studio
 from inceptionism.frontends.web.video_tab import VideoTab
+from inceptionism.frontends.web.widgets import CSS
+
+__all__ = ["CSS", "build_app"]  # CSS: the server launches the page with it
 
 INTRO = (
     "## deepdream studio\nDrop a picture (or use the sample), pick a model and layers, "
