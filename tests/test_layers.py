@@ -197,8 +197,9 @@ def test_the_ast_check_finds_a_cycle_through_a_package() -> None:
 
 
 def test_no_cycle_outside_the_rooms_still_being_fixed() -> None:
-    cycles = [c for c in _cycles(EDGES) if not PENDING & set(c)]
-    assert cycles == []
+    """The import graph less the rooms still being fixed has no cycle."""
+    rest = {m: edges - PENDING for m, edges in EDGES.items() if m not in PENDING}
+    assert _cycles(rest) == []
 
 
 def test_in_function_imports_outside_those_rooms_give_their_reason() -> None:
