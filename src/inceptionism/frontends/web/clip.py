@@ -25,8 +25,7 @@ VIDEO_FORMATS = (".mp4", ".mov", ".webm", ".mkv", ".avi")
 def video_options() -> list[Any]:
     """The video options the page shows: ``deepdream video``'s own (``VIDEO_OPTIONS``), less
     those of the command line only (keeping the work folder)."""
-    from inceptionism.options import PYTHON
-    from inceptionism.video.clip import VIDEO_OPTIONS
+    from inceptionism.options import PYTHON, VIDEO_OPTIONS
 
     return [o for o in VIDEO_OPTIONS if PYTHON in o.where]
 
@@ -35,7 +34,7 @@ def video_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """``dream_video``'s video keywords from the video fields (option name -> field value),
     each checked by its declaration, times read as the command reads them."""
     from inceptionism.io.video import parse_time
-    from inceptionism.video.clip import VIDEO_OPTION
+    from inceptionism.options import VIDEO_OPTION
 
     out: dict[str, Any] = {}
     for name, value in values.items():

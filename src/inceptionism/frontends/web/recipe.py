@@ -42,8 +42,7 @@ def form_options() -> list[Any]:
 
 def spell_for_page(option: str, value: str = "") -> str:
     """How a hint names an option on the page: its field's label (quoted)."""
-    from inceptionism.options import OPTION
-    from inceptionism.video.clip import VIDEO_OPTION
+    from inceptionism.options import OPTION, VIDEO_OPTION
 
     known = {**VIDEO_OPTION, **OPTION}
     label = known[option].title if option in known else option.replace("_", " ")
@@ -134,7 +133,7 @@ def shown(value: Any) -> str:
 def form_defaults(preset: str | None, model: str) -> dict[str, Any]:
     """What each field shows for ``preset`` on ``model``: the schema's defaults, the preset's
     values over them."""
-    from inceptionism.options import defaults
+    from inceptionism.config import defaults
 
     return defaults(preset or None, model)
 
