@@ -47,6 +47,11 @@ def _from_text(option: Option, text: str) -> Any:
             raise DreamError(f"not a whole number: {quote(text)}") from None
     if option.kind == "float":
         return finite_number(text)
+    if option.kind == "pair":
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise DreamError(f"need two numbers X,Y, got {quote(text)}")
+        return finite_number(parts[0]), finite_number(parts[1])
     if option.kind == "tile":
         if text == "auto":
             return text
@@ -112,6 +117,8 @@ def add_arguments(
             kw["default"] = o.default if (not o.recipe or o.name == "preset") else None
             if o.metavar:
                 kw["metavar"] = o.metavar
+            if o.required:
+                kw["required"] = True
             if o.kind == "layers":
                 kw["action"] = "append"
             elif o.kind == "classes":

@@ -13,7 +13,8 @@ from typing import Any
 
 from inceptionism.errors import DreamError, unknown_name
 from inceptionism.frontends.arguments import class_words, layer_word
-from inceptionism.options import FILE, Option, checked_weight, is_bool, where
+from inceptionism.option_checks import checked_weight, is_bool
+from inceptionism.options import FILE, Option, where
 
 
 def _file_keys() -> dict[str, Option]:
