@@ -14,11 +14,11 @@ from test_cli import photo, run_cli
 
 import inceptionism
 from inceptionism import DreamConfig, DreamError, make_config
-from inceptionism.config import reference_max_loss
+from inceptionism.config import defaults, reference_max_loss
 from inceptionism.frontends import cli, configfile
 from inceptionism.io import read_metadata
 from inceptionism.io.images import standard_json
-from inceptionism.options import OPTION, OPTIONS, RECIPE, RUN, check_keywords, defaults
+from inceptionism.options import OPTION, OPTIONS, RECIPE, RUN, check_keywords
 
 # name -> (command-line words, TOML line, Python value, the value the recipe or run ends with).
 # Every option must be here (the walk below fails otherwise), with a value that is not its

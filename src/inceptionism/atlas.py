@@ -16,15 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from inceptionism.command_options import ATLAS_SIDE as ATLAS_SIDE  # where callers find it
+from inceptionism.command_options import DEFAULT_CHANNELS
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel, LayerInfo
 
-#: Side of the picture each tile dreams on unless told otherwise: small, so a sheet of 20 tiles
-#: takes about a minute on a laptop CPU.
-ATLAS_SIDE = 128
-#: Channels of one layer shown when none are named: a screenful.
-DEFAULT_CHANNELS = 16
+# ATLAS_SIDE (each tile's side unless told otherwise) and DEFAULT_CHANNELS (of one layer, when
+# none are named): declared with ``deepdream atlas``'s options.
 #: More tiles than this would take long and make an unreadable sheet.
 MAX_TILES = 256
 #: Largest contact sheet, in pixels (about 300 MB of RGB): 256 tiles of 512 px fit. Checked

@@ -1,5 +1,8 @@
 """Dream settings: a frozen dataclass whose defaults are the reference algorithm, and presets.
 
+``DreamConfig``'s fields are the recipe options of the schema (:data:`options.RECIPE`): their
+names, types and defaults are declared there once, and its checks are theirs.
+
 ``DreamConfig()`` is the Keras notebook's algorithm (10 octaves of 1.2, 10 steps of 0.01,
 max_loss 10, no jitter). Presets are named sets of overrides, per model where they were tuned
 for one; explicit options always win over the preset.
@@ -15,7 +18,17 @@ from typing import Any
 
 from .errors import DreamError, quote
 from .limits import check_structure
-from .options import DEFAULT_MODEL, DEFAULT_PRESET, MAX_OCTAVES, OPTION, PRECISIONS
+from .options import (
+    DEFAULT_MODEL,
+    DEFAULT_PRESET,
+    MAX_OCTAVES,
+    OPTION,
+    OPTIONS,
+    PRECISIONS,
+    PRESET_NAMES,
+    RECIPE,
+    as_fields,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -24,6 +37,7 @@ __all__ = [
     "PRECISIONS",
     "PRESETS",
     "DreamConfig",
+    "defaults",
     "make_config",
 ]
 
@@ -41,7 +55,22 @@ def reference_max_loss(model: str) -> float:
     return REFERENCE_MAX_LOSS.get(model, math.inf)
 
 
+#: The order of DreamConfig's fields (its positional arguments, ``repr``, ``to_dict`` and so
+#: the metadata's keys), as it was before the fields came from the schema.
+FIELD_ORDER = (
+    "model", "layers", "octaves", "octave_scale", "iterations", "step", "max_loss", "jitter",
+    "seed", "max_side", "tile", "preset", "classes", "guide", "guide_layer", "guide_weight",
+    "smooth", "lap_norm", "preserve_colors", "clip", "clip_knee",
+)  # fmt: skip
+
+
+if set(FIELD_ORDER) != {o.name for o in RECIPE} or len(FIELD_ORDER) != len(RECIPE):
+    raise RuntimeError("config.FIELD_ORDER must name each recipe option once")
+
+
 @dataclass(frozen=True)
+# The bare DreamConfig() has no preset: front ends start from one (make_config).
+@as_fields((OPTION[name] for name in FIELD_ORDER), {"preset": None})
 class DreamConfig:
     """Every number of a dream. ``layers`` None means the model's default layers.
 
@@ -52,32 +81,9 @@ class DreamConfig:
     ``objectives.objective_for`` turns all of it into one objective.
     """
 
-    model: str = DEFAULT_MODEL
-    layers: Mapping[str, float] | None = None
-    octaves: int = 10
-    octave_scale: float = 1.2
-    iterations: int = 10
-    step: float = 0.01
-    max_loss: float | None = None  # None: the reference's limit for the model (reference_max_loss)
-    jitter: int = 0
-    seed: int = 0
-    max_side: int | None = None
-    tile: int | str = "auto"  # window side for tiled gradients; 0 = off (see tiling.py)
-    preset: str | None = None
-    classes: Mapping[str, float] = field(default_factory=dict)
-    guide: str | None = None
-    guide_layer: str | None = None
-    guide_weight: float = 1.0
-    smooth: float = 0.0
-    lap_norm: int = 0  # Laplacian-pyramid bands the gradient is normalised over; 0 = off
-    preserve_colors: bool = False
-    clip: bool = False
-    clip_knee: float = 0.0  # with clip: steps slow down over the last this many levels to 0/255
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .options import RECIPE
-
         for option in RECIPE:  # types and bounds: the options schema, the one place they live
             object.__setattr__(self, option.name, option.check(getattr(self, option.name)))
         object.__setattr__(self, "model", _canonical_model(self.model))
@@ -124,8 +130,6 @@ def from_metadata(name: str, value: Any) -> Any:
     """A setting's value from an output's metadata: standard JSON has no Infinity, so an
     infinite float (``max_loss = inf``, off) is written there as the string ``"inf"``
     (``io.images.standard_json``) and read back here, by every reader of the metadata."""
-    from inceptionism.options import OPTION
-
     option = OPTION.get(name)
     if option is not None and option.kind == "float" and value in ("inf", "-inf"):
         return float(value)
@@ -214,6 +218,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+if set(PRESETS) != set(PRESET_NAMES):
+    raise RuntimeError("config.PRESETS must hold the presets options.PRESET_NAMES names")
+
+
 def _canonical_model(name: Any) -> Any:
     """A registered model's own name for ``name`` (``EfficientNet-Lite0``: case and
     punctuation ignored, as for class names), so presets and metadata see the one name."""
@@ -241,3 +249,10 @@ def make_config(
         values.update(preset_overrides(preset, model))
     values.update({k: v for k, v in options.items() if v is not None})
     return DreamConfig.from_dict(values)
+
+
+def defaults(preset: str | None = DEFAULT_PRESET, model: str | None = None) -> dict[str, Any]:
+    """Each option's value when none is given: the preset's for the model, else the option's
+    default (what a form shows before the user changes anything)."""
+    cfg = make_config(preset, model=model)
+    return {o.name: getattr(cfg, o.name) if o.recipe else o.default for o in OPTIONS}

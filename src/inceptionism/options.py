@@ -1,34 +1,30 @@
-"""Every dream option, declared once.
+"""Every option, declared once: the pure schema.
 
-:data:`OPTIONS` lists each option with its type, default, bounds or choices, help text, group,
-and whether it belongs to the reproducible *recipe* (a :class:`~inceptionism.DreamConfig` field,
-stored in every output) or to the *run* (device, precision, weights file, threads, quiet,
-overwrite: how this machine computes it). Everything else is generated from it:
+:data:`OPTIONS` lists each dream option with its type, default, bounds or choices, help text,
+group, and whether it belongs to the reproducible *recipe* (a :class:`~inceptionism.DreamConfig`
+field, stored in every output) or to the *run* (device, precision, weights file, threads, quiet,
+overwrite: how this machine computes it); :data:`VIDEO_OPTIONS` those of a clip
+(``deepdream video``, ``dream_video``). This module declares and checks them, and nothing else:
 
-* the flags of ``deepdream dream`` and their help (:func:`add_arguments`);
-* the keys of ``--config`` TOML files, their type checks and messages (:func:`from_file`), and
-  ``--print-config`` (:func:`to_file`);
-* the checks of ``DreamConfig`` and of the keywords of ``inceptionism.dream`` (:func:`check`,
-  :func:`check_keywords`), so a bad value gets the same one-line message however it came in;
-* a form: :meth:`Option.describe` gives a front end all it needs to draw a field.
+* :meth:`Option.check` (and :func:`check`, :func:`check_keywords`) is the one validation of a
+  value, so a bad one gets the same one-line message however it came in;
+* ``DreamConfig`` and ``VideoSettings`` take their fields from here;
+* the front ends adapt it: ``frontends.arguments`` (flags), ``frontends.filekeys`` (TOML keys),
+  the web form (:meth:`Option.describe`) and ``frontends.reference`` (the docs' option tables).
 
-Adding an option is one entry here (a recipe option is also a ``DreamConfig`` field, which a
-test keeps in step with this list).
+Adding an option is one entry here.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
-import re
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
 from .errors import DreamError, quote, unknown_name
-from .limits import check_count, check_text
+from .option_checks import CHECKS
 
 #: The largest seed the random generators take (an unsigned 64-bit number).
 SEED_MAX = 2**64 - 1
@@ -39,22 +35,26 @@ SEED_MAX = 2**64 - 1
 MAX_OCTAVES = 100
 DEFAULT_MODEL = "efficientnet-lite0"
 DEFAULT_PRESET = "default"
+#: The presets' names (``config.PRESETS`` holds their values, and must name these).
+PRESET_NAMES = ("default", "seed")
+#: Effort of a clip's optical flow (``video.flow``).
+FLOW_QUALITIES = ("fast", "medium", "best")
+DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
 #: Arithmetic of the network on the device: auto = float32 for now (see
 #: ``models.base.AUTO_CUDA_PRECISION``); bf16/fp16: CUDA autocast.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Where an option can be given: the command line, a TOML settings file, Python keywords.
 CLI, FILE, PYTHON = "cli", "file", "python"
 EVERYWHERE = frozenset({CLI, FILE, PYTHON})
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-_KINDS = ("int", "float", "bool", "str", "path", "choice", "tile", "layers", "classes", "device")
 
 
 @dataclass(frozen=True)
 class Option:
     """One option. ``kind`` is one of ``int``, ``float``, ``bool``, ``str``, ``path`` (a file
     name), ``choice``, ``tile`` (``"auto"`` or pixels), ``layers`` / ``classes`` (weights by
-    name) or ``device``. ``minimum``/``maximum`` bound numbers (``above``: the minimum itself is
-    excluded); ``optional``: None is allowed (unset); ``recipe``: a DreamConfig field."""
+    name), ``device`` or ``pair`` (two numbers X,Y). ``minimum``/``maximum`` bound numbers
+    (``above``: the minimum itself is excluded); ``optional``: None is allowed (unset);
+    ``recipe``: a DreamConfig field."""
 
     name: str
     kind: str
@@ -75,6 +75,7 @@ class Option:
     label: str | None = None  # in messages; default: the name with spaces
     need: str | None = None  # what a valid value is, when the bounds do not say it all
     key: str | None = None  # the key --print-config writes; default: the name
+    required: bool = False  # a command's option that must be given (no default)
 
     # -- names --------------------------------------------------------------------------------
     @property
@@ -90,6 +91,12 @@ class Option:
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ")
+
+    @property
+    def python_type(self) -> Any:
+        """The type of a checked value (a dataclass field built from this option has it)."""
+        one = _PYTHON_TYPES[self.kind]
+        return one | None if self.optional else one
 
     def allowed(self) -> tuple[str, ...]:
         c = self.choices() if callable(self.choices) else self.choices
@@ -111,6 +118,7 @@ class Option:
             "bool": "true or false",
             "tile": "'auto' or a whole number of pixels",
             "path": "a file name",
+            "pair": "two numbers X,Y",
         }.get(self.kind, "a string")
         return f"{one} or none" if self.optional and where == PYTHON else one
 
@@ -165,213 +173,28 @@ class Option:
             if self.optional:
                 return None
             raise self.wrong_type(value, spelled)
-        return _CHECKS[self.kind](self, value, spelled)
+        return CHECKS[self.kind](self, value, spelled)
 
-    # -- the command line ---------------------------------------------------------------------
-    def parse(self, text: str) -> Any:
-        """A command-line word as this option's value (argparse's ``type``)."""
-        try:
-            if self.kind == "layers":
-                return _layer_word(text)
-            if self.kind == "classes":
-                return _class_words(text)
-            value = _from_text(self, text)
-            return self.check(value) if self.kind == "choice" else value
-        except DreamError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+
+_PYTHON_TYPES: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    "path": str,
+    "choice": str,
+    "device": str,
+    "tile": int | str,
+    "layers": Mapping[str, float],
+    "classes": Mapping[str, float],
+    "pair": tuple[float, float],
+}
 
 
 def _num(x: float) -> str:
     if x == SEED_MAX:
         return "2**64-1"
     return f"{x:g}"
-
-
-def _bad_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _check_int(opt: Option, value: Any, spelled: str | None) -> int:
-    if _bad_bool(value) or not isinstance(value, int):
-        raise opt.wrong_type(value, spelled)
-    _bounds(opt, value)
-    return value
-
-
-def _check_float(opt: Option, value: Any, spelled: str | None) -> float:
-    if _bad_bool(value) or not isinstance(value, (int, float)):
-        raise opt.wrong_type(value, spelled)
-    value = float(value)
-    if math.isnan(value) or (opt.finite and math.isinf(value)):
-        raise opt.invalid(value)
-    _bounds(opt, value)
-    return value
-
-
-def _bounds(opt: Option, value: float) -> None:
-    lo, hi = opt.minimum, opt.maximum
-    if lo is not None and (value <= lo if opt.above else value < lo):
-        raise opt.invalid(value)
-    if hi is not None and value > hi:
-        raise opt.invalid(value)
-
-
-def _check_bool(opt: Option, value: Any, spelled: str | None) -> bool:
-    if not isinstance(value, bool):
-        raise opt.wrong_type(value, spelled)
-    return value
-
-
-def _check_str(opt: Option, value: Any, spelled: str | None) -> str:
-    if not isinstance(value, str):
-        raise opt.wrong_type(value, spelled)
-    if not value:
-        raise opt.invalid(value)
-    return check_text(value, spelled or opt.title)
-
-
-def _check_path(opt: Option, value: Any, spelled: str | None) -> str:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    return _check_str(opt, value, spelled)
-
-
-def _check_choice(opt: Option, value: Any, spelled: str | None) -> str:
-    value = _check_str(opt, value, spelled)
-    allowed = opt.allowed()
-    if value not in allowed:
-        raise DreamError(
-            f"unknown {opt.title} {quote(value)}: invalid choice (choose from {', '.join(allowed)})"
-        )
-    return value
-
-
-def _check_device(opt: Option, value: Any, spelled: str | None) -> str:
-    value = _check_str(opt, value, spelled)
-    if not _DEVICE.fullmatch(value):
-        raise DreamError(f"unknown device {quote(value)} (choose cpu, cuda, mps or auto)")
-    return value
-
-
-def _check_tile(opt: Option, value: Any, spelled: str | None) -> int | str:
-    if value == "auto":
-        return value
-    if _bad_bool(value) or not isinstance(value, int):
-        if isinstance(value, str):
-            raise opt.invalid(value)
-        raise opt.wrong_type(value, spelled)
-    _bounds(opt, value)
-    return value
-
-
-def _weight(kind: str, key: Any, w: Any) -> float:
-    if _bad_bool(w) or not isinstance(w, (int, float)):
-        raise DreamError(f"invalid weight {quote(w)} for {kind} {quote(key)}: need a number")
-    if not math.isfinite(w) or abs(w) > limits.MAX_WEIGHT:
-        raise DreamError(
-            f"invalid weight {quote(w)} for {kind} {quote(key)}: need a finite number from "
-            f"-{limits.MAX_WEIGHT:g} to {limits.MAX_WEIGHT:g}"
-        )
-    return float(w)
-
-
-def _check_layers(opt: Option, value: Any, spelled: str | None) -> dict[str, float]:
-    if not isinstance(value, Mapping):
-        raise opt.wrong_type(value, spelled)
-    out = {}
-    for key, w in check_count(value, "layers").items():
-        if not isinstance(key, str) or not key:
-            raise DreamError(f"invalid layer name {quote(key)}: need a string")
-        check_text(key, "a layer name")
-        out[key] = _weight("layer", key, w)
-    return out
-
-
-def _check_classes(opt: Option, value: Any, spelled: str | None) -> dict[str, float]:
-    """Names or indexes (weight 1 each), one or a list of them, or a mapping to weights."""
-    if isinstance(value, Mapping):
-        pairs = list(value.items())
-    elif isinstance(value, (str, int)) and not _bad_bool(value):
-        pairs = [(value, 1.0)]
-    elif isinstance(value, (list, tuple)):
-        pairs = [(v, 1.0) for v in value]
-    else:
-        raise opt.wrong_type(value, spelled)
-    out: dict[str, float] = {}
-    for key, w in check_count(pairs, "classes"):
-        if _bad_bool(key) or not isinstance(key, (str, int)):
-            raise DreamError(f"invalid class {quote(key)}: need a class name or index")
-        check_text(str(key), "a class name")
-        out[str(key)] = _weight("class", key, w)
-    return out
-
-
-_CHECKS: dict[str, Callable[[Option, Any, str | None], Any]] = {
-    "int": _check_int,
-    "float": _check_float,
-    "bool": _check_bool,
-    "str": _check_str,
-    "path": _check_path,
-    "choice": _check_choice,
-    "device": _check_device,
-    "tile": _check_tile,
-    "layers": _check_layers,
-    "classes": _check_classes,
-}
-
-
-# -- command-line words -----------------------------------------------------------------------
-
-
-def _from_text(opt: Option, text: str) -> Any:
-    if opt.kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise DreamError(f"not a whole number: {quote(text)}") from None
-    if opt.kind == "float":
-        return _finite(text)
-    if opt.kind == "tile":
-        if text == "auto":
-            return text
-        try:
-            return int(text)  # its bounds: checked with the recipe, as from anywhere else
-        except ValueError:
-            raise DreamError(f"not 'auto' or a whole number: {quote(text)}") from None
-    return text
-
-
-def _finite(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise DreamError(f"not a number: {quote(text)}") from None
-    if math.isnan(v):
-        raise DreamError(f"not a number: {quote(text)}")
-    return v
-
-
-def _layer_word(text: str) -> tuple[str, float]:
-    """``NAME[:CHANNEL[,CHANNEL...]][=WEIGHT]``, the key normalised (``block8:17,40``)."""
-    from inceptionism.algorithm.objectives import parse_layer
-
-    spec, _, weight = text.partition("=")
-    if not spec:
-        raise DreamError(f"empty layer name in {quote(text)}")
-    name, chans = parse_layer(spec)
-    key = f"{name}:{','.join(map(str, chans))}" if chans else name
-    return key, _finite(weight) if weight else 1.0
-
-
-def _class_words(text: str) -> list[tuple[str, float]]:
-    """``NAME_OR_INDEX[=WEIGHT][,...]``: names are checked against the model later."""
-    out = []
-    for item in text.split(","):
-        spec, _, weight = item.partition("=")
-        if not spec.strip():
-            raise DreamError(f"empty class in {quote(text)}")
-        out.append((" ".join(spec.split()), _finite(weight) if weight else 1.0))
-    return out
 
 
 def summed(pairs: Iterable[tuple[str, float]] | None) -> dict[str, float] | None:
@@ -385,12 +208,6 @@ def summed(pairs: Iterable[tuple[str, float]] | None) -> dict[str, float] | None
 
 
 # -- the options ------------------------------------------------------------------------------
-
-
-def _presets() -> tuple[str, ...]:
-    from .config import PRESETS
-
-    return tuple(sorted(PRESETS))
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -444,7 +261,7 @@ OPTIONS: tuple[Option, ...] = (
         "preset", "choice", DEFAULT_PRESET,
         f"settings to start from: {DEFAULT_PRESET} (tuned) or seed (the reference); each "
         "option below shows the value it gives (--preset NAME --help: that preset's)", "schedule",
-        True, choices=_presets, optional=True, metavar="{default,seed}",
+        True, choices=PRESET_NAMES, optional=True, metavar="{default,seed}",
     ),
     Option(
         "octaves", "int", 10, "number of scales", "schedule", True, minimum=1,
@@ -528,6 +345,79 @@ OPTION: dict[str, Option] = {o.name: o for o in OPTIONS}
 RECIPE: tuple[Option, ...] = tuple(o for o in OPTIONS if o.recipe)
 RUN: tuple[Option, ...] = tuple(o for o in OPTIONS if not o.recipe)
 
+_VIDEO_WHERE = frozenset({CLI, PYTHON})
+#: The options of a clip beyond the dream's (``deepdream video``'s flags, ``zoom`` takes the
+#: last two; ``video.clip.VideoSettings``; the web studio's Video tab and its equivalent
+#: command). Names are ``dream_video``'s keywords.
+VIDEO_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "coherence", "float", DEFAULT_COHERENCE,
+        f"share of the last frame's dream carried along the motion, 0..1 (default "
+        f"{DEFAULT_COHERENCE}; 0 = every frame on its own)", "video", False, minimum=0,
+        maximum=1, metavar="A", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "flow_quality", "choice", "medium", "optical flow effort (default medium)", "video",
+        False, choices=FLOW_QUALITIES, metavar="{" + ",".join(FLOW_QUALITIES) + "}",
+        where=_VIDEO_WHERE,
+    ),
+    Option(
+        "start", "str", None, "start at this time (seconds or MM:SS)", "video", False,
+        optional=True, metavar="T", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "duration", "str", None, "dream this long (seconds or MM:SS)", "video", False,
+        optional=True, metavar="T", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "fps_out", "float", None,
+        "frame rate of the output (frames dropped or repeated; default: the input's)", "video",
+        False, minimum=0.01, maximum=1000, optional=True, metavar="F",
+        label="output frame rate",
+        where=_VIDEO_WHERE,
+    ),
+    Option(
+        "keep_frames", "bool", False, "keep the work folder of dreamed frames", "video", False,
+        where=frozenset({CLI}),
+    ),
+    Option(
+        "frame_iterations", "int", None,
+        "steps per octave after the first frame (default: from --iterations)", "video", False,
+        minimum=0, optional=True, metavar="N", where=_VIDEO_WHERE,
+    ),
+    Option(
+        "crf", "int", None, "quality of .mp4 (x264, default 17) or .webm (VP9, default 24)",
+        "video", False, minimum=0, maximum=63, optional=True, metavar="N", label="CRF",
+        where=_VIDEO_WHERE,
+    ),
+)  # fmt: skip
+VIDEO_OPTION: dict[str, Option] = {o.name: o for o in VIDEO_OPTIONS}
+
+
+def as_fields(
+    chosen: Iterable[Option], defaults: Mapping[str, Any] | None = None
+) -> Callable[[type], type]:
+    """A class decorator: one annotated field per option of ``chosen`` (in that order, before
+    the class's own), so that ``dataclass`` makes them its fields, typed and defaulted by the
+    schema; ``defaults`` overrides an option's default there."""
+    chosen = tuple(chosen)
+
+    def add(cls: type) -> type:
+        own = dict(inspect.get_annotations(cls))
+        cls.__annotations__ = {o.name: o.python_type for o in chosen} | own
+        for o in chosen:
+            default = (defaults or {}).get(o.name, o.default)
+            setattr(cls, o.name, _field(default))
+        return cls
+
+    return add
+
+
+def _field(default: Any) -> Any:
+    if isinstance(default, dict):  # a fresh one for each instance
+        return field(default_factory=lambda: dict(default))
+    return field(default=default)
+
 
 def cli_spelling(option: str, value: str = "") -> str:
     """An option as the ``deepdream`` command names it in a hint: ``--weights FILE``."""
@@ -555,154 +445,3 @@ def check_keywords(keywords: Mapping[str, Any], allowed: Iterable[Option] = RECI
         if key not in known:
             raise unknown_name("option", key, known)
         known[key].check(value)
-
-
-def defaults(preset: str | None = DEFAULT_PRESET, model: str | None = None) -> dict[str, Any]:
-    """Each option's value when none is given: the preset's for the model, else the option's
-    default (what a form shows before the user changes anything)."""
-    from .config import make_config
-
-    cfg = make_config(preset, model=model)
-    return {o.name: getattr(cfg, o.name) if o.recipe else o.default for o in OPTIONS}
-
-
-# -- argparse -----------------------------------------------------------------------------------
-
-
-def add_arguments(
-    parser: argparse.ArgumentParser,
-    *,
-    defaults: bool = True,
-    options: Iterable[Option] | None = None,
-) -> None:
-    """One flag per command-line option, help from the schema. Recipe options default to None
-    (not given: the preset's or the file's value applies), except ``preset``; run options to
-    their default. ``defaults=False`` leaves defaults to the parser (to tell what was given).
-    ``options``: other declarations than the dream's (``video.clip.VIDEO_OPTIONS``)."""
-    for o in where(CLI) if options is None else (o for o in options if CLI in o.where):
-        names = [o.short, o.cli_flag] if o.short else [o.cli_flag]
-        kw: dict[str, Any] = {"dest": o.name, "help": o.help}
-        if o.kind == "bool":
-            kw["action"] = argparse.BooleanOptionalAction if o.recipe else "store_true"
-            kw["default"] = None if o.recipe else o.default
-        else:
-            kw["type"] = o.parse
-            kw["default"] = o.default if (not o.recipe or o.name == "preset") else None
-            if o.metavar:
-                kw["metavar"] = o.metavar
-            if o.kind == "layers":
-                kw["action"] = "append"
-            elif o.kind == "classes":
-                kw["action"] = "extend"
-        if not defaults:
-            kw.pop("default")
-        parser.add_argument(*names, **kw)
-
-
-def recipe_values(namespace: Any) -> dict[str, Any]:
-    """The recipe options set in an argparse namespace (None: not given), weights summed."""
-    out = {}
-    for o in RECIPE:
-        value = getattr(namespace, o.name, None)
-        if o.kind in ("layers", "classes"):
-            value = summed(value)
-        out[o.name] = value
-    return out
-
-
-# -- settings files ---------------------------------------------------------------------------
-
-
-#: Other spellings of file keys: each option's name, its flag's spelling, dashes for underscores.
-def _file_keys() -> dict[str, Option]:
-    keys: dict[str, Option] = {}
-    for o in where(FILE):
-        for k in (o.name, o.file_key, o.cli_flag[2:].replace("-", "_")):
-            keys[k] = o
-            keys[k.replace("_", "-")] = o
-    return keys
-
-
-def file_key_names() -> list[str]:
-    """The keys a settings file may use (for the "did you mean" of an unknown one)."""
-    names: list[str] = []
-    for o in where(FILE):
-        names += dict.fromkeys([o.file_key, o.name])
-    return names
-
-
-def from_file(data: Mapping[str, Any], label: str) -> dict[str, Any]:
-    """Option name -> value (as the command line gives it) for a table of settings read from
-    ``label`` (a TOML file, or a dream's metadata); one-line errors name the file and key."""
-    keys = _file_keys()
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        opt = keys.get(key) if isinstance(key, str) else None
-        if opt is None:
-            raise unknown_name(f"key in {label}", str(key), file_key_names())
-        try:
-            out[opt.name] = _file_value(opt, key, value)
-            if not opt.recipe:  # no recipe checks it later: its range now
-                out[opt.name] = opt.check(out[opt.name], key)
-        except DreamError as e:
-            raise DreamError(f"{label}: {e.message}", e.hint) from None
-    return out
-
-
-def _file_value(opt: Option, key: str, value: Any) -> Any:
-    """A settings-file value in the form the command line gives it (a list of (name, weight)
-    pairs for layers and classes), its type checked; bounds are checked with the recipe."""
-    if opt.kind in ("layers", "classes"):
-        parse = _layer_word if opt.kind == "layers" else _class_words
-        if isinstance(value, Mapping):  # {block8 = 1.0}
-            word = "layer" if opt.kind == "layers" else "class"
-            return [(parse_key(opt, k), _weight(word, k, w)) for k, w in value.items()]
-        items = value if isinstance(value, list) else [value]
-        pairs: list[tuple[str, float]] = []
-        for item in items:
-            if opt.kind == "classes" and isinstance(item, int) and not _bad_bool(item):
-                item = str(item)
-            if not isinstance(item, str):
-                raise opt.wrong_type(value, key, FILE)
-            got = parse(item)
-            pairs += got if isinstance(got, list) else [got]
-        return pairs or None
-    if opt.kind in ("int", "float", "bool") or (opt.kind == "tile" and value != "auto"):
-        if opt.kind == "tile" and isinstance(value, str):
-            raise opt.invalid(value)
-        ok = {
-            "int": lambda v: isinstance(v, int) and not _bad_bool(v),
-            "tile": lambda v: isinstance(v, int) and not _bad_bool(v),
-            "float": lambda v: isinstance(v, (int, float)) and not _bad_bool(v),
-            "bool": lambda v: isinstance(v, bool),
-        }[opt.kind]
-        if not ok(value):
-            raise opt.wrong_type(value, key, FILE)
-        return float(value) if opt.kind == "float" else value
-    if not isinstance(value, str):
-        raise opt.wrong_type(value, key, FILE)
-    return opt.check(value, key) if opt.kind in ("choice", "device") else value
-
-
-def parse_key(opt: Option, key: str) -> str:
-    """A table key of layers (``"block8:3"``) normalised as the command line does."""
-    if opt.kind == "layers":
-        return _layer_word(key)[0]
-    return " ".join(str(key).split())
-
-
-def to_file(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Option name -> value, as the keys and values ``--print-config`` writes (weights as
-    ``NAME=WEIGHT`` strings), in the options' order; None (unset) left out."""
-    out: dict[str, Any] = {}
-    for o in where(FILE):
-        value = values.get(o.name)
-        if o.kind in ("layers", "classes") and value is not None:
-            value = [f"{n}={_short(w)}" for n, w in dict(value).items()] or None
-        if value is not None:
-            out[o.file_key] = value
-    return out
-
-
-def _short(w: float) -> str:
-    return f"{w:g}" if float(f"{w:g}") == w else repr(float(w))

@@ -100,8 +100,7 @@ def build_parser(
     """The ``deepdream`` parser. ``given_only``: the ``dream`` command's defaults left out, so
     that parsing tells which options the command line set (they win over settings files).
     ``preset``/``model``: whose values ``dream --help`` shows as each option's default."""
-    from inceptionism import options
-    from inceptionism.frontends import configfile
+    from inceptionism.frontends import arguments, configfile
 
     quiet = {"argument_default": argparse.SUPPRESS} if given_only else {}
     p = _Parser(prog="deepdream", description="Deep Dream (Inceptionism) on photos.")
@@ -122,7 +121,7 @@ def build_parser(
         help="output file (default: INPUT.dream.png beside it); for a batch, a folder "
         "(created if missing)",
     )
-    options.add_arguments(d, defaults=not given_only)  # every dream option, from the schema
+    arguments.add_arguments(d, defaults=not given_only)  # every dream option, from the schema
     if not given_only:
         _show_preset_values(d, preset, model)
     configfile.add_arguments(d)
@@ -246,7 +245,7 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
 
 def recipe(args: argparse.Namespace) -> DreamConfig:
     """The dream's recipe from the options (and settings files), checked."""
-    from inceptionism.options import recipe_values
+    from inceptionism.frontends.arguments import recipe_values
 
     values = recipe_values(args)
     return make_config(values.pop("preset"), **values, **getattr(args, "config_fields", {}))

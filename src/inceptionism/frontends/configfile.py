@@ -3,7 +3,8 @@
 A config file uses the ``deepdream dream`` option names as keys (``octaves = 6``,
 ``octave_scale = 1.4`` or ``octave-scale``, ``layer = ["block8=1"]`` or ``layers = {block8 =
 1}``). The keys, their types and messages come from the options schema
-(:mod:`inceptionism.options`), so every dream option is a config key too. Precedence:
+(:mod:`inceptionism.options`, adapted by :mod:`inceptionism.frontends.filekeys`), so every
+dream option is a config key too. Precedence:
 explicit flags > the file > the preset > the reference defaults. ``--config-from`` takes the
 settings stored in a dream's metadata instead, so the same input gives the same pixels again.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from inceptionism import options
 from inceptionism.config import DreamConfig, from_metadata
 from inceptionism.errors import DreamError, quote
+from inceptionism.frontends import filekeys
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,7 +65,7 @@ def _cut(text: str, limit: int = 300) -> str:
 
 def settings_from(data: Mapping[str, Any], label: str) -> dict[str, Any]:
     """Option name -> value for a table of settings (keys as the options are spelled)."""
-    return options.from_file(data, label)
+    return filekeys.from_file(data, label)
 
 
 def settings_from_dream(
@@ -158,7 +160,7 @@ def effective(
     values = {o.name: getattr(config, o.name) for o in options.RECIPE}
     values["layers"] = config.effective_layers(default_layers)
     values.update({o.name: getattr(args, o.name, None) for o in options.RUN})
-    return options.to_file(values)
+    return filekeys.to_file(values)
 
 
 def dumps(values: Mapping[str, Any]) -> str:

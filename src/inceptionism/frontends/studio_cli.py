@@ -11,10 +11,11 @@ from typing import Any
 def _option(parser: argparse.ArgumentParser, name: str, **override: Any) -> None:
     """A dream option's flag as ``deepdream dream`` has it: type, help and metavar from the
     options schema (``override`` changes what differs here, e.g. a default)."""
+    from inceptionism.frontends.arguments import word_parser
     from inceptionism.options import OPTION
 
     o = OPTION[name]
-    kw: dict[str, Any] = {"dest": name, "type": o.parse, "help": o.help, "default": None}
+    kw: dict[str, Any] = {"dest": name, "type": word_parser(o), "help": o.help, "default": None}
     if o.metavar:
         kw["metavar"] = o.metavar
     kw.update(override)

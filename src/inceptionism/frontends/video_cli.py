@@ -26,20 +26,19 @@ def _number(text: str) -> float:
 def _add_dream_options(p: argparse.ArgumentParser) -> None:
     """The dream options, as ``deepdream dream`` has them (generated from the schema), and the
     settings files that may set them."""
-    from inceptionism import options
-    from inceptionism.frontends import configfile
+    from inceptionism.frontends import arguments, configfile
 
-    options.add_arguments(p)
+    arguments.add_arguments(p)
     configfile.add_arguments(p)
 
 
 def _given(argv: list[str]) -> set[str]:
     """The dream options the command line set (they win over ``--config``/``--config-from``):
     the same flags parsed with no defaults, the command's own flags left aside."""
-    from inceptionism import options
+    from inceptionism.frontends import arguments
 
     p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    options.add_arguments(p, defaults=False)
+    arguments.add_arguments(p, defaults=False)
     for action in p._actions:
         action.default = argparse.SUPPRESS
     known, _ = p.parse_known_args(argv[1:])
@@ -47,12 +46,12 @@ def _given(argv: list[str]) -> set[str]:
 
 
 def _video_options(p: argparse.ArgumentParser, *names: str) -> None:
-    """Flags declared in ``video.clip.VIDEO_OPTIONS`` (all, or those named)."""
-    from inceptionism import options
-    from inceptionism.video.clip import VIDEO_OPTIONS
+    """Flags declared in ``options.VIDEO_OPTIONS`` (all, or those named)."""
+    from inceptionism.frontends import arguments
+    from inceptionism.options import VIDEO_OPTIONS
 
     chosen = [o for o in VIDEO_OPTIONS if not names or o.name in names]
-    options.add_arguments(p, options=chosen)
+    arguments.add_arguments(p, options=chosen)
 
 
 def _translate(text: str) -> tuple[float, float]:

@@ -30,18 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.command_options import CHUNK_BOUNDS, DEFAULT_CROSSFADE, DEFAULT_WARM_UP
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.jobs import cluster
 from inceptionism.jobs.batch import describe, progress_bar
 from inceptionism.jobs.ray_runtime import call
 
-DEFAULT_WARM_UP = 8
-DEFAULT_CROSSFADE = 8  # measured: benchmarks/video_seams.py (benchmarks/README.md)
-#: ``--chunk-frames`` by default: the clip shared by the workers, within these bounds (a short
-#: chunk spends much of its time warming up; a long one is slow to redo and to balance, and
-#: waits whole in the driver's memory: 120 frames of 1080p are 750 MB, and as much dreamed).
-CHUNK_BOUNDS = (24, 120)
+# DEFAULT_WARM_UP, DEFAULT_CROSSFADE, CHUNK_BOUNDS: declared with the options. CHUNK_BOUNDS: a
+# short chunk spends much of its time warming up; a long one is slow to redo and to balance,
+# and waits whole in the driver's memory: 120 frames of 1080p are 750 MB, and as much dreamed.
 #: Chunks decoded ahead per worker (their frames and dreams wait in the driver's memory).
 WINDOW_PER_WORKER = 2
 

@@ -33,7 +33,14 @@ from PIL import Image
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
-from inceptionism.options import CLI, PYTHON, RECIPE, Option, check_keywords
+from inceptionism.options import (
+    DEFAULT_COHERENCE,
+    RECIPE,
+    VIDEO_OPTION,
+    VIDEO_OPTIONS,
+    as_fields,
+    check_keywords,
+)
 from inceptionism.session import Dreamer
 from inceptionism.video import flow as vflow
 from inceptionism.video.outputs import check_output as check_output  # where callers find it
@@ -42,7 +49,6 @@ from inceptionism.video.outputs import frame_path as _frame_path
 from inceptionism.video.outputs import load_frame as _load_png
 from inceptionism.video.outputs import work_folder as work_folder
 
-DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
 STATE_VERSION = 1
 MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchmarks/video.py
@@ -50,53 +56,8 @@ MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchm
 # progress(done, total) within a frame's dream
 StepProgress = Callable[[int, int], None]
 
-_VIDEO_WHERE = frozenset({CLI, PYTHON})
-#: The options of ``deepdream video`` beyond the dream's, declared once: the command's flags
-#: (``zoom`` takes the last two), the checks of :class:`VideoSettings`, the web studio's
-#: Video tab and its equivalent command all come from here. Names are ``dream_video``'s keywords.
-VIDEO_OPTIONS: tuple[Option, ...] = (
-    Option(
-        "coherence", "float", DEFAULT_COHERENCE,
-        f"share of the last frame's dream carried along the motion, 0..1 (default "
-        f"{DEFAULT_COHERENCE}; 0 = every frame on its own)", "video", False, minimum=0,
-        maximum=1, metavar="A", where=_VIDEO_WHERE,
-    ),
-    Option(
-        "flow_quality", "choice", "medium", "optical flow effort (default medium)", "video",
-        False, choices=vflow.QUALITIES, metavar="{" + ",".join(vflow.QUALITIES) + "}",
-        where=_VIDEO_WHERE,
-    ),
-    Option(
-        "start", "str", None, "start at this time (seconds or MM:SS)", "video", False,
-        optional=True, metavar="T", where=_VIDEO_WHERE,
-    ),
-    Option(
-        "duration", "str", None, "dream this long (seconds or MM:SS)", "video", False,
-        optional=True, metavar="T", where=_VIDEO_WHERE,
-    ),
-    Option(
-        "fps_out", "float", None,
-        "frame rate of the output (frames dropped or repeated; default: the input's)", "video",
-        False, minimum=0.01, maximum=1000, optional=True, metavar="F",
-        label="output frame rate",
-        where=_VIDEO_WHERE,
-    ),
-    Option(
-        "keep_frames", "bool", False, "keep the work folder of dreamed frames", "video", False,
-        where=frozenset({CLI}),
-    ),
-    Option(
-        "frame_iterations", "int", None,
-        "steps per octave after the first frame (default: from --iterations)", "video", False,
-        minimum=0, optional=True, metavar="N", where=_VIDEO_WHERE,
-    ),
-    Option(
-        "crf", "int", None, "quality of .mp4 (x264, default 17) or .webm (VP9, default 24)",
-        "video", False, minimum=0, maximum=63, optional=True, metavar="N", label="CRF",
-        where=_VIDEO_WHERE,
-    ),
-)  # fmt: skip
-VIDEO_OPTION: dict[str, Option] = {o.name: o for o in VIDEO_OPTIONS}
+#: The video options about the output rather than the dream (not ``VideoSettings`` fields).
+OUTPUT_OPTIONS = ("crf", "keep_frames")
 
 
 def default_frame_iterations(config: DreamConfig, coherence: float) -> int:
@@ -126,15 +87,12 @@ class DreamedFrame:
 
 
 @dataclass
+@as_fields(o for o in VIDEO_OPTIONS if o.name not in OUTPUT_OPTIONS)
 class VideoSettings:
-    """How a clip is dreamed beyond the dream recipe itself."""
+    """How a clip is dreamed beyond the dream recipe itself: the video options of the schema
+    (``frame_iterations`` None: :func:`default_frame_iterations`; ``start`` and ``duration``
+    also take seconds as numbers), and two knobs of ``benchmarks/video.py``."""
 
-    coherence: float = DEFAULT_COHERENCE
-    frame_iterations: int | None = None  # None: default_frame_iterations
-    flow_quality: str = "medium"
-    start: float | str | None = None
-    duration: float | str | None = None
-    fps_out: float | None = None
     mode: str = "ours"
     # "image" (measured best): the frame plus the carried dream is the photo, so the octaves
     # re-inject the carried fine detail too; "init": the frame is the photo and the carried
@@ -149,8 +107,9 @@ class VideoSettings:
 
     def check(self) -> None:
         """Each declared setting by its option's check (start and duration: when read)."""
-        for name in ("coherence", "frame_iterations", "flow_quality", "fps_out"):
-            VIDEO_OPTION[name].check(getattr(self, name))
+        for f in fields(self):
+            if f.name in VIDEO_OPTION and f.name not in ("start", "duration"):
+                VIDEO_OPTION[f.name].check(getattr(self, f.name))
         if self.carry not in ("image", "init"):
             raise DreamError(f"unknown carry {self.carry!r} (choose image or init)")
         if self.mode not in MODES:
@@ -467,29 +426,14 @@ def dream_video(
     call again continues where it stopped. The output appears only when complete. ``config``,
     or dream options as keywords (``octaves=3``, ``preset="seed"``), as ``inceptionism.dream``.
     ``reads``: other files the caller read for this run (settings files): never written over."""
+    video = VideoSettings.from_values(locals())  # the keywords that are its fields
     config = recipe(config, options)
     VIDEO_OPTION["crf"].check(crf)
     notify = notify or (lambda _m: None)
     out, work = check_output_and_work(output, source, overwrite, config, weights, reads)
-    kind = vio.output_kind(out)
-    video = VideoSettings(
-        coherence=coherence,
-        frame_iterations=frame_iterations,
-        flow_quality=flow_quality,
-        start=start,
-        duration=duration,
-        fps_out=fps_out,
-        mode=mode,
-    )
-    job = ClipDreamer(
-        source,
-        config,
-        video,
-        device=device,
-        precision=precision,
-        weights=weights,
-        even=vio.needs_even(kind),
-    )
+    even = vio.needs_even(vio.output_kind(out))
+    run = {"device": device, "precision": precision, "weights": weights}
+    job = ClipDreamer(source, config, video, **run, even=even)
     for note in job.clip.notes:
         notify(note)
     if on_start is not None:
@@ -530,14 +474,7 @@ def video_frames(
     """Dreamed frames one by one, in memory (for notebooks and the web UI); nothing saved.
 
     Options as :func:`dream_video`."""
+    video = VideoSettings.from_values(locals())  # the keywords that are its fields
     config = recipe(config, options)
-    video = VideoSettings(
-        coherence=coherence,
-        frame_iterations=frame_iterations,
-        flow_quality=flow_quality,
-        start=start,
-        duration=duration,
-        fps_out=fps_out,
-    )
     job = ClipDreamer(source, config, video, device=device, precision=precision, weights=weights)
     yield from job.frames(None, cancel=cancel, progress=progress)

@@ -16,8 +16,9 @@ import numpy as np
 
 from inceptionism.errors import DreamError
 from inceptionism.extras import require_extra
+from inceptionism.options import FLOW_QUALITIES
 
-QUALITIES = ("fast", "medium", "best")
+QUALITIES = FLOW_QUALITIES  # declared with the video options
 MAX_FLOW_LINES = 540  # flow is smooth: more lines cost time and add nothing to the warp
 # Ruder et al. 2016, eq. 6/7 (pixel units of the full-size frame).
 CONSISTENCY_RELATIVE = 0.01

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.command_options import DEFAULT_FPS, DEFAULT_ZOOM, ZOOM_OPTION
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError, quote
 from inceptionism.io import load_image
@@ -26,15 +27,14 @@ from inceptionism.video import flow as vflow
 from inceptionism.video.clip import VIDEO_OPTION, StepProgress, _dream_frame, _Sessions, recipe
 from inceptionism.video.outputs import check_output, run_inputs
 
-DEFAULT_ZOOM = 1.25  # per second: a slow drift in, new dream detail appears as it grows
-DEFAULT_FPS = 24
-#: The ranges of the camera's flags: beyond them a zoom is no longer a video (a frame an hour,
-#: a move that leaves the picture in one frame) and the encoders' rational rates overflow.
-FPS_RANGE = (0.01, 1000.0)
-FRAMES_MAX = 1_000_000
-ZOOM_RANGE = (0.01, 100.0)
-ROTATE_MAX = 36000.0  # degrees per second
-TRANSLATE_MAX = 1e6  # pixels per second
+#: The ranges of the camera's options (declared in the schema): beyond them a zoom is no longer
+#: a video (a frame an hour, a move that leaves the picture in one frame) and the encoders'
+#: rational rates overflow.
+FPS_RANGE = (ZOOM_OPTION["fps"].minimum, ZOOM_OPTION["fps"].maximum)
+FRAMES_MAX = int(ZOOM_OPTION["frames"].maximum)
+ZOOM_RANGE = (ZOOM_OPTION["zoom"].minimum, ZOOM_OPTION["zoom"].maximum)
+ROTATE_MAX = ZOOM_OPTION["rotate"].maximum  # degrees per second
+TRANSLATE_MAX = ZOOM_OPTION["translate"].maximum  # pixels per second
 
 
 def default_zoom_iterations(config: DreamConfig) -> int:

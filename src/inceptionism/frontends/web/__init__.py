@@ -3,7 +3,7 @@
 Drop a picture, pick settings, watch the dream grow octave by octave, stop it when it looks
 right, download it with its full recipe inside; or a short clip, dreamed frame by frame as
 ``deepdream video`` dreams it, sound and all. The form is generated from the options schema
-(:data:`inceptionism.options.OPTIONS`, and ``video.clip.VIDEO_OPTIONS`` for a clip): no option
+(:data:`inceptionism.options.OPTIONS`, and ``options.VIDEO_OPTIONS`` for a clip): no option
 is declared here a second time.
 
 Two halves. Free of Gradio: :mod:`.studio` (the server's state and rules: one dream per device

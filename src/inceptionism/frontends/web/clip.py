@@ -14,8 +14,8 @@ from inceptionism.config import DreamConfig
 from inceptionism.frontends.web.recipe import field_value
 from inceptionism.frontends.web.studio import Job, Studio, Upload
 from inceptionism.io.video import parse_time
-from inceptionism.options import PYTHON
-from inceptionism.video.clip import VIDEO_OPTION, VIDEO_OPTIONS, dream_video
+from inceptionism.options import PYTHON, VIDEO_OPTION, VIDEO_OPTIONS
+from inceptionism.video.clip import dream_video
 
 #: Where the Video tab's dream fields start other than at the preset's values: every frame is
 #: a dream, so a small frame keeps a clip's dream short on a laptop CPU (measured on 2 shared

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism.algorithm.objectives import parse_layer
-from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
+from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, defaults, make_config
 from inceptionism.errors import DreamError
 from inceptionism.frontends.web.studio import Upload
 from inceptionism.models.registry import get_spec
-from inceptionism.options import CLI, OPTION, OPTIONS, PYTHON, defaults, where
-from inceptionism.video.clip import VIDEO_OPTION
+from inceptionism.options import CLI, OPTION, OPTIONS, PYTHON, VIDEO_OPTION, where
 
 #: Options the page never shows: the server decides how it computes (--device, threads), and
 #: no field names a file on the server (weights).

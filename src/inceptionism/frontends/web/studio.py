@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism.algorithm.engine import pick_device
+from inceptionism.command_options import DEFAULT_HOST as DEFAULT_HOST  # where callers find it
+from inceptionism.command_options import DEFAULT_MAX_UPLOAD, DEFAULT_QUEUE
+from inceptionism.command_options import DEFAULT_PORT as DEFAULT_PORT
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.io import load_image
 from inceptionism.io import video as vio
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
-DEFAULT_MAX_UPLOAD = "25MB"
-#: Jobs waiting for the device beyond the one running; more are refused ("queue is full").
-DEFAULT_QUEUE = 8
+# DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_UPLOAD, DEFAULT_QUEUE: declared with ``deepdream
+# ui``'s options. DEFAULT_QUEUE: jobs waiting for the device beyond the one running; more are
+# refused ("queue is full").
 SAMPLE = Path(__file__).parents[2] / "data" / "chelsea.png"
 
 
