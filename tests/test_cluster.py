@@ -18,8 +18,7 @@ from PIL import Image
 
 from inceptionism import io
 from inceptionism.config import make_config
-from inceptionism.frontends.cli import main, spell
-from inceptionism.frontends.cli import ray as ray_flags
+from inceptionism.frontends.cli import main, ray_flags, spell
 from inceptionism.jobs import cluster
 from inceptionism.jobs.filejob import made_with
 

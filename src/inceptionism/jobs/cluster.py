@@ -304,7 +304,7 @@ def write_manifest(folder: Path, failures: list[dict[str, Any]]) -> Path | None:
 
 
 def _jobs(
-    run: BatchRun, cfg: DreamConfig, pairs: list[tuple[Path, Path]]
+    request: BatchRun, cfg: DreamConfig, pairs: list[tuple[Path, Path]]
 ) -> tuple[list[Job], int, list[dict[str, Any]]]:
     """(jobs, outputs already made with this recipe, outputs that may not be written): what is
     known before Ray starts."""
@@ -313,56 +313,58 @@ def _jobs(
     failures: list[dict[str, Any]] = []
     for src, out in pairs:
         message = None
-        if out.exists() and not run.overwrite:
+        if out.exists() and not request.overwrite:
             if made_with(out, cfg):
                 skipped += 1
                 continue
             error = OptionError(
                 f"output {literal(out)} exists and was made otherwise; {{overwrite}} replaces it"
             )
-            message = error.render(run.spell)
+            message = error.render(request.spell)
         else:
             try:
-                io.check_output_path(out, src, inputs=run.reads, overwrite=run.overwrite)
+                io.check_output_path(out, src, inputs=request.reads, overwrite=request.overwrite)
             except DreamError as e:
-                message = describe(e, run.spell) or str(e)
+                message = describe(e, request.spell) or str(e)
         if message is not None:
             print(f"deepdream: error: {message}", file=sys.stderr)
             failures.append({"input": str(src), "output": str(out), "error": message})
             continue
-        jobs.append(Job(Task(len(jobs), str(src), str(out), run.overwrite), str(src)))
+        jobs.append(Job(Task(len(jobs), str(src), str(out), request.overwrite), str(src)))
     return jobs, skipped, failures
 
 
-def run(run: BatchRun, ray_options: RayOptions, cfg: DreamConfig) -> int:
+def run(request: BatchRun, ray_options: RayOptions, cfg: DreamConfig) -> int:
     """The batch on Ray with the checked recipe ``cfg``; returns the exit code (as the local
     batch's)."""
     import_ray()
-    files, problems = batch.expand(run.inputs)
-    folder = batch.output_folder(run.output) if run.output and files else None
+    files, problems = batch.expand(request.inputs)
+    folder = batch.output_folder(request.output) if request.output and files else None
     for f in files:
-        run.reads.add(f)  # never written over, whatever the options
-    pairs = batch.plan(files, folder, run.reads)
+        request.reads.add(f)  # never written over, whatever the options
+    pairs = batch.plan(files, folder, request.reads)
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
-    jobs, skipped, failures = _jobs(run, cfg, pairs)
+    jobs, skipped, failures = _jobs(request, cfg, pairs)
     failures[:0] = [{"input": name, "error": message} for name, message in problems]
     done = 0
     initial = len(pairs) - len(jobs)
-    with batch.progress_bar(len(pairs), run.quiet, "file", "batch", initial, steady=True) as bar:
+    with batch.progress_bar(
+        len(pairs), request.quiet, "file", "batch", initial, steady=True
+    ) as bar:
         if jobs:
             with connected(ray_options.address) as ray:
-                pool, spec = workers_for(ray, ray_options, cfg, run.spell)
-                note_one_machine(ray, pool, run.quiet)
-                driver = _Driver(ray, spec, pool, jobs, bar, run)
+                pool, spec = workers_for(ray, ray_options, cfg, request.spell)
+                note_one_machine(ray, pool, request.quiet)
+                driver = _Driver(ray, spec, pool, jobs, bar, request)
                 done, more_skipped, lost = driver.results()
                 skipped += more_skipped
                 failures += lost
     manifest = write_manifest(folder or Path.cwd(), failures)
     failed = [f["input"] for f in failures]
     total = len(pairs) + len(problems)
-    if failed or not run.quiet:  # on stderr, as the local batch's
-        line = batch.summary(done, skipped, failed, run.spell)
+    if failed or not request.quiet:  # on stderr, as the local batch's
+        line = batch.summary(done, skipped, failed, request.spell)
         print(f"deepdream: {total} inputs: {line}", file=sys.stderr)
     if manifest is not None:
         print(f"deepdream: failures listed in {manifest}", file=sys.stderr)
@@ -392,11 +394,11 @@ class _Driver(Scheduler):
     """The batch: one file per job; the driver reads inputs and writes outputs."""
 
     def __init__(
-        self, ray: Any, spec: WorkerSpec, pool: Pool, jobs: list[Job], bar: Any, run: BatchRun
+        self, ray: Any, spec: WorkerSpec, pool: Pool, jobs: list[Job], bar: Any, request: BatchRun
     ) -> None:
         super().__init__(ray, start_actors(ray, pool, DreamWorker, spec), jobs)
-        self.shared, self.bar, self.quiet = spec.shared_fs, bar, run.quiet
-        self.spell = run.spell
+        self.shared, self.bar, self.quiet = spec.shared_fs, bar, request.quiet
+        self.spell = request.spell
         self.done = self.skipped = 0
         self.failures: list[dict[str, Any]] = []
 

@@ -67,6 +67,11 @@ class ClipRun:
     crossfade_frames: int = DEFAULT_CROSSFADE
     spell: Spelling = python_spelling
 
+    def seams(self, count: int | None = None, workers: int = 1) -> Seams:
+        """How this clip is cut for ``workers`` (``count`` None: the options checked alone)."""
+        chunk, warm_up, crossfade = self.chunk_frames, self.warm_up_frames, self.crossfade_frames
+        return Seams.choose(chunk, warm_up, crossfade, count, workers)
+
 
 @dataclass(frozen=True)
 class Seams:
@@ -263,24 +268,23 @@ class _ClipDriver(cluster.Scheduler):
 
 
 def run(
-    clip_run: ClipRun,
+    request: ClipRun,
     ray_options: cluster.RayOptions,
     cfg: DreamConfig,
     notify: Callable[[str], None],
 ) -> Path:
     """The clip dreamed on Ray: the output, written once complete. Everything that can be
     checked here is, before Ray starts: the output, the settings, the input."""
-    run = clip_run
-    kind = vio.output_kind(run.output)
-    out = check_output(run.output, run.input, run.overwrite, run.reads)
-    run.video.check()
-    Seams.choose(run.chunk_frames, run.warm_up_frames, run.crossfade_frames, None, 1)
+    kind = vio.output_kind(request.output)
+    out = check_output(request.output, request.input, request.overwrite, request.reads)
+    request.video.check()
+    request.seams()  # the options, checked before Ray starts
     cluster.import_ray()
     vio.require_av()
     vflow._cv2()
-    video = run.video
+    video = request.video
     clip = vio.open_clip(
-        run.input,
+        request.input,
         start=video.start,
         duration=video.duration,
         fps_out=video.fps_out,
@@ -290,32 +294,28 @@ def run(
     for note in clip.notes:
         notify(note)
     with cluster.connected(ray_options.address) as ray:
-        pool, spec = cluster.workers_for(ray, ray_options, cfg, run.spell)
-        cluster.note_one_machine(ray, pool, run.quiet)
-        seams = Seams.choose(
-            run.chunk_frames, run.warm_up_frames, run.crossfade_frames, clip.count, pool.count
-        )
-        actors = cluster.start_actors(
-            ray, pool, ChunkWorker, spec, video, (clip.height, clip.width)
-        )
-        _dream_chunks(
-            ray, actors, clip, seams, vio.VideoWriter.for_clip(out, clip, run.crf, notify), run
-        )
+        pool, spec = cluster.workers_for(ray, ray_options, cfg, request.spell)
+        cluster.note_one_machine(ray, pool, request.quiet)
+        seams = request.seams(clip.count, pool.count)
+        shape = (clip.height, clip.width)
+        actors = cluster.start_actors(ray, pool, ChunkWorker, spec, video, shape)
+        writer = vio.VideoWriter.for_clip(out, clip, request.crf, notify)
+        _dream_chunks(ray, actors, clip, seams, writer, request)
     return out
 
 
 def _dream_chunks(
-    ray: Any, actors: list[Any], clip: Any, seams: Seams, writer: Any, run: ClipRun
+    ray: Any, actors: list[Any], clip: Any, seams: Seams, writer: Any, request: ClipRun
 ) -> None:
     """The chunks sent, gathered and written in order; the output complete, or none."""
-    bar = progress_bar(clip.count, run.quiet, "frame", "frames", steady=True)
+    bar = progress_bar(clip.count, request.quiet, "frame", "frames", steady=True)
     with writer, bar:
         stitcher = _Stitcher(writer, seams.crossfade, bar)
         window = WINDOW_PER_WORKER * len(actors)
         driver = _ClipDriver(ray, actors, _Cutter(clip.frames(), seams), stitcher, window)
-        driver.spell = run.spell
+        driver.spell = request.spell
         driver.run()
         stitcher.finish()
         if writer.count == 0:
-            raise DreamError(f"{run.input} has no frames in the chosen time range")
+            raise DreamError(f"{request.input} has no frames in the chosen time range")
         writer.close()

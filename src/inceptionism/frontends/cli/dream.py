@@ -19,7 +19,7 @@ from inceptionism import io, options
 from inceptionism.algorithm.objectives import objective_for
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.frontends import configfile
-from inceptionism.frontends.cli import ray
+from inceptionism.frontends.cli import ray_flags
 from inceptionism.frontends.cli.common import Parser, missing_input, spell
 from inceptionism.io.files import RunInputs, next_free
 from inceptionism.jobs import batch, cluster, ray_runtime
@@ -51,7 +51,7 @@ def add_parsers(sub: Any, given_only: bool = False) -> None:
     d.add_argument(
         "--print-config", action="store_true", help="print the settings as TOML and exit"
     )
-    ray.add_arguments(d)
+    ray_flags.add_arguments(d)
 
 
 def given_options(argv: list[str]) -> set[str]:
@@ -66,7 +66,7 @@ def cmd_dream_inputs(args: argparse.Namespace) -> int:
     args = configfile.apply(args, given_options(args.argv))
     if args.print_config:
         return print_config(args)
-    if ray.wanted(args):
+    if ray_flags.wanted(args):
         return dream_on_ray(args)
     if not args.input:
         return missing_input("dream")
@@ -111,7 +111,7 @@ def dream_on_ray(args: argparse.Namespace) -> int:
         return missing_input("dream")
     ray_runtime.import_ray()
     cfg = recipe(args)
-    return cluster.run(batch_run(args), ray.ray_options(args), cfg)
+    return cluster.run(batch_run(args), ray_flags.ray_options(args), cfg)
 
 
 def recipe(args: argparse.Namespace) -> DreamConfig:

@@ -13,7 +13,7 @@ from inceptionism import options
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.frontends import configfile
-from inceptionism.frontends.cli import ray
+from inceptionism.frontends.cli import ray_flags
 from inceptionism.frontends.cli.common import EXIT_INTERRUPTED, missing_input, note, spell
 from inceptionism.frontends.cli.dream import recipe, run_inputs
 from inceptionism.io import video as vio
@@ -57,7 +57,7 @@ def add_parsers(sub: Any) -> None:
     )
     add_dream_options(v)
     add_video_options(v)
-    ray.add_clip_arguments(v)
+    ray_flags.add_clip_arguments(v)
 
 
 def given_options(argv: list[str]) -> set[str]:
@@ -109,7 +109,7 @@ class Bars:
 
 def cmd_video(args: argparse.Namespace) -> int:
     """The clip dreamed here, or on Ray with ``--ray``; its path printed."""
-    on_ray = ray.wanted(args)
+    on_ray = ray_flags.wanted(args)
     if args.input is None:
         return missing_input("video")
     cfg = clip_recipe(args)
@@ -141,7 +141,7 @@ def video_on_ray(args: argparse.Namespace, cfg: DreamConfig) -> Any:
         args.crossfade_frames,
         spell,
     )
-    return cluster_video.run(run, ray.ray_options(args), cfg, note)
+    return cluster_video.run(run, ray_flags.ray_options(args), cfg, note)
 
 
 def dream_clip(args: argparse.Namespace, cfg: DreamConfig) -> Any:
