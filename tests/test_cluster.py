@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image
 
 from inceptionism import io
 from inceptionism.config import make_config
-from inceptionism.frontends.cli import main
+from inceptionism.frontends.cli import main, ray_flags, spell
 from inceptionism.jobs import cluster
 from inceptionism.jobs.filejob import made_with
 
@@ -211,9 +212,9 @@ def test_a_bad_setting_fails_once_before_any_file(local_ray, tmp_path, capsys):
 )
 def test_ray_address_or_an_input(given, address, inputs):
     args = argparse.Namespace(ray=given, input=["a.png"])
-    assert cluster.wanted(args)
+    assert ray_flags.wanted(args)
     assert (args.ray, args.input) == (address, inputs)
-    assert not cluster.wanted(argparse.Namespace(ray=None, input=["a.png"]))
+    assert not ray_flags.wanted(argparse.Namespace(ray=None, input=["a.png"]))
 
 
 def test_pool_one_worker_per_gpu_or_threads_that_fit_the_cores():
@@ -226,8 +227,9 @@ def test_pool_one_worker_per_gpu_or_threads_that_fit_the_cores():
     assert cluster.Pool.choose({"CPU": 2}, 3, "auto").threads == 1
     # 4 nodes of 8 cores, 2 workers: 8 threads each (16 would fit on no node)
     assert cluster.Pool.choose({"CPU": 32}, 2, "auto", node_cpus=8).threads == 8
-    with pytest.raises(cluster.DreamError, match="at least 1"):
+    with pytest.raises(cluster.DreamError, match="at least 1") as raised:
         cluster.Pool.choose({"CPU": 2}, 0, "auto")
+    assert raised.value.render(spell) == "--workers must be at least 1, got 0"
 
 
 def test_the_driver_ships_weights_and_guide_unless_the_disk_is_shared(tmp_path):
@@ -236,16 +238,16 @@ def test_the_driver_ships_weights_and_guide_unless_the_disk_is_shared(tmp_path):
     guide.write_bytes(b"guide")
     cfg = make_config("default", guide=str(guide))
     pool = cluster.Pool(2, False, 1, "cpu")
-    args = argparse.Namespace(weights=str(weights), shared_fs=False, precision="auto")
-    spec = cluster._spec(args, cfg, pool)
+    options = cluster.RayOptions(weights=str(weights), shared_fs=False, precision="auto")
+    spec = cluster._spec(options, cfg, pool, spell)
     assert (spec.weights, spec.weights_data, spec.weights_name) == (None, b"weights", "w.pth")
     assert spec.guide_data == b"guide" and spec.config.guide == str(guide)
-    args.shared_fs = True
-    spec = cluster._spec(args, cfg, pool)
+    assert spec.spell is spell  # the workers word their errors as the command line does
+    spec = cluster._spec(replace(options, shared_fs=True), cfg, pool, spell)
     assert (spec.weights, spec.weights_data, spec.guide_data) == (str(weights), None, None)
-    args.shared_fs, args.weights = False, str(tmp_path / "missing.pth")
+    missing = replace(options, weights=str(tmp_path / "missing.pth"))
     with pytest.raises(cluster.DreamError, match="cannot read weights file"):
-        cluster._spec(args, cfg, pool)
+        cluster._spec(missing, cfg, pool, spell)
 
 
 def test_ray_video_in_chunks_a_killed_worker_and_the_local_frames_before_the_first_seam(
@@ -312,11 +314,15 @@ def test_ray_video_seams_are_checked_and_the_input_may_follow_ray():
     assert Seams.choose(None, 8, 4, 96, 2) == Seams(48, 8, 4)
     assert Seams.choose(None, 8, 4, 10, 2) == Seams(24, 8, 4)
     assert Seams.choose(None, 8, 4, None, 2).chunk == 120
-    with pytest.raises(cluster.DreamError, match="--crossfade-frames"):
+    with pytest.raises(cluster.DreamError) as raised:
         Seams.choose(4, 2, 3, 10, 2)
-    with pytest.raises(cluster.DreamError, match="--chunk-frames"):
+    assert raised.value.render(spell) == (
+        "--crossfade-frames must be from 0 to --warm-up-frames (2) and --chunk-frames (4), got 3"
+    )
+    with pytest.raises(cluster.DreamError) as raised:
         Seams.choose(0, 2, 1, 10, 2)
+    assert raised.value.render(spell) == "--chunk-frames must be at least 1, got 0"
     args = argparse.Namespace(ray="clip.mp4", input=None)  # `deepdream video --ray clip.mp4`
-    assert cluster.wanted(args) and (args.ray, args.input) == ("", "clip.mp4")
+    assert ray_flags.wanted(args) and (args.ray, args.input) == ("", "clip.mp4")
     with pytest.raises(cluster.DreamError, match="not a Ray address"):
-        cluster.wanted(argparse.Namespace(ray="other.mp4", input="clip.mp4"))
+        ray_flags.wanted(argparse.Namespace(ray="other.mp4", input="clip.mp4"))

@@ -531,14 +531,15 @@ def test_video_and_zoom_read_settings_files_and_flags_win(tmp_path):
     """``--config`` (TOML) and ``--config-from`` (a dream's stored recipe) feed ``deepdream
     video`` and ``zoom`` as they feed ``dream``; the command line wins over both, and a
     picture's metadata stays untrusted (no own model, no path it names is opened)."""
-    from inceptionism.frontends import cli, video_cli
+    from inceptionism.frontends import cli
+    from inceptionism.frontends.cli import video as video_cli
     from inceptionism.io import save_image
 
     def recipe_of(*argv: str):
         argv_list = [str(a) for a in argv]
         args = cli.build_parser().parse_args(argv_list)
         args.argv = argv_list
-        return video_cli._config(args)
+        return video_cli.clip_recipe(args)
 
     toml = tmp_path / "look.toml"
     toml.write_text("octaves = 2\niterations = 3\nmax_side = 96\njitter = 4\n")

@@ -526,9 +526,10 @@ def test_sigterm_ends_a_zoom_in_seconds_with_143_and_nothing_partial(tmp_path, s
 HANG_IN_CLEANUP = """
 import sys, threading
 from inceptionism.frontends import cli
+from inceptionism.frontends.cli import command
 from inceptionism.io import video
 
-cli.TERMINATE_GRACE_S = 1.0
+command.TERMINATE_GRACE_S = 1.0
 def abort(self):  # the clean-up after SIGTERM waits forever (as in a C call that never returns)
     lock = threading.Lock()
     lock.acquire()

@@ -69,6 +69,21 @@ class Cancelled(DreamError):
         super().__init__(message, hint)
 
 
+class OptionError(DreamError):
+    """A DreamError whose message names options too, as ``{name}``: a run's own options
+    (``{workers}``, ``{overwrite}``) that only its front end knows how to spell. A value put
+    into the message goes through :func:`literal`, so that its braces stay as they are."""
+
+    def render(self, spell: Spelling = python_spelling) -> str:
+        text = self.message.format_map(_Spelled(spell))
+        return f"{text}; {self.hint.format_map(_Spelled(spell))}" if self.hint else text
+
+
+def literal(value: object) -> str:
+    """``value`` as text that a ``{name}`` template keeps as it is (a path with braces)."""
+    return str(value).replace("{", "{{").replace("}", "}}")
+
+
 #: The longest value an error message quotes in full; a longer one is cut (a 50 MB string read
 #: from a file must not come back as a 50 MB error line).
 QUOTE_LIMIT = 80

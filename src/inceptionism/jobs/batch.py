@@ -5,25 +5,37 @@ A batch is several inputs, or any folder or glob pattern (quote it, so that we e
 is reported in one line and skipped, the rest are done, and a final line sums up (exit 1 if
 anything failed). Outputs go beside the inputs, or into the ``-o`` folder (created if missing);
 an output that already exists is skipped, so an interrupted batch resumes where it stopped
-(``--overwrite`` redoes them). Our own outputs (``*.dream.*``) are never picked up from folders
+(unless the run says to overwrite). Our own outputs (``*.dream.*``) are never picked up from folders
 or patterns.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
 import fnmatch
 import glob
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inceptionism.errors import DreamError, quote, user_error
-from inceptionism.io.files import RunInputs
+from PIL import Image
+from tqdm import tqdm
+
+from inceptionism.errors import (
+    DreamError,
+    OptionError,
+    Spelling,
+    literal,
+    python_spelling,
+    quote,
+    user_error,
+)
+from inceptionism.io import SUPPORTED_OUTPUT, default_output_path
+from inceptionism.io.files import RunInputs, numbered
+from inceptionism.io.images import _INPUT_FORMATS
 
 EXIT_ERROR = 1
 _MAGIC = re.compile(r"[*?[]")
@@ -38,11 +50,20 @@ def is_batch(inputs: Sequence[str]) -> bool:
     return len(inputs) > 1 or any(Path(a).is_dir() or _is_pattern(a) for a in inputs)
 
 
+@dataclass(frozen=True)
+class BatchRun:
+    """A batch as its front end asked for it: the inputs (files, folders, patterns), the
+    output folder (None: beside each input), and how the front end names options."""
+
+    inputs: tuple[str, ...]
+    output: str | None
+    overwrite: bool
+    quiet: bool
+    reads: RunInputs  # every file the run reads besides the inputs: never written over
+    spell: Spelling = python_spelling
+
+
 def _image_suffixes() -> set[str]:
-    from PIL import Image
-
-    from inceptionism.io.images import _INPUT_FORMATS
-
     return {ext for ext, fmt in Image.registered_extensions().items() if fmt in _INPUT_FORMATS}
 
 
@@ -127,16 +148,17 @@ def expand(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
 
 
 def output_folder(path: str) -> Path:
-    """The ``-o`` folder of a batch, created (with its parents) if missing."""
-    from inceptionism.io import SUPPORTED_OUTPUT
-
+    """The output folder of a batch, created (with its parents) if missing."""
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise DreamError(f"output {out} is a file; with several inputs -o names a folder")
+        raise OptionError(
+            f"output {literal(out)} is a file; with several inputs {{output}} names a folder"
+        )
     if not out.exists() and out.suffix.lower() in SUPPORTED_OUTPUT:
-        raise DreamError(
-            f"-o {out} looks like an image file, but with several inputs -o names a folder "
-            f"(give a folder name, such as {out.with_suffix('')})"
+        raise OptionError(
+            f"{{output}} {literal(out)} looks like an image file, but with several inputs "
+            f"{{output}} names a folder (give a folder name, such as "
+            f"{literal(out.with_suffix(''))})"
         )
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -152,9 +174,6 @@ def plan(
     two inputs that would share one (``p.png``, ``p.jpg``) get ``p.dream.png`` and
     ``p.dream-2.png``. The names do not depend on which outputs exist, so a rerun finds its
     finished outputs under the same names (and skips them)."""
-    from inceptionism.io import default_output_path
-    from inceptionism.io.files import numbered
-
     inputs = inputs if inputs is not None else RunInputs(files)
     pairs: list[tuple[Path, Path]] = []
     taken: set[str] = set()
@@ -170,12 +189,11 @@ def plan(
     return pairs
 
 
-def describe(e: BaseException) -> str | None:
-    """The one-line message for an error that concerns one input (None: not one of those)."""
-    from inceptionism.options import cli_spelling
-
+def describe(e: BaseException, spell: Spelling = python_spelling) -> str | None:
+    """The one-line message for an error that concerns one input (None: not one of those),
+    its options named by ``spell`` (the front end's)."""
     error = user_error(e)
-    return None if error is None else error.render(cli_spelling)
+    return None if error is None else error.render(spell)
 
 
 def progress_bar(
@@ -184,8 +202,6 @@ def progress_bar(
     """The bar a many-item run (a batch, a clip on Ray) shows on stderr; none with ``quiet``.
     ``steady``: rate and ETA from the whole run's average, for items that come in bursts (on
     Ray, several at once after a wait): the last burst's rate would swing the ETA wildly."""
-    from tqdm import tqdm
-
     return tqdm(
         total=total,
         initial=initial,
@@ -198,57 +214,49 @@ def progress_bar(
     )
 
 
-def run_batch(
-    args: argparse.Namespace,
-    settings: Callable[[argparse.Namespace], Any],
-    dream_one: Callable[[argparse.Namespace, Any], int],
-) -> int:
-    """Dream every input with the same settings; returns the exit code."""
-    from tqdm import tqdm
-
-    from inceptionism.frontends.cli import run_inputs
-
-    chosen = settings(args)  # bad options fail once, before any work
-    files, problems = expand(args.input)
-    folder = output_folder(args.output) if args.output and files else None
-    inputs = run_inputs(args)
+def run_batch(run: BatchRun, dream_one: Callable[[Path, Path], object]) -> int:
+    """Dream every input with ``dream_one(input, output)`` (the settings made and checked
+    beforehand, once); returns the exit code."""
+    files, problems = expand(run.inputs)
+    folder = output_folder(run.output) if run.output and files else None
     for f in files:
-        inputs.add(f)
-    pairs = plan(files, folder, inputs)
+        run.reads.add(f)
+    pairs = plan(files, folder, run.reads)
     failed = [name for name, _ in problems]
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
     if not pairs:
         return EXIT_ERROR
     done = skipped = 0
-    with progress_bar(len(pairs), args.quiet, "file", "batch") as bar:
+    with progress_bar(len(pairs), run.quiet, "file", "batch") as bar:
         for src, out in pairs:
-            if out.exists() and not args.overwrite:
+            if out.exists() and not run.overwrite:
                 skipped += 1
             else:
-                one = copy.copy(args)
-                one.input, one.output, one.run_inputs = str(src), str(out), inputs
                 try:
-                    dream_one(one, chosen)
+                    dream_one(src, out)
                     done += 1
                 except (DreamError, OSError, MemoryError, RuntimeError) as e:
-                    message = describe(e)
+                    message = describe(e, run.spell)
                     if message is None:
                         raise
                     tqdm.write(f"deepdream: error: {message}", file=sys.stderr)
                     failed.append(str(src))
             bar.update(1)
     total = len(pairs) + len(problems)
-    if failed or not args.quiet:
-        print(f"deepdream: {total} inputs: {summary(done, skipped, failed)}", file=sys.stderr)
+    if failed or not run.quiet:
+        line = summary(done, skipped, failed, run.spell)
+        print(f"deepdream: {total} inputs: {line}", file=sys.stderr)
     return EXIT_ERROR if failed else 0
 
 
-def summary(done: int, skipped: int, failed: Sequence[str]) -> str:
+def summary(
+    done: int, skipped: int, failed: Sequence[str], spell: Spelling = python_spelling
+) -> str:
     """The end of a batch's last line (every executor's): what was done, skipped, failed."""
     parts = [f"{done} dreamed"]
     if skipped:
-        parts.append(f"{skipped} skipped (output exists; --overwrite redoes it)")
+        parts.append(f"{skipped} skipped (output exists; {spell('overwrite', '')} redoes it)")
     if failed:
         parts.append(f"{len(failed)} failed: {', '.join(failed)}")
     return ", ".join(parts)

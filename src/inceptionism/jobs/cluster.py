@@ -1,9 +1,10 @@
-"""``deepdream dream INPUTS... -o DIR --ray [ADDRESS]``: the same batch, spread over a Ray cluster.
+"""A batch (``deepdream dream INPUTS... --ray``), spread over a Ray cluster.
 
-Plain Ray actors, one per GPU or ``--workers N`` on CPUs, each set up once (model, session) and
-fed one file at a time by the driver. Workers need no shared file system: the driver reads each
-input, ships its bytes, and writes the returned output with the atomic writer (``--shared-fs``:
-workers read and write the paths themselves). Every file runs the same job as the local batch
+Plain Ray actors, one per GPU or as many as asked (``RayOptions.workers``) on CPUs, each set
+up once (model, session) and fed one file at a time by the driver. Workers need no shared file
+system: the driver reads each input, ships its bytes, and writes the returned output with the
+atomic writer (on a shared file system, ``RayOptions.shared_fs``, workers read and write the
+paths themselves). Every file runs the same job as the local batch
 (:func:`inceptionism.jobs.filejob.dream_file`).
 
 Idempotent: an output that exists with the same recipe in its metadata is skipped, so resuming
@@ -20,11 +21,9 @@ by :class:`inceptionism.jobs.ray_scheduler.Scheduler` (shared with ``jobs/cluste
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -33,11 +32,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
+from inceptionism import io
 from inceptionism.config import DreamConfig
-from inceptionism.errors import DreamError, is_out_of_memory
-from inceptionism.jobs.batch import describe
+from inceptionism.errors import (
+    DreamError,
+    OptionError,
+    Spelling,
+    is_out_of_memory,
+    literal,
+    python_spelling,
+)
+from inceptionism.jobs import batch
+from inceptionism.jobs.batch import BatchRun, describe
+from inceptionism.jobs.filejob import dream_file, made_with
 from inceptionism.jobs.ray_runtime import FAULTS_ENV, connected, import_ray, one_machine_note
 from inceptionism.jobs.ray_scheduler import Job, Outcome, Scheduler
+from inceptionism.session import Dreamer
 
 #: Actor restarts Ray does for a worker process that died (then its file is done again).
 MAX_RESTARTS = 3
@@ -45,56 +58,18 @@ MAX_RESTARTS = 3
 THREADS_PER_WORKER = 4
 MANIFEST = "deepdream-failures.json"
 
-_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
 
+@dataclass(frozen=True)
+class RayOptions:
+    """How a run is spread over Ray (never a dream setting) and what each worker sets up."""
 
-def add_arguments(parser: argparse.ArgumentParser, what: str = "batch") -> None:
-    """The options of a Ray run (not dream settings: never in a recipe); ``what`` is spread:
-    ``batch`` (``deepdream dream``) or ``clip`` (``deepdream video``, whose frames the driver
-    always ships: there ``--shared-fs`` is about the weights and guide only)."""
-    parser.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        metavar="ADDRESS",
-        help=f"spread the {what} over Ray: a local Ray without ADDRESS, or join one "
-        "(auto, ray://HOST:PORT, HOST:PORT); pip install 'inceptionism[ray]'",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="--ray: N workers (default: one per GPU, or one per 4 CPU cores)",
-    )
-    parser.add_argument(
-        "--shared-fs",
-        action="store_true",
-        help="--ray: the workers see the same files at the same paths; they read and write them"
-        if what == "batch"
-        else "--ray: the workers read --weights and --guide at the same paths (not shipped)",
-    )
-
-
-#: The options above: about a run, never a dream setting (config files, --print-config).
-RUN_OPTIONS = {"ray", "workers", "shared_fs"}
-
-
-def wanted(args: argparse.Namespace) -> bool:
-    """Whether this run goes to Ray; ``--ray photo.jpg`` takes the file back as an input."""
-    address = getattr(args, "ray", None)
-    if address is None:
-        return False
-    if address and not _ADDRESS.match(address):
-        if isinstance(args.input, list):
-            args.input = [address, *args.input]
-        elif args.input is None:  # `deepdream video --ray clip.mp4 -o ...`: the one input
-            args.input = address
-        else:
-            raise DreamError(
-                f"--ray {address}: not a Ray address (auto, ray://HOST:PORT or HOST:PORT)"
-            )
-        args.ray = ""
-    return True
+    address: str = ""  # "" starts a local Ray; else one to join (auto, ray://HOST:PORT, ...)
+    workers: int | None = None  # None: one per GPU, or one per THREADS_PER_WORKER CPU cores
+    shared_fs: bool = False  # workers read and write the paths themselves
+    device: str = "auto"
+    precision: str = "auto"
+    weights: str | None = None
+    threads: int | None = None  # torch threads per CPU worker (None: from the cores)
 
 
 # -- the worker ---------------------------------------------------------------------------------
@@ -113,6 +88,7 @@ class WorkerSpec:
     weights_data: bytes | None = None  # or the driver's weights file, shipped
     weights_name: str = "weights.pth"
     guide_data: bytes | None = None  # the guide image, shipped
+    spell: Spelling = python_spelling  # how the front end names options in messages
 
 
 @dataclass(frozen=True)
@@ -141,8 +117,6 @@ def local_files(spec: WorkerSpec, folder: Path) -> tuple[DreamConfig, str | None
 def set_up(spec: WorkerSpec, build: Callable[[WorkerSpec, Path], Any]) -> Any:
     """A worker's ``build(spec, folder)`` with its torch threads set and a folder for the
     shipped files, which are read during set-up only."""
-    import torch
-
     if spec.threads:
         torch.set_num_threads(spec.threads)
     folder = Path(tempfile.mkdtemp(prefix="inceptionism-worker-"))
@@ -172,13 +146,13 @@ class DreamWorker:
         self.error: str | None = None
         self.node = ""
         with contextlib.suppress(Exception):  # only a label
-            import ray
+            import ray  # optional extra: ray
 
             self.node = ray.get_runtime_context().get_node_id()[:8]
         try:
             self.dreamer = self._set_up(spec)
         except DreamError as e:
-            self.error = describe(e)
+            self.error = describe(e, spec.spell)
 
     @staticmethod
     def _set_up(spec: WorkerSpec) -> Any:
@@ -186,8 +160,6 @@ class DreamWorker:
 
     @staticmethod
     def _session(spec: WorkerSpec, folder: Path) -> Any:
-        from inceptionism.session import Dreamer
-
         cfg, weights = local_files(spec, folder)
         dreamer = Dreamer(
             cfg.model, cfg, device=spec.device, precision=spec.precision, weights=weights
@@ -201,9 +173,6 @@ class DreamWorker:
         return self.error
 
     def dream(self, task: Task) -> Outcome:
-        from inceptionism import io
-        from inceptionism.jobs.filejob import dream_file, made_with
-
         if self.error is not None:
             return Outcome("bad", self.error, node=self.node)
         name = Path(task.input).name
@@ -218,14 +187,14 @@ class DreamWorker:
             done = dream_file(self.dreamer, task.data, task.input, task.output)
             return Outcome("done", data=done.data, node=self.node)
         except Exception as e:
-            return failed(e, self.node)
+            return failed(e, self.node, self.spec.spell)
 
 
-def failed(error: Exception, node: str) -> Outcome:
+def failed(error: Exception, node: str, spell: Spelling = python_spelling) -> Outcome:
     """A job's error as its outcome: ``bad`` (the input or a setting: never retried) or
     ``transient`` (anything else, a full /tmp or a flaky network disk, may pass next time)."""
     if isinstance(error, DreamError) or is_out_of_memory(error):
-        return Outcome("bad", describe(error) or str(error), node=node)
+        return Outcome("bad", describe(error, spell) or str(error), node=node)
     return Outcome("transient", f"{type(error).__name__}: {error}", node=node)
 
 
@@ -254,7 +223,7 @@ class Pool:
         gpus = int(resources.get("GPU", 0))
         cpus = max(1, int(resources.get("CPU", 1)))
         if workers is not None and workers < 1:
-            raise DreamError(f"--workers must be at least 1, got {workers}")
+            raise OptionError(f"{{workers}} must be at least 1, got {workers}")
         if gpus and device not in ("cpu", "mps"):
             return cls(workers or gpus, True, None, "cuda")
         count = workers or max(1, cpus // THREADS_PER_WORKER)
@@ -276,29 +245,36 @@ def _read_optional(path: str | None, what: str) -> bytes | None:
         raise DreamError(f"cannot read {what} {path}: {e.strerror or e}") from None
 
 
-def _spec(args: argparse.Namespace, cfg: DreamConfig, pool: Pool) -> WorkerSpec:
-    weights = getattr(args, "weights", None)
+def _spec(ray_options: RayOptions, cfg: DreamConfig, pool: Pool, spell: Spelling) -> WorkerSpec:
+    weights = ray_options.weights
+    shared_fs, precision = ray_options.shared_fs, ray_options.precision
     own_model = cfg.model.endswith(".py") or ".py:" in cfg.model
-    if args.shared_fs or own_model:  # a model file is code: it must be on every node anyway
-        return WorkerSpec(cfg, pool.device, args.precision, pool.threads, args.shared_fs, weights)
+    if shared_fs or own_model:  # a model file is code: it must be on every node anyway
+        return WorkerSpec(
+            cfg, pool.device, precision, pool.threads, shared_fs, weights, spell=spell
+        )
     return WorkerSpec(
         cfg,
         pool.device,
-        args.precision,
+        precision,
         pool.threads,
         False,
         weights_data=_read_optional(weights, "weights file"),
         weights_name=Path(weights).name if weights else "weights.pth",
         guide_data=_read_optional(cfg.guide, "guide image"),
+        spell=spell,
     )
 
 
-def workers_for(ray: Any, args: argparse.Namespace, cfg: DreamConfig) -> tuple[Pool, WorkerSpec]:
-    """How many workers this cluster gets (``--workers``, ``--threads``) and what each is sent."""
-    pool = Pool.choose(ray.cluster_resources(), args.workers, args.device, _largest_node_cpus(ray))
-    if getattr(args, "threads", None) and not pool.gpus:
-        pool.threads = args.threads  # the user's word, per worker
-    return pool, _spec(args, cfg, pool)
+def workers_for(
+    ray: Any, ray_options: RayOptions, cfg: DreamConfig, spell: Spelling = python_spelling
+) -> tuple[Pool, WorkerSpec]:
+    """How many workers this cluster gets (``workers``, ``threads``) and what each is sent."""
+    resources, node_cpus = ray.cluster_resources(), _largest_node_cpus(ray)
+    pool = Pool.choose(resources, ray_options.workers, ray_options.device, node_cpus)
+    if ray_options.threads and not pool.gpus:
+        pool.threads = ray_options.threads  # the user's word, per worker
+    return pool, _spec(ray_options, cfg, pool, spell)
 
 
 def _umask() -> int:
@@ -328,77 +304,68 @@ def write_manifest(folder: Path, failures: list[dict[str, Any]]) -> Path | None:
 
 
 def _jobs(
-    args: argparse.Namespace, cfg: DreamConfig, pairs: list[tuple[Path, Path]], inputs: Any
+    request: BatchRun, cfg: DreamConfig, pairs: list[tuple[Path, Path]]
 ) -> tuple[list[Job], int, list[dict[str, Any]]]:
     """(jobs, outputs already made with this recipe, outputs that may not be written): what is
     known before Ray starts."""
-    from inceptionism import io
-    from inceptionism.jobs.filejob import made_with
-
     jobs: list[Job] = []
     skipped = 0
     failures: list[dict[str, Any]] = []
     for src, out in pairs:
         message = None
-        if out.exists() and not args.overwrite:
+        if out.exists() and not request.overwrite:
             if made_with(out, cfg):
                 skipped += 1
                 continue
-            message = f"output {out} exists and was made otherwise; --overwrite replaces it"
+            error = OptionError(
+                f"output {literal(out)} exists and was made otherwise; {{overwrite}} replaces it"
+            )
+            message = error.render(request.spell)
         else:
             try:
-                io.check_output_path(out, src, inputs=inputs, overwrite=args.overwrite)
+                io.check_output_path(out, src, inputs=request.reads, overwrite=request.overwrite)
             except DreamError as e:
-                message = describe(e) or str(e)
+                message = describe(e, request.spell) or str(e)
         if message is not None:
             print(f"deepdream: error: {message}", file=sys.stderr)
             failures.append({"input": str(src), "output": str(out), "error": message})
             continue
-        jobs.append(Job(Task(len(jobs), str(src), str(out), args.overwrite), str(src)))
+        jobs.append(Job(Task(len(jobs), str(src), str(out), request.overwrite), str(src)))
     return jobs, skipped, failures
 
 
-def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamConfig]) -> int:
-    """The batch of ``args`` on Ray; returns the exit code (as the local batch's)."""
-
-    from inceptionism.frontends.cli import run_inputs
-    from inceptionism.jobs import batch
-
-    if not args.input:
-        print(
-            "deepdream: error: the following arguments are required: input "
-            "(see deepdream dream --help)",
-            file=sys.stderr,
-        )
-        return 2
+def run(request: BatchRun, ray_options: RayOptions, cfg: DreamConfig) -> int:
+    """The batch on Ray with the checked recipe ``cfg``; returns the exit code (as the local
+    batch's)."""
     import_ray()
-    cfg = recipe(args)  # bad options fail once, before Ray starts
-    files, problems = batch.expand(args.input)
-    folder = batch.output_folder(args.output) if args.output and files else None
-    inputs = run_inputs(args)  # never written over, whatever the flags
+    files, problems = batch.expand(request.inputs)
+    folder = batch.output_folder(request.output) if request.output and files else None
     for f in files:
-        inputs.add(f)
-    pairs = batch.plan(files, folder, inputs)
+        request.reads.add(f)  # never written over, whatever the options
+    pairs = batch.plan(files, folder, request.reads)
     for _, message in problems:
         print(f"deepdream: error: {message}", file=sys.stderr)
-    jobs, skipped, failures = _jobs(args, cfg, pairs, inputs)
+    jobs, skipped, failures = _jobs(request, cfg, pairs)
     failures[:0] = [{"input": name, "error": message} for name, message in problems]
     done = 0
     initial = len(pairs) - len(jobs)
-    with batch.progress_bar(len(pairs), args.quiet, "file", "batch", initial, steady=True) as bar:
+    with batch.progress_bar(
+        len(pairs), request.quiet, "file", "batch", initial, steady=True
+    ) as bar:
         if jobs:
-            with connected(args.ray) as ray:
-                pool, spec = workers_for(ray, args, cfg)
-                note_one_machine(ray, pool, args.quiet)
-                driver = _Driver(ray, spec, pool, jobs, args.shared_fs, bar, args.quiet)
+            with connected(ray_options.address) as ray:
+                pool, spec = workers_for(ray, ray_options, cfg, request.spell)
+                note_one_machine(ray, pool, request.quiet)
+                driver = _Driver(ray, spec, pool, jobs, bar, request)
                 done, more_skipped, lost = driver.results()
                 skipped += more_skipped
                 failures += lost
     manifest = write_manifest(folder or Path.cwd(), failures)
     failed = [f["input"] for f in failures]
     total = len(pairs) + len(problems)
-    if failed or not args.quiet:  # on stderr, as the local batch's
-        print(f"deepdream: {total} inputs: {batch.summary(done, skipped, failed)}", file=sys.stderr)
+    if failed or not request.quiet:  # on stderr, as the local batch's
+        line = batch.summary(done, skipped, failed, request.spell)
+        print(f"deepdream: {total} inputs: {line}", file=sys.stderr)
     if manifest is not None:
         print(f"deepdream: failures listed in {manifest}", file=sys.stderr)
     return batch.EXIT_ERROR if failed else 0
@@ -406,8 +373,6 @@ def run(args: argparse.Namespace, recipe: Callable[[argparse.Namespace], DreamCo
 
 def note_one_machine(ray: Any, pool: Pool, quiet: bool) -> None:
     """Says when the cluster is this machine's CPUs alone (usually slower than no Ray)."""
-    from tqdm import tqdm
-
     note = None if quiet else one_machine_note(ray, pool.count, pool.gpus)
     if note:
         tqdm.write(note, file=sys.stderr)
@@ -429,23 +394,15 @@ class _Driver(Scheduler):
     """The batch: one file per job; the driver reads inputs and writes outputs."""
 
     def __init__(
-        self,
-        ray: Any,
-        spec: WorkerSpec,
-        pool: Pool,
-        jobs: list[Job],
-        shared: bool,
-        bar: Any,
-        quiet: bool = False,
+        self, ray: Any, spec: WorkerSpec, pool: Pool, jobs: list[Job], bar: Any, request: BatchRun
     ) -> None:
         super().__init__(ray, start_actors(ray, pool, DreamWorker, spec), jobs)
-        self.shared, self.bar, self.quiet = shared, bar, quiet
+        self.shared, self.bar, self.quiet = spec.shared_fs, bar, request.quiet
+        self.spell = request.spell
         self.done = self.skipped = 0
         self.failures: list[dict[str, Any]] = []
 
     def _fail(self, job: Job, message: str) -> None:
-        from tqdm import tqdm
-
         tqdm.write(f"deepdream: error: {message}", file=sys.stderr)
         self.failures.append(
             {
@@ -460,8 +417,6 @@ class _Driver(Scheduler):
     def _submit(self, actor: Any, job: Job) -> Any:
         task = job.task
         if not self.shared:
-            from inceptionism import io
-
             data = io.read_input(task.input)
             task = Task(task.index, task.input, task.output, task.overwrite, data)
         return actor.dream.remote(task)
@@ -470,10 +425,6 @@ class _Driver(Scheduler):
         self.bar.unpause()  # rate and ETA from here: Ray's start-up is no file's time
 
     def _done(self, job: Job, outcome: Outcome) -> None:
-        from tqdm import tqdm
-
-        from inceptionism import io
-
         if outcome.status == "skipped":
             self.skipped += 1
         else:
@@ -481,7 +432,7 @@ class _Driver(Scheduler):
                 try:
                     io.write_encoded(job.task.output, outcome.data, overwrite=job.task.overwrite)
                 except DreamError as e:
-                    self._fail(job, describe(e) or str(e))
+                    self._fail(job, describe(e, self.spell) or str(e))
                     return
             self.done += 1
             if not self.quiet:  # as the local batch: each output on stdout

@@ -1,12 +1,12 @@
-"""``deepdream video IN -o OUT --ray [ADDRESS]``: one clip dreamed in chunks on a Ray cluster.
+"""One clip (``deepdream video IN -o OUT --ray``) dreamed in chunks on a Ray cluster.
 
-The clip is cut into chunks of K frames (``--chunk-frames``). A chunk's worker starts W frames
-early (``--warm-up-frames``): its first frame is dreamed afresh, as a clip's first frame is,
+The clip is cut into chunks of K frames (``ClipRun.chunk_frames``). A chunk's worker starts W
+frames early (``warm_up_frames``): its first frame is dreamed afresh, as a clip's first frame is,
 and by the chunk's own first frame the dream has been carried along the motion for W frames.
 The worker runs the local frame loop (:class:`inceptionism.video.clip.FrameLoop`) on the frames
 it was sent, so chunk 0 is exactly the local clip's start. Two chunks dream the frames before a
 seam from different histories, so their dreams differ there: the last X of those frames
-(``--crossfade-frames``) are a linear blend, the earlier chunk's weight falling as the later
+(``crossfade_frames``) are a linear blend, the earlier chunk's weight falling as the later
 one's rises, and the warm-up frames before them are dropped.
 
 The driver decodes the clip as it goes (a long clip is never held whole), ships each chunk's
@@ -19,7 +19,6 @@ chunk that keeps failing stops the run with one line and no output.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections import deque
 from collections.abc import Callable
@@ -32,10 +31,15 @@ import numpy as np
 
 from inceptionism.command_options import CHUNK_BOUNDS, DEFAULT_CROSSFADE, DEFAULT_WARM_UP
 from inceptionism.config import DreamConfig
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, OptionError, Spelling, python_spelling
+from inceptionism.io import video as vio
+from inceptionism.io.files import RunInputs
+from inceptionism.io.video import Frame
 from inceptionism.jobs import cluster
 from inceptionism.jobs.batch import describe, progress_bar
 from inceptionism.jobs.ray_runtime import call
+from inceptionism.video import flow as vflow
+from inceptionism.video.clip import FrameLoop, VideoSettings, check_output
 
 # DEFAULT_WARM_UP, DEFAULT_CROSSFADE, CHUNK_BOUNDS: declared with the options. CHUNK_BOUNDS: a
 # short chunk spends much of its time warming up; a long one is slow to redo and to balance,
@@ -44,32 +48,27 @@ from inceptionism.jobs.ray_runtime import call
 WINDOW_PER_WORKER = 2
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``deepdream video``'s Ray options."""
-    cluster.add_arguments(parser, "clip")
-    parser.add_argument(
-        "--chunk-frames",
-        type=int,
-        metavar="K",
-        help=f"--ray: frames per chunk (default: the clip split evenly over the workers, "
-        f"{CHUNK_BOUNDS[0]} to {CHUNK_BOUNDS[1]})",
-    )
-    parser.add_argument(
-        "--warm-up-frames",
-        type=int,
-        default=DEFAULT_WARM_UP,
-        metavar="W",
-        help=f"--ray: frames each chunk dreams before its own and drops, so its dream is "
-        f"already carried along the motion at its start (default {DEFAULT_WARM_UP})",
-    )
-    parser.add_argument(
-        "--crossfade-frames",
-        type=int,
-        default=DEFAULT_CROSSFADE,
-        metavar="X",
-        help=f"--ray: frames before each seam blended from both chunks, at most W and K "
-        f"(default {DEFAULT_CROSSFADE})",
-    )
+@dataclass(frozen=True)
+class ClipRun:
+    """A clip to dream on Ray as its front end asked for it; ``chunk_frames`` None: the clip
+    shared evenly by the workers."""
+
+    input: str
+    output: str
+    overwrite: bool
+    quiet: bool
+    reads: RunInputs  # every file the run reads besides the input: never written over
+    video: VideoSettings
+    crf: int | None = None
+    chunk_frames: int | None = None
+    warm_up_frames: int = DEFAULT_WARM_UP
+    crossfade_frames: int = DEFAULT_CROSSFADE
+    spell: Spelling = python_spelling
+
+    def seams(self, count: int | None = None, workers: int = 1) -> Seams:
+        """How this clip is cut for ``workers`` (``count`` None: the options checked alone)."""
+        chunk, warm_up, crossfade = self.chunk_frames, self.warm_up_frames, self.crossfade_frames
+        return Seams.choose(chunk, warm_up, crossfade, count, workers)
 
 
 @dataclass(frozen=True)
@@ -86,16 +85,16 @@ class Seams:
         cls, chunk: int | None, warm_up: int, crossfade: int, count: int | None, workers: int
     ) -> Seams:
         if warm_up < 0:
-            raise DreamError(f"--warm-up-frames must be 0 or more, got {warm_up}")
+            raise OptionError(f"{{warm_up_frames}} must be 0 or more, got {warm_up}")
         if chunk is not None and chunk < 1:
-            raise DreamError(f"--chunk-frames must be at least 1, got {chunk}")
+            raise OptionError(f"{{chunk_frames}} must be at least 1, got {chunk}")
         if chunk is None:
             low, high = CHUNK_BOUNDS
             chunk = min(high, max(low, math.ceil(count / workers))) if count else high
         if not 0 <= crossfade <= min(warm_up, chunk):
-            raise DreamError(
-                f"--crossfade-frames must be from 0 to --warm-up-frames ({warm_up}) and "
-                f"--chunk-frames ({chunk}), got {crossfade}"
+            raise OptionError(
+                f"{{crossfade_frames}} must be from 0 to {{warm_up_frames}} ({warm_up}) and "
+                f"{{chunk_frames}} ({chunk}), got {crossfade}"
             )
         return cls(chunk, warm_up, crossfade)
 
@@ -128,8 +127,6 @@ class ChunkWorker:
     """One Ray actor: the local frame loop set up once, then one chunk of frames per call."""
 
     def __init__(self, spec: cluster.WorkerSpec, video: Any, shape: tuple[int, int]) -> None:
-        from inceptionism.video.clip import FrameLoop
-
         self.error: str | None = None
         self.node = ""
 
@@ -142,7 +139,8 @@ class ChunkWorker:
         try:
             self.loop = cluster.set_up(spec, build)
         except DreamError as e:
-            self.error = describe(e)
+            self.error = describe(e, spec.spell)
+        self.spell = spec.spell
 
     def ready(self) -> str | None:
         """None once set up; else why not (a bad setting: the same on every worker)."""
@@ -150,8 +148,6 @@ class ChunkWorker:
 
     def dream(self, chunk: Chunk, frames: np.ndarray) -> cluster.Outcome:
         """The dreams of ``frames`` (the chunk's warm-up, then its own), in order."""
-        from inceptionism.io.video import Frame
-
         if self.error is not None:
             return cluster.Outcome("bad", self.error, node=self.node)
         try:
@@ -160,7 +156,7 @@ class ChunkWorker:
             dreams = np.stack([d.rgb for d in self.loop.frames(inputs)])
             return cluster.Outcome("done", frames=dreams, node=self.node)
         except Exception as e:
-            return cluster.failed(e, self.node)
+            return cluster.failed(e, self.node, self.spell)
 
 
 # -- the driver ---------------------------------------------------------------------------------
@@ -269,28 +265,24 @@ class _ClipDriver(cluster.Scheduler):
         raise DreamError(message)  # a clip is whole or nothing
 
 
-def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None]) -> Path:
-    """``deepdream video`` with ``--ray``: the output, written once complete. Everything that
-    can be checked here is, before Ray starts: the output, the settings, the input."""
-
-    from inceptionism.io import video as vio
-    from inceptionism.video import flow as vflow
-    from inceptionism.video.clip import VideoSettings, check_output
-
-    if args.keep_frames:
-        raise DreamError("--keep-frames: a --ray run keeps no work folder")
-    kind = vio.output_kind(args.output)
-    from inceptionism.frontends.cli import run_inputs
-
-    out = check_output(args.output, args.input, args.overwrite, run_inputs(args))
-    video = VideoSettings.from_values(vars(args))
-    video.check()
-    Seams.choose(args.chunk_frames, args.warm_up_frames, args.crossfade_frames, None, 1)  # flags
+def run(
+    request: ClipRun,
+    ray_options: cluster.RayOptions,
+    cfg: DreamConfig,
+    notify: Callable[[str], None],
+) -> Path:
+    """The clip dreamed on Ray: the output, written once complete. Everything that can be
+    checked here is, before Ray starts: the output, the settings, the input."""
+    kind = vio.output_kind(request.output)
+    out = check_output(request.output, request.input, request.overwrite, request.reads)
+    request.video.check()
+    request.seams()  # the options, checked before Ray starts
     cluster.import_ray()
     vio.require_av()
     vflow._cv2()
+    video = request.video
     clip = vio.open_clip(
-        args.input,
+        request.input,
         start=video.start,
         duration=video.duration,
         fps_out=video.fps_out,
@@ -299,22 +291,29 @@ def run(args: argparse.Namespace, cfg: DreamConfig, notify: Callable[[str], None
     )
     for note in clip.notes:
         notify(note)
-    with cluster.connected(args.ray) as ray:
-        pool, spec = cluster.workers_for(ray, args, cfg)
-        cluster.note_one_machine(ray, pool, args.quiet)
-        seams = Seams.choose(
-            args.chunk_frames, args.warm_up_frames, args.crossfade_frames, clip.count, pool.count
-        )
+    with cluster.connected(ray_options.address) as ray:
+        pool, spec = cluster.workers_for(ray, ray_options, cfg, request.spell)
+        cluster.note_one_machine(ray, pool, request.quiet)
+        seams = request.seams(clip.count, pool.count)
         shape = (clip.height, clip.width)
         actors = cluster.start_actors(ray, pool, ChunkWorker, spec, video, shape)
-        writer = vio.VideoWriter.for_clip(out, clip, args.crf, notify)
-        bar = progress_bar(clip.count, args.quiet, "frame", "frames", steady=True)
-        with writer, bar:
-            stitcher = _Stitcher(writer, seams.crossfade, bar)
-            window = WINDOW_PER_WORKER * len(actors)
-            _ClipDriver(ray, actors, _Cutter(clip.frames(), seams), stitcher, window).run()
-            stitcher.finish()
-            if writer.count == 0:
-                raise DreamError(f"{args.input} has no frames in the chosen time range")
-            writer.close()
+        writer = vio.VideoWriter.for_clip(out, clip, request.crf, notify)
+        _dream_chunks(ray, actors, clip, seams, writer, request)
     return out
+
+
+def _dream_chunks(
+    ray: Any, actors: list[Any], clip: Any, seams: Seams, writer: Any, request: ClipRun
+) -> None:
+    """The chunks sent, gathered and written in order; the output complete, or none."""
+    bar = progress_bar(clip.count, request.quiet, "frame", "frames", steady=True)
+    with writer, bar:
+        stitcher = _Stitcher(writer, seams.crossfade, bar)
+        window = WINDOW_PER_WORKER * len(actors)
+        driver = _ClipDriver(ray, actors, _Cutter(clip.frames(), seams), stitcher, window)
+        driver.spell = request.spell
+        driver.run()
+        stitcher.finish()
+        if writer.count == 0:
+            raise DreamError(f"{request.input} has no frames in the chosen time range")
+        writer.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, Spelling, python_spelling
 from inceptionism.jobs.batch import describe
 from inceptionism.jobs.ray_runtime import call
 
@@ -58,6 +58,7 @@ class Scheduler:
     def __init__(self, ray: Any, actors: list[Any], jobs: list[Job]) -> None:
         self.ray, self.actors = ray, actors
         self.todo: deque[Job] = deque(jobs)
+        self.spell: Spelling = python_spelling  # how the front end names options
 
     def _submit(self, actor: Any, job: Job) -> Any:
         raise NotImplementedError
@@ -134,7 +135,7 @@ class Scheduler:
                 job.attempts += 1
                 self.busy[self._submit(actor, job)] = (actor, job)
             except DreamError as e:  # the input cannot be read here: not retried
-                self._fail(job, describe(e) or str(e))
+                self._fail(job, describe(e, self.spell) or str(e))
                 self.idle.append(actor)
             self._refill()
 
