@@ -28,6 +28,7 @@ from .options import (
     PRESET_NAMES,
     RECIPE,
     as_fields,
+    canonical_model,
 )
 
 __all__ = [
@@ -227,8 +228,6 @@ def _canonical_model(name: Any) -> Any:
     punctuation ignored, as for class names), so presets and metadata see the one name."""
     if not isinstance(name, str):
         return name  # the schema's check has said what is wrong
-    from .models.registry import canonical_model
-
     return canonical_model(name)
 
 

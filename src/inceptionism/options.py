@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
-from .errors import DreamError, quote, unknown_name
+from .errors import DreamError, match_name, quote, unknown_name
 from .option_checks import CHECKS
 
 #: The largest seed the random generators take (an unsigned 64-bit number).
@@ -34,6 +34,18 @@ SEED_MAX = 2**64 - 1
 #: ``--octaves 1000000000`` from building a huge pyramid (or overflowing ``scale ** octave``).
 MAX_OCTAVES = 100
 DEFAULT_MODEL = "efficientnet-lite0"
+#: The registered models' names (``models.registry`` holds their specs, and must name these):
+#: declared here so that a recipe knows a model's one spelling without importing the models.
+MODEL_NAMES = (
+    "efficientnet-lite0",
+    "efficientnet-lite1",
+    "efficientnet-lite2",
+    "inception-v1",
+    "inception-v3",
+    "vgg16",
+    "vgg19",
+    "resnet50",
+)
 DEFAULT_PRESET = "default"
 #: The presets' names (``config.PRESETS`` holds their values, and must name these).
 PRESET_NAMES = ("default", "seed")
@@ -417,6 +429,15 @@ def _field(default: Any) -> Any:
     if isinstance(default, dict):  # a fresh one for each instance
         return field(default_factory=lambda: dict(default))
     return field(default=default)
+
+
+def canonical_model(name: str) -> str:
+    """The registered name ``name`` means, case and punctuation ignored as for class names
+    (``EfficientNet-Lite0`` is ``efficientnet-lite0``); any other name unchanged (a
+    ``file.py:factory`` user model has a colon, which no registered name has)."""
+    if ":" in name:
+        return name
+    return match_name(name, MODEL_NAMES) or name
 
 
 def cli_spelling(option: str, value: str = "") -> str:

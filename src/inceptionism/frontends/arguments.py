@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from inceptionism.algorithm.objectives import parse_layer
 from inceptionism.errors import DreamError, quote
 from inceptionism.options import CLI, RECIPE, Option, summed, where
 
@@ -75,8 +76,6 @@ def finite_number(text: str) -> float:
 
 def layer_word(text: str) -> tuple[str, float]:
     """``NAME[:CHANNEL[,CHANNEL...]][=WEIGHT]``, the key normalised (``block8:17,40``)."""
-    from inceptionism.algorithm.objectives import parse_layer  # a slow import (torch)
-
     spec, _, weight = text.partition("=")
     if not spec:
         raise DreamError(f"empty layer name in {quote(text)}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import match_name, unknown_name
-from ..options import DEFAULT_MODEL
+from ..errors import unknown_name
+from ..options import DEFAULT_MODEL, MODEL_NAMES, canonical_model
 from .base import DreamModel
 from .custom import is_factory_name, load_factory
 from .efficientnet_lite import SPECS as EFFICIENTNET_LITE
@@ -28,14 +28,8 @@ def _specs() -> list[ModelSpec]:
 
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _specs()}
-
-
-def canonical_model(name: str) -> str:
-    """The registered name ``name`` means, case and punctuation ignored as for class names
-    (``EfficientNet-Lite0`` is ``efficientnet-lite0``); any other name unchanged."""
-    if is_factory_name(name):
-        return name
-    return match_name(name, REGISTRY) or name
+if tuple(REGISTRY) != MODEL_NAMES:
+    raise RuntimeError("models.registry must hold the models options.MODEL_NAMES names, in order")
 
 
 def get_spec(name: str) -> ModelSpec:
