@@ -22,6 +22,8 @@ from inceptionism import options
 from inceptionism.config import DreamConfig, from_metadata
 from inceptionism.errors import DreamError, quote
 from inceptionism.frontends import filekeys
+from inceptionism.io import read_metadata
+from inceptionism.safety import untrusted_settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,9 +78,6 @@ def settings_from_dream(
     An image is untrusted: its settings go through :func:`inceptionism.safety.untrusted_settings`
     (no own models, no file paths); ``given`` are the options the command line set (they win).
     """
-    from inceptionism.io import read_metadata
-    from inceptionism.safety import untrusted_settings
-
     label = f"settings of {path}"
     meta = read_metadata(path)
     config = meta.get("config") if isinstance(meta, dict) else None

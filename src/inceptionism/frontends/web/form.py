@@ -6,6 +6,8 @@ each draw one, so no option is declared for a tab."""
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import gradio as gr
+
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.frontends.web.listing import (
@@ -51,8 +53,6 @@ class SettingsForm:
 
     def draw(self, options: Sequence[Any]) -> None:
         """Every option, in accordions by group, in the schema's order."""
-        import gradio as gr
-
         first = self.values_for(DEFAULT_PRESET, DEFAULT_MODEL)
         groups: dict[str, list[Any]] = {}
         for opt in options:
@@ -65,8 +65,6 @@ class SettingsForm:
                     self._draw(opt, first.get(opt.name))
 
     def _draw(self, opt: Any, value: Any) -> None:
-        import gradio as gr
-
         eid = self.prefix + opt.name
         if opt.name == "model":
             self.special["model"] = gr.Dropdown(
@@ -144,8 +142,6 @@ class SettingsForm:
 
     def follow(self, model: str, preset: str | None) -> list[Any]:
         """Updates of the generic fields for ``preset`` on ``model``."""
-        import gradio as gr
-
         values = self.values_for(preset, model)
         out: list[Any] = []
         for name, component in self.fields.items():
@@ -161,8 +157,6 @@ class SettingsForm:
     def wire(self, extra: Sequence[tuple[Any, Callable[[str], Any]]] = ()) -> None:
         """Choosing a model updates its note, its layers and the fields (``extra``: other
         components, each with its update for a model); choosing a preset, the fields."""
-        import gradio as gr
-
         preset = self.fields.get("preset")
         model = self.special["model"]
         generic = list(self.fields.values())
