@@ -41,6 +41,7 @@ from inceptionism.video.outputs import load_frame as _load_png
 from inceptionism.video.outputs import work_folder as work_folder
 
 DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
+LEVEL_GAIN = 2.0  # how hard the carry rises as the dream falls below the shot's first frame
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
 STATE_VERSION = 1
 MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchmarks/video.py
@@ -317,49 +318,60 @@ class FrameLoop:
     ) -> Iterator[DreamedFrame]:
         """Dream ``inputs`` in order, the first afresh; with ``work``, finished frames are saved
         there and reused."""
-        video, seed = self.video, self.sessions.config.seed
         prev_in: np.ndarray | None = None
         prev_dream: np.ndarray | None = None
+        level = _Level()
         resuming = work is not None
         for f in inputs:
+            done = None
             if resuming:
                 done = _load_png(_frame_path(work, f.index), f.rgb.shape)  # type: ignore[arg-type]
-                if done is not None:
-                    yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
-                    prev_in, prev_dream = f.rgb, done
-                    continue
-                resuming = False  # the first missing frame: everything after is dreamed again
+                resuming = done is not None  # the first missing frame: the rest is dreamed again
             t0 = time.perf_counter()
-            init, reliable, flow_s = self._start(prev_in, prev_dream, f.rgb)
-            fresh = init is None
-            dreamer = self.sessions.first if init is None else self.sessions.later
-            if video.mode == "ours" and (video.carry == "init" or init is None):
-                dream = _dream_frame(
-                    dreamer, f.rgb, init, seed=seed, cancel=cancel, progress=progress
-                )
-            elif video.mode == "ours":
-                dream = _dream_frame(
-                    dreamer, init, None, seed=seed, cancel=cancel, progress=progress
-                )
-            else:  # other tools dream the mixed picture itself, every frame in full
-                dream = _dream_frame(
-                    self.sessions.first,
-                    f.rgb if init is None else init,
-                    None,
-                    seed=seed,
-                    cancel=cancel,
-                    progress=progress,
-                )
+            init, reliable, flow_s = self._start(prev_in, prev_dream, f.rgb, level)
+            if done is not None:  # the flow above only follows the level, as the first run did
+                level.follow(f.rgb, done, fresh=init is None)
+                yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
+                prev_in, prev_dream = f.rgb, done
+                continue
+            dream = self._dream(f.rgb, init, cancel, progress)
+            level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
                 _save_png_atomic(_frame_path(work, f.index), dream)
             seconds = time.perf_counter() - t0
             yield DreamedFrame(
-                f.index, f.pts, dream, f.rgb, fresh, False, reliable, seconds, flow_s
+                f.index, f.pts, dream, f.rgb, init is None, False, reliable, seconds, flow_s
             )
             prev_in, prev_dream = f.rgb, dream
 
+    def _dream(
+        self,
+        frame: np.ndarray,
+        init: np.ndarray | None,
+        cancel: threading.Event | None,
+        progress: StepProgress | None,
+    ) -> np.ndarray:
+        """One frame's dream: afresh with the full steps, or from the carried dream."""
+        video, seed = self.video, self.sessions.config.seed
+        if video.mode != "ours":  # other tools dream the mixed picture itself, in full
+            start = frame if init is None else init
+            return _dream_frame(self.sessions.first, start, None, seed=seed, cancel=cancel,
+                                progress=progress)  # fmt: skip
+        if init is None:
+            return _dream_frame(self.sessions.first, frame, None, seed=seed, cancel=cancel,
+                                progress=progress)  # fmt: skip
+        if video.carry == "init":
+            return _dream_frame(self.sessions.later, frame, init, seed=seed, cancel=cancel,
+                                progress=progress)  # fmt: skip
+        return _dream_frame(self.sessions.later, init, None, seed=seed, cancel=cancel,
+                            progress=progress)  # fmt: skip
+
     def _start(
-        self, prev_in: np.ndarray | None, prev_dream: np.ndarray | None, cur: np.ndarray
+        self,
+        prev_in: np.ndarray | None,
+        prev_dream: np.ndarray | None,
+        cur: np.ndarray,
+        level: _Level,
     ) -> tuple[np.ndarray | None, float, float]:
         """(init, reliable share, seconds) for the next frame; init None: start afresh."""
         video = self.video
@@ -378,9 +390,38 @@ class FrameLoop:
             return init, m.reliable, time.perf_counter() - t0
         if m.reliable < SCENE_CUT:
             return None, m.reliable, time.perf_counter() - t0
-        carried = m.warp(detail) * (video.coherence * m.mask)[..., None]
-        init = cur.astype(np.float32) + carried
+        carry = level.carry(video.coherence)
+        init = cur.astype(np.float32) + m.warp(detail) * (carry * m.mask)[..., None]
         return init, m.reliable, time.perf_counter() - t0
+
+
+@dataclass
+class _Level:
+    """The dream's strength to hold through a shot: its first frame's.
+
+    A fixed damping ``A`` fades the dream on real footage (issue 20: 17% down over frames 5-15
+    of a shot, 33% in the next), where the flow drops more of the picture than on a rigid pan
+    and the few steps of a later frame cannot renew it all. So the carry is ``A`` while the
+    last dream is as strong as the shot's first frame, and rises towards 1 (no damping) as it
+    falls below: the dream neither fades nor builds up. The strength is the mean
+    ``|dream - frame|`` (``quality.strength``); the level follows the frames as they are
+    dreamed or, on resume, read back, so a resumed clip is dreamed as an uninterrupted one.
+    """
+
+    reference: float = 0.0
+    last: float = 0.0
+
+    def follow(self, frame: np.ndarray, dream: np.ndarray, *, fresh: bool) -> None:
+        self.last = float(np.abs(dream.astype(np.float32) - frame.astype(np.float32)).mean())
+        if fresh:
+            self.reference = self.last
+
+    def carry(self, coherence: float) -> float:
+        """The share of the last dream's detail to carry: ``coherence``, lifted to hold the
+        level."""
+        if self.last <= 0 or self.last >= self.reference:
+            return coherence
+        return min(1.0, coherence * (self.reference / self.last) ** LEVEL_GAIN)
 
 
 class ClipDreamer:
