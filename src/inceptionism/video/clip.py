@@ -42,6 +42,7 @@ from inceptionism.video.outputs import work_folder as work_folder
 
 DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
 LEVEL_GAIN = 2.0  # how hard the carry rises as the dream falls below the shot's first frame
+RENEW_BELOW = 0.9  # a frame whose flow explains less than this gets one more step per octave
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
 STATE_VERSION = 1
 MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchmarks/video.py
@@ -175,9 +176,10 @@ def recipe(config: DreamConfig | None, options: dict[str, Any]) -> DreamConfig:
 
 
 class _Sessions:
-    """The first frame's dreamer (full steps) and the later frames' (``frame_iterations``).
+    """The first frame's dreamer (full steps), the later frames' (``frame_iterations``) and
+    the renewing one (``renew_iterations``, for frames whose flow drops much of the picture).
 
-    Both use the tile the first resolves for ``shape``, so every frame is cut into the same
+    All use the tile the first resolves for ``shape``, so every frame is cut into the same
     windows.
     """
 
@@ -190,6 +192,7 @@ class _Sessions:
         device: str,
         precision: str,
         weights: str | Path | None,
+        renew_iterations: int | None = None,
     ) -> None:
         from inceptionism.session import Dreamer
 
@@ -198,13 +201,17 @@ class _Sessions:
         )
         fixed = self.first.config_for(shape)
         self.first.total_steps(shape)  # a frame too small for the layers fails here, not later
-        if frame_iterations == fixed.iterations:
-            self.later = self.first
-        else:
-            later = fixed.replace(iterations=frame_iterations)
-            self.later = Dreamer(
-                config.model, later, device=device, precision=precision, weights=weights
+        made = {fixed.iterations: self.first}
+        for steps in {frame_iterations, renew_iterations or frame_iterations} - set(made):
+            made[steps] = Dreamer(
+                config.model,
+                fixed.replace(iterations=steps),
+                device=device,
+                precision=precision,
+                weights=weights,
             )
+        self.later = made[frame_iterations]
+        self.renew = made[renew_iterations or frame_iterations]
         self.config = fixed
 
 
@@ -299,6 +306,9 @@ class FrameLoop:
         video.check()
         self.video = video
         self.frame_iterations = resolved_frame_iterations(config, video)
+        renew = self.frame_iterations
+        if video.frame_iterations is None and video.mode == "ours":  # the default: adaptive
+            renew = min(config.iterations, self.frame_iterations + 1)
         self.sessions = _Sessions(
             config,
             self.frame_iterations,
@@ -306,6 +316,7 @@ class FrameLoop:
             device=device,
             precision=precision,
             weights=weights,
+            renew_iterations=renew,
         )
 
     def frames(
@@ -334,7 +345,7 @@ class FrameLoop:
                 yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
                 prev_in, prev_dream = f.rgb, done
                 continue
-            dream = self._dream(f.rgb, init, cancel, progress)
+            dream = self._dream(f.rgb, init, reliable, cancel, progress)
             level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
                 _save_png_atomic(_frame_path(work, f.index), dream)
@@ -348,11 +359,15 @@ class FrameLoop:
         self,
         frame: np.ndarray,
         init: np.ndarray | None,
+        reliable: float,
         cancel: threading.Event | None,
         progress: StepProgress | None,
     ) -> np.ndarray:
-        """One frame's dream: afresh with the full steps, or from the carried dream."""
+        """One frame's dream: afresh with the full steps, or from the carried dream with the
+        later frames' steps, one more where the flow dropped much of the picture (issue 20:
+        there the few steps cannot renew what is dropped, and the dream fades)."""
         video, seed = self.video, self.sessions.config.seed
+        later = self.sessions.renew if reliable < RENEW_BELOW else self.sessions.later
         if video.mode != "ours":  # other tools dream the mixed picture itself, in full
             start = frame if init is None else init
             return _dream_frame(self.sessions.first, start, None, seed=seed, cancel=cancel,
@@ -361,9 +376,9 @@ class FrameLoop:
             return _dream_frame(self.sessions.first, frame, None, seed=seed, cancel=cancel,
                                 progress=progress)  # fmt: skip
         if video.carry == "init":
-            return _dream_frame(self.sessions.later, frame, init, seed=seed, cancel=cancel,
+            return _dream_frame(later, frame, init, seed=seed, cancel=cancel,
                                 progress=progress)  # fmt: skip
-        return _dream_frame(self.sessions.later, init, None, seed=seed, cancel=cancel,
+        return _dream_frame(later, init, None, seed=seed, cancel=cancel,
                             progress=progress)  # fmt: skip
 
     def _start(
