@@ -369,17 +369,14 @@ class FrameLoop:
         video, seed = self.video, self.sessions.config.seed
         later = self.sessions.renew if reliable < RENEW_BELOW else self.sessions.later
         if video.mode != "ours":  # other tools dream the mixed picture itself, in full
-            start = frame if init is None else init
-            return _dream_frame(self.sessions.first, start, None, seed=seed, cancel=cancel,
-                                progress=progress)  # fmt: skip
-        if init is None:
-            return _dream_frame(self.sessions.first, frame, None, seed=seed, cancel=cancel,
-                                progress=progress)  # fmt: skip
-        if video.carry == "init":
-            return _dream_frame(later, frame, init, seed=seed, cancel=cancel,
-                                progress=progress)  # fmt: skip
-        return _dream_frame(later, init, None, seed=seed, cancel=cancel,
-                            progress=progress)  # fmt: skip
+            dreamer, picture, start = self.sessions.first, frame if init is None else init, None
+        elif init is None:
+            dreamer, picture, start = self.sessions.first, frame, None
+        elif video.carry == "init":
+            dreamer, picture, start = later, frame, init
+        else:
+            dreamer, picture, start = later, init, None
+        return _dream_frame(dreamer, picture, start, seed=seed, cancel=cancel, progress=progress)
 
     def _start(
         self,
