@@ -409,15 +409,11 @@ class FrameLoop:
 
 @dataclass
 class _Level:
-    """The dream's strength to hold through a shot: its first frame's.
+    """The dream's strength (mean ``|dream - frame|``) to hold through a shot: its first frame's.
 
-    A fixed damping ``A`` fades the dream on real footage (issue 20: 17% down over frames 5-15
-    of a shot, 33% in the next), where the flow drops more of the picture than on a rigid pan
-    and the few steps of a later frame cannot renew it all. So the carry is ``A`` while the
-    last dream is as strong as the shot's first frame, and rises towards 1 (no damping) as it
-    falls below: the dream neither fades nor builds up. The strength is the mean
-    ``|dream - frame|`` (``quality.strength``); the level follows the frames as they are
-    dreamed or, on resume, read back, so a resumed clip is dreamed as an uninterrupted one.
+    On real footage a fixed damping ``A`` fades the dream (issue 20), so the carry is ``A``
+    while the last dream is as strong as the shot's first frame and rises towards 1 as it falls
+    below. It follows frames read back on resume too: a resumed clip is an uninterrupted one.
     """
 
     reference: float = 0.0
