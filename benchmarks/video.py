@@ -1,6 +1,7 @@
 """Video coherence benchmark: our flow-coherent dreaming against the ways other tools do it.
 
     python benchmarks/video.py [--frames 48] [--size 320] [--coherence A,B,...] [--device cpu]
+    python benchmarks/video.py real [--width 256] [--frames 20]   # real footage: video_real.py
 
 Makes its own clip from the bundled photo (a camera panning and zooming over it while a disc
 crosses the picture faster than the background moves, so there is occlusion), dreams it four
@@ -100,6 +101,12 @@ def figures(r: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     global ARGS
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["real"]:  # two real clips: camera motion, occlusion, a cut, a fast head
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from video_real import main as real
+
+        return real(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--size", type=int, default=320, help="frame width in px")

@@ -49,6 +49,8 @@ from inceptionism.video.outputs import frame_path as _frame_path
 from inceptionism.video.outputs import load_frame as _load_png
 from inceptionism.video.outputs import work_folder as work_folder
 
+LEVEL_GAIN = 2.0  # how hard the carry rises as the dream falls below the shot's first frame
+RENEW_BELOW = 0.9  # a frame whose flow explains less than this gets one more step per octave
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
 STATE_VERSION = 1
 MODES = ("ours", "blend", "warp")  # the last two: other tools' ways, for benchmarks/video.py
@@ -133,9 +135,10 @@ def recipe(config: DreamConfig | None, options: dict[str, Any]) -> DreamConfig:
 
 
 class _Sessions:
-    """The first frame's dreamer (full steps) and the later frames' (``frame_iterations``).
+    """The first frame's dreamer (full steps), the later frames' (``frame_iterations``) and
+    the renewing one (``renew_iterations``, for frames whose flow drops much of the picture).
 
-    Both use the tile the first resolves for ``shape``, so every frame is cut into the same
+    All use the tile the first resolves for ``shape``, so every frame is cut into the same
     windows.
     """
 
@@ -148,19 +151,24 @@ class _Sessions:
         device: str,
         precision: str,
         weights: str | Path | None,
+        renew_iterations: int | None = None,
     ) -> None:
         self.first = Dreamer(
             config.model, config, device=device, precision=precision, weights=weights
         )
         fixed = self.first.config_for(shape)
         self.first.total_steps(shape)  # a frame too small for the layers fails here, not later
-        if frame_iterations == fixed.iterations:
-            self.later = self.first
-        else:
-            later = fixed.replace(iterations=frame_iterations)
-            self.later = Dreamer(
-                config.model, later, device=device, precision=precision, weights=weights
+        made = {fixed.iterations: self.first}
+        for steps in {frame_iterations, renew_iterations or frame_iterations} - set(made):
+            made[steps] = Dreamer(
+                config.model,
+                fixed.replace(iterations=steps),
+                device=device,
+                precision=precision,
+                weights=weights,
             )
+        self.later = made[frame_iterations]
+        self.renew = made[renew_iterations or frame_iterations]
         self.config = fixed
 
 
@@ -253,6 +261,9 @@ class FrameLoop:
         video.check()
         self.video = video
         self.frame_iterations = resolved_frame_iterations(config, video)
+        renew = self.frame_iterations
+        if video.frame_iterations is None and video.mode == "ours":  # the default: adaptive
+            renew = min(config.iterations, self.frame_iterations + 1)
         self.sessions = _Sessions(
             config,
             self.frame_iterations,
@@ -260,6 +271,7 @@ class FrameLoop:
             device=device,
             precision=precision,
             weights=weights,
+            renew_iterations=renew,
         )
 
     def frames(
@@ -272,49 +284,61 @@ class FrameLoop:
     ) -> Iterator[DreamedFrame]:
         """Dream ``inputs`` in order, the first afresh; with ``work``, finished frames are saved
         there and reused."""
-        video, seed = self.video, self.sessions.config.seed
         prev_in: np.ndarray | None = None
         prev_dream: np.ndarray | None = None
+        level = _Level()
         resuming = work is not None
         for f in inputs:
+            done = None
             if resuming:
                 done = _load_png(_frame_path(work, f.index), f.rgb.shape)  # type: ignore[arg-type]
-                if done is not None:
-                    yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
-                    prev_in, prev_dream = f.rgb, done
-                    continue
-                resuming = False  # the first missing frame: everything after is dreamed again
+                resuming = done is not None  # the first missing frame: the rest is dreamed again
             t0 = time.perf_counter()
-            init, reliable, flow_s = self._start(prev_in, prev_dream, f.rgb)
-            fresh = init is None
-            dreamer = self.sessions.first if init is None else self.sessions.later
-            if video.mode == "ours" and (video.carry == "init" or init is None):
-                dream = _dream_frame(
-                    dreamer, f.rgb, init, seed=seed, cancel=cancel, progress=progress
-                )
-            elif video.mode == "ours":
-                dream = _dream_frame(
-                    dreamer, init, None, seed=seed, cancel=cancel, progress=progress
-                )
-            else:  # other tools dream the mixed picture itself, every frame in full
-                dream = _dream_frame(
-                    self.sessions.first,
-                    f.rgb if init is None else init,
-                    None,
-                    seed=seed,
-                    cancel=cancel,
-                    progress=progress,
-                )
+            init, reliable, flow_s = self._start(prev_in, prev_dream, f.rgb, level)
+            if done is not None:  # the flow above only follows the level, as the first run did
+                level.follow(f.rgb, done, fresh=init is None)
+                yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
+                prev_in, prev_dream = f.rgb, done
+                continue
+            dream = self._dream(f.rgb, init, reliable, cancel, progress)
+            level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
                 _save_png_atomic(_frame_path(work, f.index), dream)
             seconds = time.perf_counter() - t0
             yield DreamedFrame(
-                f.index, f.pts, dream, f.rgb, fresh, False, reliable, seconds, flow_s
+                f.index, f.pts, dream, f.rgb, init is None, False, reliable, seconds, flow_s
             )
             prev_in, prev_dream = f.rgb, dream
 
+    def _dream(
+        self,
+        frame: np.ndarray,
+        init: np.ndarray | None,
+        reliable: float,
+        cancel: threading.Event | None,
+        progress: StepProgress | None,
+    ) -> np.ndarray:
+        """One frame's dream: afresh with the full steps, or from the carried dream with the
+        later frames' steps, one more where the flow dropped much of the picture (issue 20:
+        there the few steps cannot renew what is dropped, and the dream fades)."""
+        video, seed = self.video, self.sessions.config.seed
+        later = self.sessions.renew if reliable < RENEW_BELOW else self.sessions.later
+        if video.mode != "ours":  # other tools dream the mixed picture itself, in full
+            dreamer, picture, start = self.sessions.first, frame if init is None else init, None
+        elif init is None:
+            dreamer, picture, start = self.sessions.first, frame, None
+        elif video.carry == "init":
+            dreamer, picture, start = later, frame, init
+        else:
+            dreamer, picture, start = later, init, None
+        return _dream_frame(dreamer, picture, start, seed=seed, cancel=cancel, progress=progress)
+
     def _start(
-        self, prev_in: np.ndarray | None, prev_dream: np.ndarray | None, cur: np.ndarray
+        self,
+        prev_in: np.ndarray | None,
+        prev_dream: np.ndarray | None,
+        cur: np.ndarray,
+        level: _Level,
     ) -> tuple[np.ndarray | None, float, float]:
         """(init, reliable share, seconds) for the next frame; init None: start afresh."""
         video = self.video
@@ -333,9 +357,34 @@ class FrameLoop:
             return init, m.reliable, time.perf_counter() - t0
         if m.reliable < SCENE_CUT:
             return None, m.reliable, time.perf_counter() - t0
-        carried = m.warp(detail) * (video.coherence * m.mask)[..., None]
-        init = cur.astype(np.float32) + carried
+        carry = level.carry(video.coherence)
+        init = cur.astype(np.float32) + m.warp(detail) * (carry * m.mask)[..., None]
         return init, m.reliable, time.perf_counter() - t0
+
+
+@dataclass
+class _Level:
+    """The dream's strength (mean ``|dream - frame|``) to hold through a shot: its first frame's.
+
+    On real footage a fixed damping ``A`` fades the dream (issue 20), so the carry is ``A``
+    while the last dream is as strong as the shot's first frame and rises towards 1 as it falls
+    below. It follows frames read back on resume too: a resumed clip is an uninterrupted one.
+    """
+
+    reference: float = 0.0
+    last: float = 0.0
+
+    def follow(self, frame: np.ndarray, dream: np.ndarray, *, fresh: bool) -> None:
+        self.last = float(np.abs(dream.astype(np.float32) - frame.astype(np.float32)).mean())
+        if fresh:
+            self.reference = self.last
+
+    def carry(self, coherence: float) -> float:
+        """The share of the last dream's detail to carry: ``coherence``, lifted to hold the
+        level."""
+        if self.last <= 0 or self.last >= self.reference:
+            return coherence
+        return min(1.0, coherence * (self.reference / self.last) ** LEVEL_GAIN)
 
 
 class ClipDreamer:

@@ -44,3 +44,44 @@ def strength(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> flo
             ]
         )
     )
+
+
+def _highpass(image: np.ndarray, sigma: float) -> np.ndarray:
+    """The fine texture of ``image``: itself less a Gaussian blur of it (float32)."""
+    cv2 = vflow._cv2()
+    img = np.asarray(image, np.float32)
+    return img - cv2.GaussianBlur(img, (0, 0), sigmaX=sigma)
+
+
+def fine_flicker(
+    inputs: Sequence[np.ndarray],
+    outputs: Sequence[np.ndarray],
+    quality: str = "best",
+    sigma: float = 1.5,
+) -> float:
+    """The warping error of the outputs' fine texture alone (finer than ``sigma`` px): the
+    "boiling" of grain from frame to frame, which the full warping error dilutes in the
+    picture's broad shapes."""
+    fine = [_highpass(o, sigma) for o in outputs]
+    return warping_error(inputs, fine, quality)
+
+
+def ghosting(
+    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], quality: str = "best"
+) -> float:
+    """How much of the last frame's dream stays where the flow fails: per frame, the
+    correlation of the dream's detail (``out - in``) with the last frame's detail *left in
+    place*, over the pixels the flow cannot explain (occluded, revealed or torn); 0 when those
+    pixels are dreamed afresh, near 1 for a ghost. Mean over the frames that have such pixels."""
+    scores = []
+    for t in range(1, len(outputs)):
+        m = vflow.motion(inputs[t - 1], inputs[t], quality)
+        bad = m.mask < 0.5
+        if bad.mean() < 0.002:
+            continue
+        now = _highpass(np.float32(outputs[t]) - np.float32(inputs[t]), 3.0)[bad].ravel()
+        before = _highpass(np.float32(outputs[t - 1]) - np.float32(inputs[t - 1]), 3.0)
+        old = before[bad].ravel()
+        denom = float(np.sqrt((now**2).sum() * (old**2).sum()))
+        scores.append(float((now * old).sum()) / denom if denom > 0 else 0.0)
+    return float(np.mean(scores)) if scores else 0.0

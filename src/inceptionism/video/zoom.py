@@ -12,6 +12,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,45 @@ FRAMES_MAX = int(ZOOM_OPTION["frames"].maximum)
 ZOOM_RANGE = (ZOOM_OPTION["zoom"].minimum, ZOOM_OPTION["zoom"].maximum)
 ROTATE_MAX = ZOOM_OPTION["rotate"].maximum  # degrees per second
 TRANSLATE_MAX = ZOOM_OPTION["translate"].maximum  # pixels per second
+
+
+LUMA = np.float32([0.299, 0.587, 0.114])
+
+
+@dataclass(frozen=True)
+class ColourAnchor:
+    """The first dream's brightness, contrast and colourfulness, which later frames may not
+    exceed.
+
+    A zoom dreams its own last dream again and again: each pass pushes colours a little further,
+    so over a hundred frames the picture creeps to neon and clips (issue 20: saturation 1.24x
+    frame 8's after 96 frames, clipped pixels doubled). Before each dream the frame's luma is
+    pulled back to the first dream's mean and its contrast and chroma shrunk to the first
+    dream's where they have grown; never raised, so a zoom that has not crept is untouched and
+    the dream itself (detail, not colour) is kept.
+    """
+
+    luma_mean: float
+    luma_std: float
+    chroma_rms: float
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> ColourAnchor:
+        luma = rgb @ LUMA
+        chroma = rgb - luma[..., None]
+        return cls(float(luma.mean()), float(luma.std()), float(np.sqrt((chroma**2).mean())))
+
+    def hold(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` (float32 0..255) with its brightness, contrast and chroma back within the
+        anchor's."""
+        now = ColourAnchor.of(rgb)
+        luma = rgb @ LUMA
+        chroma = rgb - luma[..., None]
+        contrast = min(1.0, self.luma_std / max(now.luma_std, 1e-6))
+        colour = min(1.0, self.chroma_rms / max(now.chroma_rms, 1e-6))
+        luma = self.luma_mean + (luma - now.luma_mean) * contrast
+        out = luma[..., None] + chroma * colour
+        return np.clip(out, 0, 255, out=out).astype(np.float32)
 
 
 def default_zoom_iterations(config: DreamConfig) -> int:
@@ -135,6 +175,7 @@ def zoom_frames(
     seed = sessions.config.seed
     move = camera((w, h), fps, zoom, rotate, translate)
     current = np.ascontiguousarray(rgb, np.float32)
+    anchor: ColourAnchor | None = None
     for i in range(frames):
         dreamer = sessions.first if i == 0 else sessions.later
         dreamed = _dream_frame(
@@ -145,6 +186,9 @@ def zoom_frames(
             dreamed, move, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
         )
         np.clip(current, 0, 255, out=current)
+        if config.preset != "seed":  # the reference's zoom stays as it was
+            anchor = anchor or ColourAnchor.of(np.clip(dreamed, 0, 255))
+            current = anchor.hold(current)
 
 
 def dream_zoom(

@@ -1,0 +1,99 @@
+"""The yardsticks of a dreamed clip (fine flicker, ghosting) and the zoom's colour anchor.
+
+Clips are a texture moving by known pixels (tests/videoclips.py); a "dream" is a second texture
+added to it, either carried with the motion (as a coherent dream is) or left in place (a ghost),
+so each yardstick is checked against an answer known in advance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cv2")
+
+from videoclips import moving_frames, texture
+
+from inceptionism import make_config
+from inceptionism.io.video import Frame
+from inceptionism.video.clip import FrameLoop, VideoSettings, _Level
+from inceptionism.video.quality import fine_flicker, ghosting
+from inceptionism.video.zoom import ColourAnchor
+
+
+def _with_detail(frames: list[np.ndarray], detail: list[np.ndarray]) -> list[np.ndarray]:
+    pairs = zip(frames, detail, strict=True)
+    return [np.clip(f.astype(np.float32) + d, 0, 255).astype(np.uint8) for f, d in pairs]
+
+
+def _moving_square(n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A textured square jumping 6 px a frame over a still background, and a detail that
+    moves with it."""
+    bg = texture(96, 128, seed=1)
+    obj = texture(40, 40, seed=2)
+    grain = (texture(40, 40, seed=3).astype(np.float32) - 128) * 0.5
+    frames, detail = [], []
+    for i in range(n):
+        f, d = bg.copy(), np.zeros((96, 128, 3), np.float32)
+        x = 10 + 6 * i
+        f[28:68, x : x + 40] = obj
+        d[28:68, x : x + 40] = grain
+        frames.append(f)
+        detail.append(d)
+    return frames, detail
+
+
+def test_fine_flicker_sees_boiling_grain_that_moving_grain_does_not_show():
+    frames = moving_frames(4, (128, 96), (2, 1))
+    moving = [(t.astype(np.float32) - 128) * 0.3 for t in moving_frames(4, (128, 96), (2, 1), 5)]
+    boiling = [(texture(96, 128, seed=10 + i).astype(np.float32) - 128) * 0.3 for i in range(4)]
+    steady = fine_flicker(frames, _with_detail(frames, moving), "medium")
+    boils = fine_flicker(frames, _with_detail(frames, boiling), "medium")
+    assert boils > 3 * steady
+
+
+def test_ghosting_is_high_for_detail_left_in_place_and_low_for_carried_detail():
+    frames, detail = _moving_square(4)
+    carried = ghosting(frames, _with_detail(frames, detail), "best")
+    left = [detail[0]] * len(frames)  # the first frame's detail never moves: a ghost
+    ghost = ghosting(frames, _with_detail(frames, left), "best")
+    assert ghost > 0.5 and carried < 0.25
+
+
+def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
+    first = texture(64, 64, seed=4).astype(np.float32)
+    anchor = ColourAnchor.of(first)
+    assert np.allclose(anchor.hold(first), first, atol=1e-3)  # nothing crept: untouched
+    luma = first @ np.float32([0.299, 0.587, 0.114])
+    crept = np.clip(luma[..., None] + 1.6 * (first - luma[..., None]) + 10, 0, 255)
+    held = ColourAnchor.of(anchor.hold(crept))
+    assert held.chroma_rms <= anchor.chroma_rms * 1.02
+    assert abs(held.luma_mean - anchor.luma_mean) < 1.0
+    faint = ColourAnchor.of(anchor.hold(first * 0.5 + 64))  # less colour: never boosted
+    assert faint.chroma_rms == pytest.approx(ColourAnchor.of(first * 0.5 + 64).chroma_rms, 1e-3)
+
+
+def test_the_carry_rises_while_the_dream_is_weaker_than_the_shots_first_frame():
+    frame = np.full((8, 8, 3), 100, np.uint8)
+    level = _Level()
+    level.follow(frame, frame + 20, fresh=True)  # the shot's first frame: 20 levels of dream
+    assert level.carry(0.9) == 0.9  # as strong as it: damped as asked
+    level.follow(frame, frame + 19, fresh=False)
+    assert 0.9 < level.carry(0.9) < 1.0
+    level.follow(frame, frame + 10, fresh=False)  # half as strong: carried in full
+    assert level.carry(0.9) == 1.0
+    level.follow(frame, frame + 30, fresh=False)  # stronger: damped, never more than asked
+    assert level.carry(0.9) == 0.9
+    level.follow(frame, frame + 5, fresh=True)  # a cut: the new shot sets the level
+    assert level.carry(0.9) == 0.9
+
+
+@pytest.mark.slow  # a real dream of 4 frames: 3 s idle, 30 s on a loaded machine
+def test_where_the_flow_fails_the_frame_is_dreamed_afresh_not_ghosted():
+    frames, _ = _moving_square(4)
+    config = make_config(octaves=2, iterations=2, max_side=None)
+    loop = FrameLoop(config, VideoSettings(coherence=0.9), frames[0].shape[:2], device="cpu")
+    dreams = [d.rgb for d in loop.frames(Frame(i, f, i) for i, f in enumerate(frames))]
+    assert all(np.abs(d.astype(int) - f).mean() > 1 for d, f in zip(dreams, frames, strict=True))
+    # detail left in place scores above 0.5 (the test above); dreamed afresh here: ~0.25
+    assert ghosting(frames, dreams, "best") < 0.35
