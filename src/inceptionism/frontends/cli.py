@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from inceptionism import __version__
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
-from inceptionism.frontends import studio_cli, video_cli
+from inceptionism.frontends import live_cli, studio_cli, video_cli
 from inceptionism.jobs import cluster
 
 if TYPE_CHECKING:
@@ -152,6 +152,7 @@ def build_parser(
     c.add_argument("word", nargs="?", default="", help="only names containing this")
     studio_cli.add_parsers(sub, _Parser)
     video_cli.add_parsers(sub, _Parser)
+    live_cli.add_parsers(sub, _Parser)
     if not given_only:
         for name in ("video", "zoom"):  # their dream options, like dream's, show the preset's
             _show_preset_values(sub.choices[name], preset, model)
@@ -489,6 +490,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "classes": cmd_classes,
         **studio_cli.COMMANDS,
         **video_cli.COMMANDS,
+        **live_cli.COMMANDS,
     }
     try:
         if getattr(args, "threads", None) is not None:  # no recipe checks its range
