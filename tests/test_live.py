@@ -157,3 +157,14 @@ def test_ctrl_c_ends_cleanly_with_a_playable_recording(tmp_path):
     assert STATS in stdout and "recorded to" in stdout
     frames, audio, v_end, a_end = probe(out)
     assert frames >= 1 and audio == "aac" and a_end < 9, (frames, v_end, a_end)
+
+
+def test_one_live_session_holds_the_desk_until_it_stops_or_leaves():
+    from inceptionism.frontends.web.live_tab import LiveDesk
+
+    desk = LiveDesk(stale_s=0.2)
+    assert desk.claim("a") and not desk.claim("b")  # b is told the device is busy
+    assert not desk.release("b") and desk.release("a")
+    assert desk.claim("b") and not desk.claim("a")
+    time.sleep(0.3)
+    assert desk.claim("a")  # b sent no frame for a while: it has left

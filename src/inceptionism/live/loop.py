@@ -54,6 +54,7 @@ def frame_loop(
     device: str = "auto",
     precision: str = "auto",
     weights: str | Path | None = None,
+    warm: bool = True,
 ) -> FrameLoop:
     """The coherent frame loop of ``video.clip`` for frames of ``shape`` (H, W), set up once
     and warmed up (a first dream pays for lazy set-up: it would be dropped frames live)."""
@@ -61,7 +62,8 @@ def frame_loop(
         config, settings.video(), shape, device=device, precision=precision, weights=weights
     )
     grey = np.full((*shape, 3), 128, np.float32)
-    for session in {id(s): s for s in (loop.sessions.first, loop.sessions.later)}.values():
+    sessions = {id(s): s for s in (loop.sessions.first, loop.sessions.later)} if warm else {}
+    for session in sessions.values():
         session.dream(grey)
     return loop
 

@@ -20,6 +20,7 @@ from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, make_config
 from inceptionism.errors import DreamError
 from inceptionism.frontends.web.atlas_tab import AtlasTab
 from inceptionism.frontends.web.image_tab import ImageTab
+from inceptionism.frontends.web.live_tab import LiveTab
 from inceptionism.frontends.web.recipe import form_options
 from inceptionism.frontends.web.studio import (
     DEFAULT_HOST,
@@ -54,6 +55,8 @@ def build_app(studio: Studio) -> Any:
         gr.Markdown(INTRO)
         image.draw(options)
         video.draw(options)
+        live = LiveTab(studio)
+        live.draw(options)
         atlas.draw()
         # model and preset: the fields follow
         image.wire_fields([(atlas.layer, atlas.follow_model)])
@@ -61,7 +64,7 @@ def build_app(studio: Studio) -> Any:
         image.wire_sample()
         atlas.wire_sample()
         image.wire_settings()  # settings from an uploaded dream (untrusted)
-        events = [image.wire_dream(), atlas.wire(), video.wire()]
+        events = [image.wire_dream(), atlas.wire(), video.wire(), live.wire()]
         wire_stops(studio, image, atlas, video, events)
         wire_session(studio, app)
     return app
