@@ -31,7 +31,7 @@ CHROMIUM = (
     os.environ.get("DEEPDREAM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 )
 CAPTURE = ROOT / "docs" / "live.webp"
-WATCH_S = 8.0
+WATCH_S = 12.0
 MIN_FPS = float(os.environ.get("DEEPDREAM_LIVE_MIN_FPS", "1"))
 
 #: Records when each new dream appears in #live-output, as the page shows it.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from inceptionism.errors import DreamError
 from inceptionism.frontends import video_cli
 from inceptionism.io import video as vio
 from inceptionism.live import record
@@ -71,16 +72,13 @@ def ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
 def _settings(args: argparse.Namespace) -> LiveSettings:
     duration = vio.parse_time(args.duration)
     if duration is not None and duration <= 0:
-        from inceptionism.errors import DreamError
-
         raise DreamError(f"duration {args.duration!r}: need a time > 0")
-    settings = LiveSettings(duration=duration)
-    changes = {
+    given = {
         name: getattr(args, name)
         for name in ("coherence", "flow_quality", "frame_iterations")
         if getattr(args, name) is not None
     }
-    settings = LiveSettings(**{**settings.__dict__, **changes})
+    settings = LiveSettings(duration=duration, **given)
     settings.video().check()
     return settings
 

@@ -34,7 +34,7 @@ class LiveSettings:
 
     coherence: float = 0.9
     frame_iterations: int = 1
-    flow_quality: str = "fast"
+    flow_quality: str = "medium"
     duration: float | None = None
 
     def video(self) -> VideoSettings:
