@@ -14,6 +14,9 @@ For each size it prints:
 
 - **fps**: frames dreamed per second of wall time; **dropped**: source frames the dreamer had
   no time for (dropped, never queued);
+- **CPU ms/frame**: the process's CPU time (all threads: dream, flow, decoding) per dreamed
+  frame: what a frame costs whatever else the machine runs (on a loaded machine the wall
+  figures say more about the others than about us);
 - **latency** median and p95: from the moment a frame was taken from the source to the moment
   its dream was ready to show;
 - **strength**: a held-out judge, EfficientNet-Lite2 (never used to dream: lite0 dreams), its
@@ -33,6 +36,7 @@ import argparse
 import sys
 import tempfile
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -94,7 +98,7 @@ class Judge:
         )
 
 
-def run_size(clip: Path, size: int, device: str, judge: Judge | None) -> dict:
+def run_size(clip: Path, size: int, device: str, judge: Judge | None, **recipe) -> dict:
     from inceptionism.config import make_config
     from inceptionism.live import LIVE_RECIPE
     from inceptionism.live.loop import LiveSettings, frame_loop, run_live
@@ -102,7 +106,7 @@ def run_size(clip: Path, size: int, device: str, judge: Judge | None) -> dict:
     from inceptionism.video.quality import warping_error
 
     source = open_source(clip, size)
-    config = make_config(**{**LIVE_RECIPE, "max_side": size})
+    config = make_config(**{**LIVE_RECIPE, "max_side": size, **recipe})
     settings = LiveSettings()
     loop = frame_loop(config, settings, (source.height, source.width), device=device)
     inputs: list[np.ndarray] = []
@@ -112,7 +116,9 @@ def run_size(clip: Path, size: int, device: str, judge: Judge | None) -> dict:
         inputs.append(frame.rgb)
         dreams.append(dream)
 
+    cpu = time.process_time()
     stats = run_live(source, loop, settings, threading.Event(), keep=keep)
+    cpu = time.process_time() - cpu
     row = {
         "size": f"{source.width}x{source.height}",
         "fps": stats.fps,
@@ -120,6 +126,7 @@ def run_size(clip: Path, size: int, device: str, judge: Judge | None) -> dict:
         "p95 ms": stats.latency(0.95) * 1000,
         "dreamed": stats.dreamed,
         "dropped": stats.dropped,
+        "CPU ms/frame": cpu / max(stats.dreamed, 1) * 1000,
     }
     if len(inputs) >= 3:
         skip = inputs[1:], dreams[1:]  # the first, fresh frame aside
@@ -138,6 +145,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--clip", type=Path, help="play this video file instead of the scene")
     p.add_argument("--quick", action="store_true", help="256 px, 2 s")
+    p.add_argument("--octaves", type=int, help="octaves (default: live's own)")
     p.add_argument("--threads", type=int, help="CPU threads for the network (default: torch's)")
     p.add_argument("--no-judge", action="store_true", help="skip the strength judge")
     ARGS = p.parse_args()
@@ -148,7 +156,7 @@ def main() -> None:
     sizes = [256] if ARGS.quick else [int(s) for s in ARGS.sizes.split(",")]
     seconds = 2.0 if ARGS.quick else ARGS.seconds
     judge = None if ARGS.no_judge else Judge(ARGS.device)
-    cols = ["size", "fps", "median ms", "p95 ms", "dreamed", "dropped", "strength"]
+    cols = ["size", "fps", "median ms", "p95 ms", "dreamed", "dropped", "CPU ms/frame", "strength"]
     cols += ["input warp", "dream warp", "warp err x"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
@@ -157,7 +165,8 @@ def main() -> None:
             clip = ARGS.clip or write_scene(
                 Path(tmp) / f"scene{size}.mp4", round(24 * seconds), max(size, 384)
             )
-            row = run_size(clip, size, ARGS.device, judge)
+            recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
+            row = run_size(clip, size, ARGS.device, judge, **recipe)
             cells = [
                 f"{row.get(c, float('nan')):.2f}"
                 if isinstance(row.get(c, 0.0), float)
