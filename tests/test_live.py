@@ -168,3 +168,34 @@ def test_one_live_session_holds_the_desk_until_it_stops_or_leaves():
     assert desk.claim("b") and not desk.claim("a")
     time.sleep(0.3)
     assert desk.claim("a")  # b sent no frame for a while: it has left
+
+
+def test_a_stream_cannot_make_us_open_a_local_file(tmp_path):
+    """An HLS playlist served over HTTP that names a local file as its segment: refused (the
+    stream's references may use network protocols only: FFmpeg's own HLS checks and our
+    protocol whitelist), nothing read from the disk."""
+    import functools
+    import http.server
+
+    from inceptionism.errors import DreamError
+
+    segment = tmp_path / "secret.ts"
+    with av.open(str(segment), "w", format="mpegts") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for rgb in moving_frames(24, (64, 48), (1, 0)):
+            for p in vs.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+    (tmp_path / "live.m3u8").write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://{segment}\n#EXT-X-ENDLIST\n"
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DreamError, match=r"cannot be read|has no"):
+            open_source(f"http://127.0.0.1:{server.server_port}/live.m3u8", 128)
+    finally:
+        server.shutdown()

@@ -28,6 +28,9 @@ from inceptionism.io import video_checks
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
 STREAM_TIMEOUT_US = 5_000_000  # a stream that says nothing for 5 s is a bad source
 CAMERA_RATE = Fraction(30)  # when the camera does not say
+#: What FFmpeg may open for a stream, the stream's own references included (an HLS playlist
+#: naming file: segments): network protocols only, never a local path.
+STREAM_PROTOCOLS = "http,https,tls,tcp,udp,rtp,rtsp,rtsps,rtmp,rtmps,rtmpt,srt,crypto,httpproxy"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,11 @@ class StreamSource(Source):
     def __init__(self, url: str, max_side: int | None) -> None:
         av = vio.require_av()
         self.name, self.max_side = url, max_side
-        options = {**video_checks.decoder_options(), "rw_timeout": str(STREAM_TIMEOUT_US)}
+        options = {
+            **video_checks.decoder_options(),
+            "rw_timeout": str(STREAM_TIMEOUT_US),
+            "protocol_whitelist": STREAM_PROTOCOLS,
+        }
         if url.startswith("rtsp"):
             options["timeout"] = str(STREAM_TIMEOUT_US)
         try:
