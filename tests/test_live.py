@@ -7,6 +7,8 @@ The targets of issue 21 (fps, latency, strength, coherence) are measured by
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import signal
 import subprocess
@@ -24,6 +26,7 @@ cv2 = pytest.importorskip("cv2")
 from videoclips import moving_frames, write_clip  # noqa: E402
 
 from inceptionism import make_config  # noqa: E402
+from inceptionism.errors import DreamError  # noqa: E402
 from inceptionism.frontends.cli import main  # noqa: E402
 from inceptionism.live.loop import (  # noqa: E402
     LatestFrame,
@@ -123,6 +126,7 @@ def test_a_slow_dream_drops_frames_and_keeps_latency_bounded(tmp_path):
     assert stats.latency(0.95) < 3 * per_frame + 0.5, stats.line()
 
 
+@pytest.mark.slow  # a process of its own: the model loaded again (~5 s idle, 25 s loaded)
 def test_ctrl_c_ends_cleanly_with_a_playable_recording(tmp_path):
     src = clip(tmp_path / "in.mp4", frames=240)  # 10 s: far longer than the test waits
     out = tmp_path / "out.mp4"
@@ -174,11 +178,6 @@ def test_a_stream_cannot_make_us_open_a_local_file(tmp_path):
     """An HLS playlist served over HTTP that names a local file as its segment: refused (the
     stream's references may use network protocols only: FFmpeg's own HLS checks and our
     protocol whitelist), nothing read from the disk."""
-    import functools
-    import http.server
-
-    from inceptionism.errors import DreamError
-
     segment = tmp_path / "secret.ts"
     with av.open(str(segment), "w", format="mpegts") as out:
         vs = out.add_stream("libx264", rate=24)
