@@ -48,6 +48,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 JUDGE = "efficientnet-lite2"
 
+from inceptionism.live.loop import LiveSettings  # noqa: E402
+
 
 def write_scene(path: Path, frames: int, width: int) -> Path:
     """benchmarks/video.py's scene as a 24 fps H.264 file (what a camera would give)."""
@@ -98,7 +100,9 @@ class Judge:
         )
 
 
-def run_size(clip: Path, size: int, device: str, judge: Judge | None, **recipe) -> dict:
+def run_size(
+    clip: Path, size: int, device: str, judge: Judge | None, coherence: float, **recipe
+) -> dict:
     from inceptionism.config import make_config
     from inceptionism.live import LIVE_RECIPE
     from inceptionism.live.loop import LiveSettings, frame_loop, run_live
@@ -107,7 +111,7 @@ def run_size(clip: Path, size: int, device: str, judge: Judge | None, **recipe) 
 
     source = open_source(clip, size)
     config = make_config(**{**LIVE_RECIPE, "max_side": size, **recipe})
-    settings = LiveSettings()
+    settings = LiveSettings(coherence=coherence)
     loop = frame_loop(config, settings, (source.height, source.width), device=device)
     inputs: list[np.ndarray] = []
     dreams: list[np.ndarray] = []
@@ -145,6 +149,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--clip", type=Path, help="play this video file instead of the scene")
     p.add_argument("--quick", action="store_true", help="256 px, 2 s")
+    p.add_argument("--coherence", type=float, default=LiveSettings.coherence)
     p.add_argument("--octaves", type=int, help="octaves (default: live's own)")
     p.add_argument("--threads", type=int, help="CPU threads for the network (default: torch's)")
     p.add_argument("--no-judge", action="store_true", help="skip the strength judge")
@@ -166,7 +171,7 @@ def main() -> None:
                 Path(tmp) / f"scene{size}.mp4", round(24 * seconds), max(size, 384)
             )
             recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
-            row = run_size(clip, size, ARGS.device, judge, **recipe)
+            row = run_size(clip, size, ARGS.device, judge, ARGS.coherence, **recipe)
             cells = [
                 f"{row.get(c, float('nan')):.2f}"
                 if isinstance(row.get(c, 0.0), float)
