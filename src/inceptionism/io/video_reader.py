@@ -157,7 +157,7 @@ class Clip:
             except av.error.FFmpegError as e:
                 raise DreamError(
                     f"{self.source} is truncated or damaged after {t_or_zero(last, tb):.2f} s "
-                    f"({_av_reason(e)})"
+                    f"({av_reason(e)})"
                 ) from None
 
     def _folder_frames(self) -> Iterator[tuple[np.ndarray, int]]:
@@ -206,14 +206,14 @@ def _open_container(path: Path) -> Iterator[Any]:
             str(path), metadata_errors="ignore", options=video_checks.decoder_options()
         )
     except av.error.FFmpegError as e:
-        raise DreamError(f"{path} is not a video that can be read ({_av_reason(e)})") from None
+        raise DreamError(f"{path} is not a video that can be read ({av_reason(e)})") from None
     try:
         yield container
     finally:
         container.close()
 
 
-def _av_reason(e: BaseException) -> str:
+def av_reason(e: BaseException) -> str:
     text = getattr(e, "strerror", None) or str(e)
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text))
     text = re.sub(r":\s*'[^']*'$", "", text)  # the file name, already in our message
@@ -327,7 +327,7 @@ def _probe_video(path: Path, start: float, end: float, fps_out: Fraction | None)
         try:
             first = next(c.decode(vs), None)
         except av.error.FFmpegError as e:
-            raise DreamError(f"{path} is truncated or damaged ({_av_reason(e)})") from None
+            raise DreamError(f"{path} is truncated or damaged ({av_reason(e)})") from None
         if first is None:
             raise DreamError(f"{path} has no frames")
         rotation = round(first.rotation or 0) % 360

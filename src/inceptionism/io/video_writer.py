@@ -222,6 +222,12 @@ class VideoWriter:
         frame.time_base = self.time_base
         self._mux(self._vs.encode(frame))
 
+    def end_sound(self, t: float) -> None:
+        """Copy the input's sound only up to ``t`` seconds of the output (a live recording
+        stopped before its source ended)."""
+        if self._audio is not None:
+            self._audio.end = min(self._audio.end, self._audio.start + t)
+
     def _mux(self, packets: list) -> None:
         for p in packets:
             if self._audio is not None and p.dts is not None:

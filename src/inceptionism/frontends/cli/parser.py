@@ -7,11 +7,11 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from inceptionism import __version__
-from inceptionism.frontends.cli import atlas, dream, listing, studio, video, zoom
+from inceptionism.frontends.cli import atlas, dream, listing, live, studio, video, zoom
 from inceptionism.frontends.cli.common import Parser, show_preset_values
 
 #: The commands, in the order ``deepdream --help`` lists them.
-COMMAND_MODULES = (dream, listing, studio, atlas, video, zoom)
+COMMAND_MODULES = (dream, listing, studio, atlas, video, zoom, live)
 #: The commands whose dream options' help shows the preset's values.
 PRESET_COMMANDS = ("dream", "video", "zoom")
 

@@ -16,6 +16,7 @@ import gradio as gr
 
 from inceptionism.frontends.web.atlas_tab import AtlasTab
 from inceptionism.frontends.web.image_tab import ImageTab
+from inceptionism.frontends.web.live_tab import LiveTab
 from inceptionism.frontends.web.recipe import form_options
 from inceptionism.frontends.web.studio import Studio
 from inceptionism.frontends.web.video_tab import VideoTab
@@ -42,6 +43,8 @@ def build_app(studio: Studio) -> Any:
         gr.Markdown(INTRO)
         image.draw(options)
         video.draw(options)
+        live = LiveTab(studio)
+        live.draw(options)
         atlas.draw()
         # model and preset: the fields follow
         image.wire_fields([(atlas.layer, atlas.follow_model)])
@@ -49,7 +52,7 @@ def build_app(studio: Studio) -> Any:
         image.wire_sample()
         atlas.wire_sample()
         image.wire_settings()  # settings from an uploaded dream (untrusted)
-        events = [image.wire_dream(), atlas.wire(), video.wire()]
+        events = [image.wire_dream(), atlas.wire(), video.wire(), live.wire()]
         wire_stops(studio, image, atlas, video, events)
         wire_session(studio, app)
     return app

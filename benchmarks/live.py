@@ -1,0 +1,185 @@
+"""Live dreaming benchmark: fps, latency, dropped frames, strength and coherence.
+
+    PYTHONPATH=src python benchmarks/live.py                 # 160, 256 and 384 px on the CPU
+    PYTHONPATH=src python benchmarks/live.py --quick         # 256 px, 2 s of video (~30 s)
+    PYTHONPATH=src python benchmarks/live.py --threads 1     # a machine others keep busy
+    PYTHONPATH=src python benchmarks/live.py --device cuda --sizes 1280   # 720p on a GPU
+
+The footage is benchmarks/video.py's scene (a camera panning and zooming over the bundled
+photo while a striped disc crosses it faster, so there is occlusion), written as a 24 fps
+H.264 file and played **in real time** through ``deepdream live``'s own engine
+(``inceptionism.live``: the grabber thread, the newest-frame slot, the coherent dreamer) with
+its defaults, so what is measured is what the command does. ``--clip FILE`` plays another file.
+For each size it prints:
+
+- **fps**: frames dreamed per second of wall time; **dropped**: source frames the dreamer had
+  no time for (dropped, never queued);
+- **CPU ms/frame**: the process's CPU time (all threads: dream, flow, decoding) per dreamed
+  frame: what a frame costs whatever else the machine runs (on a loaded machine the wall
+  figures say more about the others than about us);
+- **latency** median and p95: from the moment a frame was taken from the source to the moment
+  its dream was ready to show;
+- **strength**: a held-out judge, EfficientNet-Lite2 (never used to dream: lite0 dreams), its
+  default layers' objective on the dream divided by the same on the input frame (1.0: nothing
+  happened; target >= 2);
+- **input warp**, **dream warp**, **warp err x**: the warping error (Lai et al. 2018,
+  ``video.quality``, in levels of 0..255) of the input frames themselves (how much the footage
+  changes along its own flow), of the dreams, and the second over the first (target <= 2).
+  Both skip the first, fresh frame; with few frames dreamed (a loaded machine) they say little.
+
+Targets (issue 21) at 256 px on the 2-core CPU: >= 10 fps, median latency <= 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+JUDGE = "efficientnet-lite2"
+
+from inceptionism.live.loop import LiveSettings  # noqa: E402
+
+
+def write_scene(path: Path, frames: int, width: int) -> Path:
+    """benchmarks/video.py's scene as a 24 fps H.264 file (what a camera would give)."""
+    import av
+    from video import make_scene
+
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=Fraction(24))
+        first = make_scene(frames, width)
+        vs.height, vs.width = first[0].shape[:2]
+        vs.pix_fmt = "yuv420p"
+        vs.options = {"crf": "12"}
+        for rgb in first:
+            for p in vs.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+    return path
+
+
+class Judge:
+    """A network that did not dream: how much more its default layers see in the dream."""
+
+    def __init__(self, device: str) -> None:
+        import torch
+
+        from inceptionism.algorithm.objectives import objective_for
+        from inceptionism.config import make_config
+        from inceptionism.session import shared_model
+
+        self.torch = torch
+        model = shared_model(JUDGE, None, device).fast("fp32")
+        self.model, self.device = model, device
+        self.objective = objective_for(make_config(model=JUDGE), model)
+
+    def score(self, rgb: np.ndarray) -> float:
+        torch = self.torch
+        px = torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            acts = self.model.activations(
+                self.model.preprocess(px.to(self.device)), self.objective.layers
+            )
+            return float(self.objective(acts))
+
+    def ratio(self, inputs: list[np.ndarray], dreams: list[np.ndarray]) -> float:
+        return float(
+            np.mean([self.score(d) / self.score(i) for i, d in zip(inputs, dreams, strict=True)])
+        )
+
+
+def run_size(
+    clip: Path, size: int, device: str, judge: Judge | None, coherence: float, **recipe
+) -> dict:
+    from inceptionism.config import make_config
+    from inceptionism.live import LIVE_RECIPE
+    from inceptionism.live.loop import LiveSettings, frame_loop, run_live
+    from inceptionism.live.sources import open_source
+    from inceptionism.video.quality import warping_error
+
+    source = open_source(clip, size)
+    config = make_config(**{**LIVE_RECIPE, "max_side": size, **recipe})
+    settings = LiveSettings(coherence=coherence)
+    loop = frame_loop(config, settings, (source.height, source.width), device=device)
+    inputs: list[np.ndarray] = []
+    dreams: list[np.ndarray] = []
+
+    def keep(dream: np.ndarray, frame) -> None:
+        inputs.append(frame.rgb)
+        dreams.append(dream)
+
+    cpu = time.process_time()
+    stats = run_live(source, loop, settings, threading.Event(), keep=keep)
+    cpu = time.process_time() - cpu
+    row = {
+        "size": f"{source.width}x{source.height}",
+        "fps": stats.fps,
+        "median ms": stats.latency(0.5) * 1000,
+        "p95 ms": stats.latency(0.95) * 1000,
+        "dreamed": stats.dreamed,
+        "dropped": stats.dropped,
+        "CPU ms/frame": cpu / max(stats.dreamed, 1) * 1000,
+    }
+    if len(inputs) >= 3:
+        skip = inputs[1:], dreams[1:]  # the first, fresh frame aside
+        row["input warp"] = warping_error(skip[0], skip[0])
+        row["dream warp"] = warping_error(*skip)
+        row["warp err x"] = row["dream warp"] / max(row["input warp"], 1e-6)
+        row["strength"] = judge.ratio(*skip) if judge else float("nan")
+    return row
+
+
+def main() -> None:
+    global ARGS
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="160,256,384", help="long sides in px (default 160,256,384)")
+    p.add_argument("--seconds", type=float, default=6.0, help="seconds of footage per size")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--clip", type=Path, help="play this video file instead of the scene")
+    p.add_argument("--quick", action="store_true", help="256 px, 2 s")
+    p.add_argument("--coherence", type=float, default=LiveSettings.coherence)
+    p.add_argument("--octaves", type=int, help="octaves (default: live's own)")
+    p.add_argument("--threads", type=int, help="CPU threads for the network (default: torch's)")
+    p.add_argument("--no-judge", action="store_true", help="skip the strength judge")
+    ARGS = p.parse_args()
+    if ARGS.threads:
+        from inceptionism import runtime
+
+        runtime.set_threads(ARGS.threads)
+    sizes = [256] if ARGS.quick else [int(s) for s in ARGS.sizes.split(",")]
+    seconds = 2.0 if ARGS.quick else ARGS.seconds
+    judge = None if ARGS.no_judge else Judge(ARGS.device)
+    cols = ["size", "fps", "median ms", "p95 ms", "dreamed", "dropped", "CPU ms/frame", "strength"]
+    cols += ["input warp", "dream warp", "warp err x"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            clip = ARGS.clip or write_scene(
+                Path(tmp) / f"scene{size}.mp4", round(24 * seconds), max(size, 384)
+            )
+            recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
+            row = run_size(clip, size, ARGS.device, judge, ARGS.coherence, **recipe)
+            cells = [
+                f"{row.get(c, float('nan')):.2f}"
+                if isinstance(row.get(c, 0.0), float)
+                else str(row[c])
+                for c in cols
+            ]
+            print("| " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""The real-time loop: a grabber thread keeps only the newest source frame (a frame the dreamer
+had no time for is dropped, never queued, so latency stays bounded), and the dreamer takes
+whatever is newest, dreams it coherently with the last dream (``video.clip.FrameLoop``: flow
+warp, mask, damping, scene cuts), and hands it to be shown and recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inceptionism.config import DreamConfig
+from inceptionism.errors import Cancelled, DreamError
+from inceptionism.io import video as vio
+from inceptionism.live.sources import Captured, Source
+from inceptionism.video.clip import DreamedFrame, FrameLoop, VideoSettings
+
+#: The recipe live dreaming starts from where the user set nothing else: 256 px, two octaves of
+#: four steps for a fresh frame; later frames take LiveSettings.frame_iterations (one) per
+#: octave, the carried dream does the rest (measured: benchmarks/live.py).
+LIVE_RECIPE: dict[str, Any] = {"max_side": 256, "octaves": 2, "iterations": 4}
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """How live frames are carried along: damping, steps of a carried frame, flow effort, and
+    how long to run (None: until the source ends or the user stops)."""
+
+    coherence: float = 0.9
+    frame_iterations: int = 1
+    flow_quality: str = "medium"
+    duration: float | None = None
+
+    def video(self) -> VideoSettings:
+        """The same as ``deepdream video`` settings (checked by their schema)."""
+        return VideoSettings(
+            coherence=self.coherence,
+            frame_iterations=self.frame_iterations,
+            flow_quality=self.flow_quality,
+        )
+
+
+def frame_loop(
+    config: DreamConfig,
+    settings: LiveSettings,
+    shape: tuple[int, int],
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    weights: str | Path | None = None,
+    warm: bool = True,
+) -> FrameLoop:
+    """The coherent frame loop of ``video.clip`` for frames of ``shape`` (H, W), set up once
+    and warmed up (a first dream pays for lazy set-up: it would be dropped frames live)."""
+    loop = FrameLoop(
+        config, settings.video(), shape, device=device, precision=precision, weights=weights
+    )
+    grey = np.full((*shape, 3), 128, np.float32)
+    sessions = {id(s): s for s in (loop.sessions.first, loop.sessions.later)} if warm else {}
+    for session in sessions.values():
+        session.dream(grey)
+    return loop
+
+
+class CoherentDreamer:
+    """Push one frame, get its dream carried on from the last: ``FrameLoop.frames`` fed one
+    frame at a time, so live frames are dreamed exactly as a clip's are."""
+
+    def __init__(self, loop: FrameLoop, cancel: threading.Event | None = None) -> None:
+        self._next: vio.Frame | None = None
+        self._dreams = loop.frames(self._inputs(), cancel=cancel)
+
+    def _inputs(self) -> Iterator[vio.Frame]:
+        while self._next is not None:
+            frame, self._next = self._next, None
+            yield frame
+
+    def dream(self, index: int, rgb: np.ndarray) -> DreamedFrame:
+        """The dream of ``rgb``; raises :class:`Cancelled` once the cancel flag is set."""
+        self._next = vio.Frame(index, rgb, index)
+        return next(self._dreams)
+
+
+class LatestFrame:
+    """A one-frame slot between the grabber and the dreamer: a frame still there when the next
+    arrives is dropped (counted), so the dreamer always gets the newest."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Captured | None = None
+        self.dropped = 0
+        self.ended = False
+        self.error: BaseException | None = None
+
+    def put(self, item: Captured) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify()
+
+    def end(self, error: BaseException | None = None) -> None:
+        with self._cond:
+            self.ended, self.error = True, error
+            self._cond.notify()
+
+    def take(self, stop: threading.Event) -> Captured | None:
+        """The newest frame, waiting for one; None when the source ended or ``stop`` is set."""
+        with self._cond:
+            while self._item is None and not self.ended and not stop.is_set():
+                self._cond.wait(0.05)
+            item, self._item = self._item, None
+            return None if stop.is_set() else item
+
+
+def grab(source: Source, slot: LatestFrame, stop: threading.Event, duration: float | None) -> None:
+    """The grabber thread: every source frame into ``slot`` as it comes (a file at its own
+    rate, as a camera would give it), until the end, ``duration`` or ``stop``."""
+    error: BaseException | None = None
+    start = time.perf_counter()
+    try:
+        for index, (rgb, t) in enumerate(source.frames()):
+            if stop.is_set() or (duration is not None and t >= duration):
+                break
+            wait = start + t - time.perf_counter() if source.paced else 0.0
+            if wait > 0 and stop.wait(wait):
+                break
+            slot.put(Captured(index, rgb, t, time.perf_counter()))
+    except Exception as e:  # handed to the dreamer's thread, which raises it
+        error = e
+    finally:
+        slot.end(error)
+
+
+@dataclass
+class LiveStats:
+    """How a live run went: frames dreamed, the wall time, each shown frame's latency from
+    capture to display, and the frames dropped because the dreamer was busy."""
+
+    dreamed: int = 0
+    seconds: float = 0.0
+    dropped: int = 0
+    latencies: list[float] = field(default_factory=list)
+    last_t: float = 0.0  # source time of the last frame dreamed
+
+    @property
+    def fps(self) -> float:
+        return self.dreamed / self.seconds if self.seconds > 0 else 0.0
+
+    def latency(self, q: float) -> float:
+        """The ``q`` quantile of the latency in seconds (0 when nothing was shown)."""
+        return float(np.quantile(self.latencies, q)) if self.latencies else 0.0
+
+    def line(self) -> str:
+        """The one line printed at the end."""
+        return (
+            f"live: {self.dreamed} frames dreamed in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+            f"latency median {self.latency(0.5) * 1000:.0f} ms, p95 "
+            f"{self.latency(0.95) * 1000:.0f} ms, {self.dropped} frames dropped"
+        )
+
+
+#: Called with each dream and the frame it came from: show it (False: the viewer closed the
+#: window, stop) and record it.
+Show = Callable[[np.ndarray], bool]
+Keep = Callable[[np.ndarray, Captured], None]
+
+
+def run_live(
+    source: Source,
+    loop: FrameLoop,
+    settings: LiveSettings,
+    stop: threading.Event,
+    show: Show | None = None,
+    keep: Keep | None = None,
+) -> LiveStats:
+    """Dream ``source`` live until it ends, ``settings.duration`` passes or ``stop`` is set
+    (Ctrl-C: within one step). A source that fails mid-run raises its :class:`DreamError`."""
+    slot, stats = LatestFrame(), LiveStats()
+    grabber = threading.Thread(
+        target=grab, args=(source, slot, stop, settings.duration), name="live-grabber"
+    )
+    dreamer = CoherentDreamer(loop, stop)
+    start = time.perf_counter()
+    grabber.start()
+    try:
+        while (item := slot.take(stop)) is not None:
+            try:
+                dreamed = dreamer.dream(item.index, item.rgb)
+            except Cancelled:
+                break
+            if show is not None and not show(dreamed.rgb):
+                stop.set()
+            stats.latencies.append(time.perf_counter() - item.wall)
+            stats.dreamed, stats.last_t = stats.dreamed + 1, item.t
+            if keep is not None:
+                keep(dreamed.rgb, item)
+    finally:
+        stop.set()
+        source.close()  # a camera or stream read in progress returns
+        grabber.join(timeout=10)
+    stats.seconds, stats.dropped = time.perf_counter() - start, slot.dropped
+    if slot.error is not None:
+        if isinstance(slot.error, DreamError):
+            raise slot.error
+        raise DreamError(f"{source.name}: {slot.error}") from slot.error
+    return stats
