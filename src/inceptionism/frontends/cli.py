@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inceptionism import __version__
+from inceptionism import __version__, runtime
 from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, DreamConfig, make_config
 from inceptionism.errors import DreamError, user_error
 from inceptionism.frontends import studio_cli, video_cli
@@ -491,8 +491,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         **video_cli.COMMANDS,
     }
     try:
+        runtime.replay_threads(None)  # --config-from sets it again for its dream
         if getattr(args, "threads", None) is not None:  # no recipe checks its range
-            from inceptionism import options, runtime
+            from inceptionism import options
 
             runtime.set_threads(options.check("threads", args.threads))
         return commands[args.command](args)

@@ -170,7 +170,7 @@ class ImageTab:
         shape = loaded.rgb.shape[:2]
         event = yield from self._previews(job, clicked, dreamer, loaded, cfg)
         out = self.studio.result_path(job.session, upload.name)
-        meta = dreamer.metadata(shape)
+        meta = dreamer.metadata(shape, threads=event.threads)
         if guide is not None:  # as the command names it, not where the server keeps it
             meta["config"]["guide"] = guide.name
         save_image(out, event.result, loaded.alpha, meta)

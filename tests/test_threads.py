@@ -1,0 +1,143 @@
+"""CPU threads chosen from what is free (issue 24): the CPUs this process may use, the cores
+other processes keep busy, and the count each octave ran on, recorded and replayed exactly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism import Dreamer, make_config, threads
+from inceptionism.errors import DreamError
+from inceptionism.frontends.cli import main
+from inceptionism.io import encode_image, read_metadata
+
+BUSY = "while True: pass"
+
+
+@contextlib.contextmanager
+def busy_neighbours(count: int) -> Iterator[None]:
+    """``count`` real processes spinning on this process's CPUs (they inherit its mask)."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(count)]
+    try:
+        time.sleep(threads.MIN_WINDOW_S + 0.1)  # a full window of them
+        threads.METER.others_busy()  # a window that starts with them already busy
+        time.sleep(threads.MIN_WINDOW_S + 0.05)
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def photo(path: Path, size: tuple[int, int] = (200, 150)) -> Path:
+    rng = np.random.default_rng(7)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_usable_cpus_follow_the_affinity_mask():
+    mask = threads.affinity_cpus()
+    if not mask:
+        pytest.skip("no affinity mask on this system")
+    assert threads.usable_cpus() <= len(mask)
+    os.sched_setaffinity(0, {min(mask)})
+    try:
+        assert threads.usable_cpus() == 1
+        assert threads.free_cpus() == 1
+    finally:
+        os.sched_setaffinity(0, mask)
+
+
+def test_cgroup_quota_is_the_tightest_cpu_max_rounded_down(tmp_path):
+    own = tmp_path / threads._own_cgroup().lstrip("/")
+    own.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert threads.quota_cpus(str(tmp_path)) is None
+    (own / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs: one whole thread
+    assert threads.quota_cpus(str(tmp_path)) == 1.5
+    assert threads.usable_cpus(str(tmp_path)) == 1
+    if own != tmp_path:
+        (tmp_path / "cpu.max").write_text("50000 100000\n")  # a parent's is tighter
+        assert threads.quota_cpus(str(tmp_path)) == 0.5
+        assert threads.usable_cpus(str(tmp_path)) == 1  # never none
+
+
+def test_busy_neighbours_leave_one_thread():
+    usable = threads.usable_cpus()
+    with busy_neighbours(usable):
+        assert threads.METER.others_busy() >= usable - threads.BUSY_CORE
+        assert threads.free_cpus() == 1
+
+
+def test_thread_counts_are_checked_like_untrusted_input():
+    assert threads.thread_schedule([1, 2, 2]) == (1, 2, 2)
+    for bad in ([], [0], [1, 10**9], ["2"], [True], "12", 3, [1] * 2000):
+        with pytest.raises(DreamError, match="threads"):
+            threads.thread_schedule(bad)
+    for bad in (0, -1, 2.0, True, "2"):
+        with pytest.raises(DreamError, match="threads"):
+            Dreamer(config=make_config(), device="cpu", threads=bad)
+
+
+def test_dreamer_records_each_octaves_threads_and_replays_them(sample_path):
+    cfg = make_config(iterations=1, octaves=2)
+    rgb = np.asarray(Image.open(sample_path).convert("RGB").resize((200, 150)), np.float32)
+    results = {}
+    for schedule in [(1, 2), (2, 2), (1, 2)]:
+        dreamer = Dreamer(config=cfg, device="cpu", threads=schedule)
+        *_, last = dreamer.steps(rgb)
+        assert last.threads == schedule
+        assert dreamer.metadata(rgb.shape[:2], threads=last.threads)["threads"] == [*schedule]
+        if schedule in results:
+            assert np.array_equal(results[schedule], last.result)  # replayed: same pixels
+        results[schedule] = last.result
+    assert not np.array_equal(results[(1, 2)], results[(2, 2)])  # so the counts matter
+    *_, forced = Dreamer(config=cfg, device="cpu", threads=1).steps(rgb)
+    assert forced.threads == (1, 1)
+    *_, adaptive = Dreamer(config=cfg, device="cpu").steps(rgb)
+    assert len(adaptive.threads) == 2 and adaptive.threads[0] == 1  # small octave: one
+
+
+def test_a_dream_under_busy_neighbours_reproduces_idle_byte_for_byte(tmp_path, capsys):
+    src = photo(tmp_path / "in.png")
+    first, again = tmp_path / "busy.png", tmp_path / "idle.png"
+    flags = ["--iterations", "1", "--octaves", "2", "-q"]
+    with busy_neighbours(threads.usable_cpus()):
+        assert main(["dream", str(src), "-o", str(first), *flags]) == 0
+    schedule = read_metadata(first)["threads"]
+    assert len(schedule) == 2 and schedule[0] == 1
+    assert main(["dream", str(src), "-o", str(again), "--config-from", str(first), "-q"]) == 0
+    assert read_metadata(again)["threads"] == schedule
+    assert again.read_bytes() == first.read_bytes()
+    # the replay is what makes them equal: the other count on the full-size octave differs
+    other = (1, 3 - schedule[1])
+    *_, last = Dreamer(
+        config=make_config(iterations=1, octaves=2), device="cpu", threads=other
+    ).steps(np.asarray(Image.open(src).convert("RGB"), dtype=np.float32))
+    mine = np.asarray(Image.open(first).convert("RGB"))
+    assert not np.array_equal(np.clip(np.rint(last.result), 0, 255).astype(np.uint8), mine)
+    capsys.readouterr()
+
+
+def test_bad_threads_in_a_dreams_metadata_is_one_line(tmp_path, capsys):
+    src = photo(tmp_path / "in.png", (96, 72))
+    meta = {"config": make_config().to_dict()}
+    for bad in ([10**6], "two", [[1]], [0]):
+        crafted = tmp_path / "crafted.png"
+        data = encode_image(crafted, np.zeros((72, 96, 3)), None, {**meta, "threads": bad})
+        crafted.write_bytes(data)
+        out = tmp_path / "out.png"
+        code = main(["dream", str(src), "-o", str(out), "--config-from", str(crafted), "-q"])
+        err = capsys.readouterr().err
+        assert code != 0 and err.startswith("deepdream: error:") and "threads" in err
+        assert len(err.strip().splitlines()) == 1
+        assert not out.exists()
