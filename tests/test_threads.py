@@ -57,18 +57,28 @@ def test_usable_cpus_follow_the_affinity_mask():
         os.sched_setaffinity(0, mask)
 
 
-def test_cgroup_quota_is_the_tightest_cpu_max_rounded_down(tmp_path):
-    own = tmp_path / threads._own_cgroup().lstrip("/")
-    own.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "cpu.max").write_text("max 100000\n")
+def test_cgroup_quota_is_the_tightest_one_rounded_down(tmp_path):
+    groups = threads._own_cgroups()
+    if not groups:
+        pytest.skip("this process is in no cgroup")
+    for mount, path in groups:  # a copy of this process's cgroup folders, quotas written in
+        top = tmp_path / mount
+        own = top / path.lstrip("/")
+        own.mkdir(parents=True, exist_ok=True)
+        (top / "cpu.max").write_text("max 100000\n")
     assert threads.quota_cpus(str(tmp_path)) is None
+    mount, path = groups[0]
+    own = tmp_path / mount / path.lstrip("/")
     (own / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs: one whole thread
     assert threads.quota_cpus(str(tmp_path)) == 1.5
     assert threads.usable_cpus(str(tmp_path)) == 1
-    if own != tmp_path:
-        (tmp_path / "cpu.max").write_text("50000 100000\n")  # a parent's is tighter
-        assert threads.quota_cpus(str(tmp_path)) == 0.5
-        assert threads.usable_cpus(str(tmp_path)) == 1  # never none
+    (own / "cpu.max").unlink()  # cgroup v1's files instead
+    (own / "cpu.cfs_quota_us").write_text("250000\n")
+    (own / "cpu.cfs_period_us").write_text("100000\n")
+    assert threads.quota_cpus(str(tmp_path)) == 2.5
+    (tmp_path / mount / "cpu.max").write_text("50000 100000\n")  # the top one is tighter
+    assert threads.quota_cpus(str(tmp_path)) == 0.5
+    assert threads.usable_cpus(str(tmp_path)) == 1  # never none
 
 
 def test_busy_neighbours_leave_one_thread():

@@ -27,7 +27,8 @@ from typing import Any
 from inceptionism.errors import DreamError
 from inceptionism.limits import MAX_ENTRIES, MAX_THREADS
 
-#: Where cgroup v2 puts this process's CPU quota (``max 100000`` when unlimited).
+#: Where cgroups are mounted: v2's ``cpu.max`` (``max 100000`` when unlimited) or v1's ``cpu``
+#: controller (``cpu.cfs_quota_us``, -1 when unlimited).
 CGROUP_ROOT = "/sys/fs/cgroup"
 #: Shortest window worth reading the CPU accounting over: it counts in ticks of 10 ms, so two
 #: cores over 0.25 s give 50 ticks, ample to tell a busy core from a free one.
@@ -47,35 +48,61 @@ def affinity_cpus() -> set[int] | None:
         return None
 
 
-def _own_cgroup() -> str:
-    """This process's cgroup v2 folder ('' where it is not on cgroup v2)."""
+def _own_cgroups() -> list[tuple[str, str]]:
+    """This process's CPU cgroups as (mounted folder under the root, path): cgroup v2's unified
+    one, and v1's ``cpu`` controller where the system still mounts it (older Docker hosts)."""
+    found = []
     try:
         with open("/proc/self/cgroup", encoding="ascii") as f:
             for line in f:
-                if line.startswith("0::"):
-                    return line[3:].strip()
-    except OSError:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                if not controllers:
+                    found.append(("", path))
+                elif "cpu" in controllers.split(","):
+                    found.append((controllers, path))
+    except (OSError, ValueError):
         pass
-    return ""
+    return found
+
+
+def _quota_in(folder: str) -> float | None:
+    """The quota in one cgroup folder: v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` (-1: none)."""
+    try:
+        with open(os.path.join(folder, "cpu.max"), encoding="ascii") as f:
+            quota, period = f.read().split()[:2]
+    except OSError:
+        try:
+            with open(os.path.join(folder, "cpu.cfs_quota_us"), encoding="ascii") as f:
+                quota = f.read().strip()
+            with open(os.path.join(folder, "cpu.cfs_period_us"), encoding="ascii") as f:
+                period = f.read().strip()
+        except OSError:
+            return None
+    try:
+        if quota in ("max", "-1") or int(period) <= 0:
+            return None
+        return int(quota) / int(period)
+    except ValueError:
+        return None
 
 
 def quota_cpus(root: str = CGROUP_ROOT) -> float | None:
-    """The CPU quota of this process's cgroup and those above it (``cpu.max``: quota/period), the
-    tightest one; None when there is none."""
-    path = os.path.join(root, _own_cgroup().lstrip("/"))
+    """The CPU quota of this process's cgroups and those above them (cgroup v2 ``cpu.max``, v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``), the tightest one; None when there is none."""
     tightest = None
-    while True:
-        try:
-            with open(os.path.join(path, "cpu.max"), encoding="ascii") as f:
-                quota, period = f.read().split()[:2]
-            if quota != "max":
-                cpus = int(quota) / int(period)
+    for mount, path in _own_cgroups():
+        top = os.path.normpath(os.path.join(root, mount))
+        if not os.path.isdir(top):
+            continue
+        folder = os.path.normpath(os.path.join(top, path.lstrip("/")))
+        while folder.startswith(top):
+            cpus = _quota_in(folder)
+            if cpus is not None:
                 tightest = cpus if tightest is None else min(tightest, cpus)
-        except (OSError, ValueError):
-            pass
-        if os.path.normpath(path) == os.path.normpath(root) or len(path) <= len(root):
-            return tightest
-        path = os.path.dirname(path)
+            if folder == top:
+                break
+            folder = os.path.dirname(folder)
+    return tightest
 
 
 def usable_cpus(root: str = CGROUP_ROOT) -> int:
