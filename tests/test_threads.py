@@ -19,6 +19,7 @@ from inceptionism import Dreamer, make_config, threads
 from inceptionism.errors import DreamError
 from inceptionism.frontends.cli import main
 from inceptionism.io import encode_image, read_metadata
+from inceptionism.runtime import threads_flag
 
 BUSY = "while True: pass"
 
@@ -151,3 +152,35 @@ def test_bad_threads_in_a_dreams_metadata_is_one_line(tmp_path, capsys):
         assert code != 0 and err.startswith("deepdream: error:") and "threads" in err
         assert len(err.strip().splitlines()) == 1
         assert not out.exists()
+
+
+TORCH_FIRST = """
+import sys, torch  # before inceptionism: the short OpenMP spin never applies
+import numpy as np
+from inceptionism import Dreamer, make_config
+rgb = np.full((150, 200, 3), 128, np.float32)
+*_, last = Dreamer(config=make_config(iterations=1, octaves=2), device="cpu").steps(rgb)
+print(list(last.threads), torch.get_num_threads())
+"""
+
+
+@pytest.mark.slow
+def test_with_torch_imported_first_busy_neighbours_still_leave_one_thread():
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    env.pop("GOMP_SPINCOUNT", None)
+    with busy_neighbours(threads.usable_cpus()):
+        out = subprocess.run(
+            [sys.executable, "-c", TORCH_FIRST], env=env, capture_output=True, text=True
+        )
+    assert out.returncode == 0, out.stderr
+    used, after = out.stdout.split("]")
+    assert used.strip("[ ") == "1, 1"  # the full-size octave too: 2 would wait on a taken core
+    assert int(after) >= 1
+
+
+def test_threads_flag_is_the_n_that_repeats_a_schedule():
+    shapes = [(107, 142), (150, 200), (210, 280)]  # 15,194 px: one thread whatever is allowed
+    assert threads_flag((1, 2, 2), shapes) == 2
+    assert threads_flag((1, 1, 1), shapes) == 1
+    assert threads_flag((1, 1, 2), shapes) is None  # the load changed: only --config-from
+    assert threads_flag((), shapes) is None

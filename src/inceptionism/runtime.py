@@ -244,6 +244,16 @@ class OctaveThreads:
             _set_count(self.used[-1])
 
 
+def threads_flag(used: Sequence[int], shapes: Sequence[tuple[int, int]]) -> int | None:
+    """The ``--threads N`` that runs octaves of ``shapes`` on the counts ``used`` (a dream's
+    record), so a command line repeats its pixels; None where no N does (the load changed
+    between octaves: then only ``--config-from`` the dream repeats it)."""
+    if not used or len(used) != len(shapes):
+        return None
+    n = max(used)
+    return n if [thread_count(s, n) for s in shapes] == list(used) else None
+
+
 def _set_count(count: int) -> None:
     import torch
 

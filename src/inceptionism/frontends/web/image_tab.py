@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from inceptionism import runtime
 from inceptionism.config import DreamConfig
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.frontends.web.form import SettingsForm
@@ -175,9 +176,10 @@ class ImageTab:
             meta["config"]["guide"] = guide.name
         save_image(out, event.result, loaded.alpha, meta)
         input_name = str(SAMPLE) if is_sample(upload) else upload.name
+        threads = runtime.threads_flag(event.threads, dreamer.octave_sizes(shape))
         cmd = command_for(
             cfg,
-            run,
+            {**run, "threads": threads} if threads else run,  # the counts that made its pixels
             input_name,
             out.name,
             guide_name=guide.name if guide else None,
