@@ -184,3 +184,28 @@ def test_threads_flag_is_the_n_that_repeats_a_schedule():
     assert threads_flag((1, 1, 1), shapes) == 1
     assert threads_flag((1, 1, 2), shapes) is None  # the load changed: only --config-from
     assert threads_flag((), shapes) is None
+
+
+def test_pixels_follow_the_octaves_counts_alone_not_the_process_count():
+    """Bilinear resizing between octaves rounds its last bit by the thread count: it runs on
+    BETWEEN_OCTAVES, so the studio (2 threads, octaves on 1) and ``--threads 1`` agree."""
+    import torch
+
+    cfg = make_config(octaves=2, iterations=1)
+    rgb = np.asarray(photo_pixels(), np.float32)
+    before = torch.get_num_threads()
+    out = []
+    try:
+        for base in (2, 1):
+            torch.set_num_threads(base)
+            *_, last = Dreamer(config=cfg, device="cpu", threads=(1, 1)).steps(rgb)
+            out.append(last.result)
+            assert torch.get_num_threads() == base  # the process's count comes back
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(out[0], out[1])
+
+
+def photo_pixels(size: tuple[int, int] = (192, 128)) -> Image.Image:
+    rng = np.random.default_rng(1)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))

@@ -201,9 +201,17 @@ class ThreadPolicy:
     schedule: tuple[int, ...] | None = None
 
 
+#: Threads for a dream's work outside its octaves' steps (resizing the photo to each octave,
+#: adding back its lost detail): a few ops a dream, but bilinear resizing rounds its last bit
+#: differently on one thread than on two, which twenty steps later is 20 levels. On a fixed
+#: count, the pixels depend on the octaves' counts alone (what the metadata records).
+BETWEEN_OCTAVES = 1
+
+
 class OctaveThreads:
     """One dream's CPU threads: chosen at each octave's start, kept for the octave, recorded
-    in ``used`` (one count per octave: what the metadata stores for ``--config-from``)."""
+    in ``used`` (one count per octave: what the metadata stores for ``--config-from``); the
+    work between octaves runs on ``BETWEEN_OCTAVES``."""
 
     def __init__(self, policy: ThreadPolicy | None = None) -> None:
         self.policy = policy
@@ -226,7 +234,7 @@ class OctaveThreads:
 
     @contextlib.contextmanager
     def octave(self, index: int, shape: tuple[int, int]) -> Iterator[None]:
-        """Inside, octave ``index`` (0-based) of ``shape`` runs on its count; ``base`` after."""
+        """Inside, octave ``index`` (0-based) of ``shape`` runs on its count."""
         if not self.on_cpu:
             yield
             return
@@ -235,7 +243,7 @@ class OctaveThreads:
         try:
             yield
         finally:
-            _set_count(self.base)
+            _set_count(BETWEEN_OCTAVES)
 
     def hold(self) -> None:
         """The calling thread at the octave's count: a generator may be resumed on another
@@ -265,8 +273,9 @@ def _set_count(count: int) -> None:
 def dream_threads(
     device: torch.device, plan: OctaveThreads | None = None
 ) -> Iterator[OctaveThreads]:
-    """Around a whole dream: its thread runs at the process's thread count, whatever happened
-    before; yields ``plan`` (a new one if None) that picks each octave's count from it.
+    """Around a whole dream: yields ``plan`` (a new one if None), which picks each octave's count
+    from the process's thread count (``base``), whatever happened before; the work between
+    octaves runs on ``BETWEEN_OCTAVES``, and ``base`` comes back at the end.
 
     ``torch.set_num_threads`` sets the calling thread's OpenMP count and also a process-wide
     value that a new thread copies at its first op. A dream started in a new thread while another
@@ -288,7 +297,7 @@ def dream_threads(
             _base_threads = torch.get_num_threads()
         _dreams += 1
         base = _base_threads
-    torch.set_num_threads(base)
+    torch.set_num_threads(BETWEEN_OCTAVES)  # until the first octave starts
     plan.base, plan.on_cpu = base, True
     try:
         yield plan
