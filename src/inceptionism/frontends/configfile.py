@@ -20,6 +20,7 @@ from typing import Any
 from inceptionism import options, runtime
 from inceptionism.config import DreamConfig, from_metadata
 from inceptionism.errors import DreamError, quote
+from inceptionism.threads import thread_schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -108,7 +109,6 @@ def threads_from_dream(path: str | Path) -> tuple[int, ...] | None:
     image is untrusted), to replay them; None where it recorded none (a GPU dream, an older
     version)."""
     from inceptionism.io import read_metadata
-    from inceptionism.threads import thread_schedule
 
     meta = read_metadata(path)
     value = meta.get("threads") if isinstance(meta, dict) else None
