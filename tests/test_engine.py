@@ -243,6 +243,7 @@ def test_small_octaves_run_on_fewer_threads_and_the_setting_comes_back(tiny, mon
     assert runtime.thread_count((575, 1024), 1) == 1
     assert runtime.thread_count((4000, 4000), 16) == 16
     monkeypatch.setattr(runtime, "PIXELS_PER_THREAD", 48 * 64 // 2)  # full size: 2 threads
+    monkeypatch.setattr(runtime, "_forced", 2)  # as --threads 2: busy neighbours change nothing
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     seen: list[tuple[int, int]] = []

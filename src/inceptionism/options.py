@@ -324,7 +324,7 @@ OPTIONS: tuple[Option, ...] = (
         False, optional=True, metavar="WEIGHTS",
     ),
     Option(
-        "threads", "int", None, "CPU threads for the network (default: one per core)", "run",
+        "threads", "int", None, "CPU threads for the network (default: the free cores)", "run",
         False, minimum=1, maximum=limits.MAX_THREADS, optional=True, metavar="N",
         need=f"a whole number of threads from 1 to {limits.MAX_THREADS}",
     ),

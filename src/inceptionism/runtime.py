@@ -13,7 +13,8 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 try:  # the CPU's instruction sets as NumPy detected them
     from numpy._core._multiarray_umath import __cpu_features__ as _NUMPY_CPU  # NumPy 2
@@ -22,6 +23,8 @@ except ImportError:
         from numpy.core._multiarray_umath import __cpu_features__ as _NUMPY_CPU  # NumPy 1
     except ImportError:
         _NUMPY_CPU = {}
+
+import inceptionism.threads as cpu_threads
 
 # cuDNN autotuning (times every conv algorithm once per new shape, then reuses the fastest).
 # Off, torch's default, until the GPU suite shows it pays across a dream's few octave shapes
@@ -142,11 +145,25 @@ def configure(device: torch.device, cudnn_benchmark: bool | None = None) -> None
         torch.backends.cuda.matmul.allow_tf32 = False
 
 
+_forced: int | None = None  # --threads N: every dream of the process runs on N, no adapting
+_replay: tuple[int, ...] | None = None  # --config-from: the recorded count of each octave
+
+
 def set_threads(threads: int | None) -> None:
     """CPU threads for the network (``threads`` run option; None: torch's default, one per
-    core). A cluster worker sets it so that several workers do not oversubscribe the cores."""
+    core, fewer when other work keeps cores busy). Given, every dream uses it as it is."""
+    global _forced
     if threads:
         torch.set_num_threads(threads)
+        _forced = threads
+
+
+def replay_threads(schedule: Sequence[int] | None) -> None:
+    """Every dream of the process runs its octaves on these thread counts (the ones a dream
+    recorded in its metadata: oneDNN's sums depend on the count, so the same pixels need the
+    same counts); None: choose them again."""
+    global _replay
+    _replay = tuple(schedule) if schedule else None
 
 
 #: Octave pixels per CPU thread: an octave smaller than twice this runs on one thread, one of
@@ -168,10 +185,90 @@ _dreams = 0  # dreams running now on CPU threads of this process
 _base_threads = 0  # the thread count they all run at (read when the first one starts)
 
 
+@dataclass(frozen=True)
+class ThreadPolicy:
+    """How a dream picks each octave's CPU threads: ``forced`` (``--threads N``, fewer only on
+    small octaves), ``schedule`` (a recorded dream's count per octave, replayed exactly), or
+    neither: from the CPUs free now (``threads.free_cpus``), shared with this process's other
+    dreams."""
+
+    forced: int | None = None
+    schedule: tuple[int, ...] | None = None
+
+
+#: Threads for a dream's work outside its octaves' steps (resizing the photo to each octave,
+#: adding back its lost detail): a few ops a dream, but bilinear resizing rounds its last bit
+#: differently on one thread than on two, which twenty steps later is 20 levels. On a fixed
+#: count, the pixels depend on the octaves' counts alone (what the metadata records).
+BETWEEN_OCTAVES = 1
+
+
+class OctaveThreads:
+    """One dream's CPU threads: chosen at each octave's start, kept for the octave, recorded
+    in ``used`` (one count per octave: what the metadata stores for ``--config-from``); the
+    work between octaves runs on ``BETWEEN_OCTAVES``."""
+
+    def __init__(self, policy: ThreadPolicy | None = None) -> None:
+        self.policy = policy
+        self.used: list[int] = []
+        self.base = 0  # the process's count when the dream started (``dream_threads``)
+        self.on_cpu = False
+
+    def _count(self, index: int, shape: tuple[int, int]) -> int:
+        policy = self.policy or ThreadPolicy(_forced, _replay)
+        if policy.schedule:
+            return policy.schedule[min(index, len(policy.schedule) - 1)]
+        if policy.forced:
+            return thread_count(shape, policy.forced)
+        want = thread_count(shape, self.base)
+        if want == 1:
+            return 1
+        with _lock:
+            dreams = max(1, _dreams)
+        return thread_count(shape, min(want, max(1, cpu_threads.free_cpus() // dreams)))
+
+    @contextlib.contextmanager
+    def octave(self, index: int, shape: tuple[int, int]) -> Iterator[None]:
+        """Inside, octave ``index`` (0-based) of ``shape`` runs on its count."""
+        if not self.on_cpu:
+            yield
+            return
+        self.used.append(self._count(index, shape))
+        self.hold()
+        try:
+            yield
+        finally:
+            _set_count(BETWEEN_OCTAVES)
+
+    def hold(self) -> None:
+        """The calling thread at the octave's count: a generator may be resumed on another
+        thread (Gradio does), and OpenMP counts are per thread."""
+        if self.on_cpu and self.used:
+            _set_count(self.used[-1])
+
+
+def threads_flag(used: Sequence[int], shapes: Sequence[tuple[int, int]]) -> int | None:
+    """The ``--threads N`` that runs octaves of ``shapes`` on the counts ``used`` (a dream's
+    record), so a command line repeats its pixels; None where no N does (the load changed
+    between octaves: then only ``--config-from`` the dream repeats it)."""
+    if not used or len(used) != len(shapes):
+        return None
+    n = max(used)
+    return n if [thread_count(s, n) for s in shapes] == list(used) else None
+
+
+def _set_count(count: int) -> None:
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+
+
 @contextlib.contextmanager
-def dream_threads(device: torch.device) -> Iterator[int]:
-    """Around a whole dream: its thread runs at the process's thread count, whatever happened
-    before; yields that count (``threads_for`` steps down from it).
+def dream_threads(
+    device: torch.device, plan: OctaveThreads | None = None
+) -> Iterator[OctaveThreads]:
+    """Around a whole dream: yields ``plan`` (a new one if None), which picks each octave's count
+    from the process's thread count (``base``), whatever happened before; the work between
+    octaves runs on ``BETWEEN_OCTAVES``, and ``base`` comes back at the end.
 
     ``torch.set_num_threads`` sets the calling thread's OpenMP count and also a process-wide
     value that a new thread copies at its first op. A dream started in a new thread while another
@@ -181,17 +278,20 @@ def dream_threads(device: torch.device) -> Iterator[int]:
     once give the pixels they give one after the other. Off the CPU: no change.
     """
     global _dreams, _base_threads
+    plan = plan or OctaveThreads()
     if device.type != "cpu":
-        yield torch.get_num_threads()
+        plan.base = torch.get_num_threads()
+        yield plan
         return
     with _lock:
         if _dreams == 0:
             _base_threads = torch.get_num_threads()
         _dreams += 1
         base = _base_threads
-    torch.set_num_threads(base)
+    torch.set_num_threads(BETWEEN_OCTAVES)  # until the first octave starts
+    plan.base, plan.on_cpu = base, True
     try:
-        yield base
+        yield plan
     finally:
         torch.set_num_threads(base)
         with _lock:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from inceptionism.config import DreamConfig, make_config
 from inceptionism.errors import Cancelled, DreamError, is_out_of_memory, out_of_memory
 from inceptionism.io import LoadedImage, load_image
 from inceptionism.models.base import DreamModel, check_precision
+from inceptionism.threads import check_threads, thread_schedule
 
 #: What ``dream``/``steps`` take: a file, a PIL image, or pixels (H, W, 3) in 0..255.
 ImageLike = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
@@ -63,10 +64,13 @@ class DreamEvent:
     when previews were asked for and this step has one; ``result`` the finished dream, float32
     RGB (H, W, 3) in 0..255, on the last event only, with ``warnings``: one-line messages about
     a dream that did less than its settings suggest (e.g. ``max_loss`` ended octaves before
-    their first step), for the front end to show and to record in the output's metadata.
+    their first step), for the front end to show and to record in the output's metadata, and
+    ``threads``: the CPU threads each octave ran on (empty off the CPU), for the metadata too.
     """
 
-    __slots__ = ("_loss", "octave", "octaves", "preview", "result", "step", "total", "warnings")
+    __slots__ = (
+        "_loss", "octave", "octaves", "preview", "result", "step", "threads", "total", "warnings",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -78,11 +82,12 @@ class DreamEvent:
         preview: np.ndarray | None = None,
         result: np.ndarray | None = None,
         warnings: tuple[str, ...] = (),
+        threads: tuple[int, ...] = (),
     ) -> None:
         self.octave, self.octaves, self.step, self.total = octave, octaves, step, total
         self._loss = loss
         self.preview, self.result = preview, result
-        self.warnings = warnings
+        self.warnings, self.threads = warnings, threads
 
     @property
     def loss(self) -> float:
@@ -107,7 +112,9 @@ class Dreamer:
     is the recipe (default: the ``default`` preset for the model). ``device``: ``auto``, ``cpu``,
     ``cuda[:N]`` or ``mps``; ``precision``: ``auto``, ``fp32``, ``bf16``/``fp16`` (CUDA);
     ``weights``: a local weights file for a registered model; ``objective``: a composed
-    :class:`Objective` instead of the config's layers, classes and guide.
+    :class:`Objective` instead of the config's layers, classes and guide. ``threads``: CPU
+    threads, N for every dream or a recorded count per octave to replay (a dream's metadata
+    ``threads``); default: the process's setting, else chosen per octave from the free CPUs.
 
     ``config`` is the resolved recipe: ``tile="auto"`` is fixed by the first image dreamed (and
     for each other image size once), so every frame of a video is tiled alike.
@@ -122,6 +129,7 @@ class Dreamer:
         precision: str = "auto",
         weights: str | Path | None = None,
         objective: Objective | None = None,
+        threads: int | Sequence[int] | None = None,
     ) -> None:
         name = model.name if isinstance(model, DreamModel) else model
         if config is None:
@@ -146,6 +154,7 @@ class Dreamer:
         self._tiles: dict[tuple[int, int], DreamConfig] = {}
         self._lock = threading.Lock()
         self._running: set[threading.Event] = set()
+        self._threads = _thread_policy(threads)
 
     # -- the recipe ------------------------------------------------------------------------------
     def config_for(self, shape: tuple[int, int]) -> DreamConfig:
@@ -198,12 +207,14 @@ class Dreamer:
         shape: tuple[int, int] | None = None,
         seed: int | None = None,
         warnings: tuple[str, ...] | list[str] = (),
+        threads: Sequence[int] = (),
     ) -> dict:
         """Everything needed to reproduce a dream from its output file: the full recipe (tile as
         used for ``shape``, default: the first image's; ``seed`` if a call overrode it), and the
         dream's ``warnings`` (its last event's) if it had any. The recipe is kept as asked, so
         ``--config-from`` repeats the dream; what ran differently is beside it (``octaves_run``,
-        ``notes``)."""
+        ``notes``), and so are the CPU ``threads`` of each octave (the last event's), which
+        ``--config-from`` replays: the same pixels need the same counts."""
         cfg = self.config_for(shape) if shape is not None else self.config
         if seed is not None:
             cfg = cfg.replace(seed=seed)
@@ -221,6 +232,8 @@ class Dreamer:
                 meta["notes"] = notes
         if warnings:
             meta["warnings"] = list(warnings)
+        if threads:
+            meta["threads"] = [int(n) for n in threads]
         return meta
 
     # -- dreaming --------------------------------------------------------------------------------
@@ -313,8 +326,9 @@ class Dreamer:
         pixels = self._tensor(rgb)
         init = None if start is None else self._tensor(start)
         said: list[str] = []
+        plan = runtime.OctaveThreads(self._threads)
         engine = dream_steps(
-            self.model, pixels, config, self.objective, self.shaping, init, warn=said.append
+            self.model, pixels, config, self.objective, self.shaping, init, said.append, plan
         )
         last: Step | None = None
         try:
@@ -325,7 +339,7 @@ class Dreamer:
                     except StopIteration as end:
                         if last is None:  # no steps at all (iterations=0)
                             last = Step(1, 1, 0, 0, torch.tensor(float("nan")), pixels)
-                        yield self._event(last, None, self._array(end.value), said)
+                        yield self._event(last, None, self._array(end.value), said, plan.used)
                         return
                     check()
                     preview = self._preview(s, config, preview_every)
@@ -336,7 +350,7 @@ class Dreamer:
                             result = self._array(end.value)
                             if preview is not None:  # the finished picture, detail and all
                                 preview = np.clip(np.rint(result), 0, 255).astype(np.uint8)
-                            yield self._event(s, preview, result, said)
+                            yield self._event(s, preview, result, said, plan.used)
                             return
                     yield self._event(s, preview, None)
                     last = s
@@ -353,10 +367,12 @@ class Dreamer:
         preview: np.ndarray | None,
         result: np.ndarray | None,
         said: list[str] | None = None,
+        threads: list[int] | None = None,
     ) -> DreamEvent:
         return DreamEvent(
-            s.octave, s.octaves, s.step, s.total, s.loss, preview, result, tuple(said or ())
-        )
+            s.octave, s.octaves, s.step, s.total, s.loss, preview, result, tuple(said or ()),
+            tuple(threads or ()),
+        )  # fmt: skip
 
     def _preview(self, s: Step, config: DreamConfig, every: int | None) -> np.ndarray | None:
         if not every:
@@ -390,3 +406,14 @@ class Dreamer:
 
     def __repr__(self) -> str:
         return f"Dreamer({self.model.name!r}, {self.objective.name}, device={self.device})"
+
+
+def _thread_policy(threads: int | Sequence[int] | None) -> runtime.ThreadPolicy | None:
+    """``Dreamer(threads=...)`` as a policy: N forced, a sequence replayed, None the process's."""
+    if threads is None:
+        return None
+    if isinstance(threads, int) and not isinstance(threads, bool):
+        return runtime.ThreadPolicy(forced=check_threads(threads))
+    if isinstance(threads, (str, bytes)) or not isinstance(threads, Sequence):
+        raise DreamError(f"invalid threads {threads!r}: need N or a count per octave")
+    return runtime.ThreadPolicy(schedule=thread_schedule(threads))

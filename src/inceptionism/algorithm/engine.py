@@ -245,6 +245,7 @@ def dream_steps(
     shaping: Shaping = NO_SHAPING,
     init: torch.Tensor | None = None,
     warn: Warn | None = None,
+    threads: runtime.OctaveThreads | None = None,
 ) -> Generator[Step, None, torch.Tensor]:
     """The octave loop, one :class:`Step` per gradient step; returns the dream (pixels 0..255).
 
@@ -261,10 +262,11 @@ def dream_steps(
 
     ``warn`` gets the dream's one-line warnings (default: ``warnings.warn``, a
     :class:`DreamWarning`), e.g. when ``max_loss`` ended octaves before their first step, so a
-    dream that changed little is never silent.
+    dream that changed little is never silent. ``threads`` picks each octave's CPU threads and
+    records them (default: from the CPUs free now, see ``runtime.ThreadPolicy``).
     """
-    with runtime.dream_threads(pixels.device) as threads:  # same pixels alone or beside others
-        return (yield from _octaves(model, pixels, config, objective, shaping, init, warn, threads))
+    with runtime.dream_threads(pixels.device, threads) as plan:  # alone or beside others
+        return (yield from _octaves(model, pixels, config, objective, shaping, init, warn, plan))
 
 
 def _octaves(
@@ -275,9 +277,9 @@ def _octaves(
     shaping: Shaping,
     init: torch.Tensor | None,
     warn: Warn | None,
-    threads: int,
+    threads: runtime.OctaveThreads,
 ) -> Generator[Step, None, torch.Tensor]:
-    """``dream_steps`` on ``threads`` CPU threads (fewer for small octaves)."""
+    """``dream_steps`` with each octave on the CPU threads ``threads`` picks."""
     full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
     step_grad = step_gradient(model, objective, config, full)  # big images: by tiles
@@ -299,11 +301,12 @@ def _octaves(
             if taken == 0:
                 unstarted.append((octave, loss))
 
-        with runtime.threads_for(shape, img.device, threads):  # small octaves: fewer threads
+        with threads.octave(k - 1, shape):  # small octaves, busy cores: fewer threads
             steps = ascent_steps(img, step_grad, config, rng, shaping, on_stop, overwrite=True)
             for loss, _ in steps:
                 done += 1
                 yield Step(k, len(shapes), done, total, loss, img)
+                threads.hold()  # resumed, maybe on another thread
         detail, shrunk = lost_detail(photo_at, shrunk, shape)
         img.add_(detail)
         del detail

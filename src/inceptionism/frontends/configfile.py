@@ -18,12 +18,13 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from inceptionism import options
+from inceptionism import options, runtime
 from inceptionism.config import DreamConfig, from_metadata
 from inceptionism.errors import DreamError, quote
 from inceptionism.frontends import filekeys
 from inceptionism.io import read_metadata
 from inceptionism.safety import untrusted_settings
+from inceptionism.threads import thread_schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -104,6 +105,15 @@ def settings_from_dream(
     return settings_from(table, label), carried
 
 
+def threads_from_dream(path: str | Path) -> tuple[int, ...] | None:
+    """The CPU threads each octave of a dream ran on (its metadata ``threads``, checked: the
+    image is untrusted), to replay them; None where it recorded none (a GPU dream, an older
+    version)."""
+    meta = read_metadata(path)
+    value = meta.get("threads") if isinstance(meta, dict) else None
+    return None if value is None else thread_schedule(value, f"threads in {path}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--config`` and ``--config-from``, one or the other (for every dreaming command)."""
     src = parser.add_mutually_exclusive_group()
@@ -121,6 +131,8 @@ def apply(args: argparse.Namespace, given: Collection[str]) -> argparse.Namespac
         return args
     if args.config_from:
         values, args.config_fields = settings_from_dream(args.config_from, given)
+        if "threads" not in given:  # --threads N is the user's word; else the dream's counts
+            runtime.replay_threads(threads_from_dream(args.config_from))
     else:
         values = settings_from(read_toml(args.config), f"config {args.config}")
     for name, value in values.items():

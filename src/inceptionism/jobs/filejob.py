@@ -53,7 +53,7 @@ def dream_file(
             on_event(event)
     assert event is not None and event.result is not None
     warnings = tuple(event.warnings)
-    metadata = dreamer.metadata(shape, warnings=warnings)
+    metadata = dreamer.metadata(shape, warnings=warnings, threads=event.threads)
     metadata["input"] = Path(name).name  # which photo this is a dream of (not where it was)
     encoded = io.encode_image(output, event.result, image.alpha, metadata)
     return Dreamed(encoded, metadata, warnings)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from inceptionism.errors import DreamError
 from inceptionism.extras import require_extra
+from inceptionism.threads import usable_cpus
 
 #: Seconds to reach an address to join, and again for it to answer as a gRPC server.
 PROBE_TIMEOUT_S = 5.0
@@ -208,6 +209,7 @@ def connected(address: str | None) -> Iterator[Any]:
             probe(joined)
         else:
             kwargs["include_dashboard"] = False
+            kwargs["num_cpus"] = usable_cpus()  # affinity and quota: workers share what we have
             stack.enter_context(watchdog(ray))
         stack.enter_context(quiet_driver())  # until Ray is down
         stack.callback(ray.shutdown)  # also after a start cut short

@@ -87,6 +87,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(preset=shown[0], model=shown[1]).parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # to tell flags from defaults
     try:
+        runtime.replay_threads(None)  # --config-from sets it again for its dream
         if getattr(args, "threads", None) is not None:  # no recipe checks its range
             runtime.set_threads(options.check("threads", args.threads))
         return commands()[args.command](args)

@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from inceptionism import runtime
 from inceptionism.config import DreamConfig
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.frontends.web.form import SettingsForm
@@ -163,14 +164,15 @@ class ImageTab:
         shape = loaded.rgb.shape[:2]
         event = yield from self._previews(job, clicked, dreamer, loaded, cfg)
         out = self.studio.result_path(job.session, upload.name)
-        meta = dreamer.metadata(shape)
+        meta = dreamer.metadata(shape, threads=event.threads)
         if guide is not None:  # as the command names it, not where the server keeps it
             meta["config"]["guide"] = guide.name
         save_image(out, event.result, loaded.alpha, meta)
         input_name = str(SAMPLE) if is_sample(upload) else upload.name
+        threads = runtime.threads_flag(event.threads, dreamer.octave_sizes(shape))
         cmd = command_for(
             cfg,
-            run,
+            {**run, "threads": threads} if threads else run,  # the counts that made its pixels
             input_name,
             out.name,
             guide_name=guide.name if guide else None,
