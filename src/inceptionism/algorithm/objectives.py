@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from inceptionism.algorithm.facts import layer_facts
 from inceptionism.errors import DreamError, quote
 
 if TYPE_CHECKING:
@@ -207,7 +208,8 @@ def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
         raise DreamError(f"guide image not found: {path}")
     img = load_image(path, max_side=GUIDE_SIDE)
     h, w = img.rgb.shape[:2]
-    need = model.min_side([layer])
+    (facts,) = layer_facts(model, [layer])
+    need = facts.stride
     if min(h, w) < need:
         raise DreamError(
             f"guide image {path} is {w}x{h}: layer {layer} needs at least {need} px on each side"
