@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 from inceptionism.algorithm.facts import layer_facts
 from inceptionism.errors import DreamError, quote
+from inceptionism.models import classes as imagenet
+from inceptionism.models.base import DreamModel
 
 if TYPE_CHECKING:
     from inceptionism.config import DreamConfig
-    from inceptionism.models.base import DreamModel
 
 Activations = Mapping[str, torch.Tensor]
 
@@ -121,10 +123,8 @@ def class_logit(index: int | str, layer: str = "logits", label: str = "") -> Obj
     ``index`` may be an ImageNet class name, matched forgivingly (``"tabby cat"`` -> 281).
     """
     if isinstance(index, str):
-        from inceptionism.models.classes import lookup, names
-
-        index = lookup(index)
-        label = label or names()[index]
+        index = imagenet.lookup(index)
+        label = label or imagenet.names()[index]
 
     def fn(acts: Activations) -> torch.Tensor:
         return acts[layer][:, index].mean()
@@ -200,9 +200,7 @@ def channels_of(model: DreamModel, layer: str) -> int:
 
 
 def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
-    from pathlib import Path
-
-    from inceptionism.io import load_image
+    from inceptionism.io import load_image  # io sits above: TODO (issue 19) the session loads it
 
     if not Path(path).exists():
         raise DreamError(f"guide image not found: {path}")
@@ -228,8 +226,6 @@ def objective_for(config: DreamConfig, model: DreamModel) -> Objective:
 
     With none of them given, the model's default layers, i.e. exactly the reference objective.
     """
-    from inceptionism.models import classes as imagenet
-
     layers = config.effective_layers(model.default_layers)
     plain = {k: w for k, w in layers.items() if not parse_layer(k)[1]}
     terms: list[Objective] = [reference(plain)] if plain else []
