@@ -21,6 +21,7 @@ from torch import nn
 
 from ..errors import DreamError, quote
 from .base import IMAGENET_MEAN, IMAGENET_STD, DreamModel, LayerInfo, Preprocess
+from .weights import load_state_dict_file
 
 
 def is_factory_name(name: str) -> bool:
@@ -159,8 +160,6 @@ def load_factory(spec: str, weights: str | Path | None = None) -> DreamModel:
             )
         model = from_module(net, _preprocess(spec, pre), name=spec)
     if weights:
-        from .weights import load_state_dict_file
-
         try:
             model.net.load_state_dict(load_state_dict_file(weights))
         except RuntimeError as e:

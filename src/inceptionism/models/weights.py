@@ -27,6 +27,8 @@ from torch import nn
 
 from ..errors import DreamError
 from ..io.files import remove_stale_temps, temp_prefix
+from .base import DreamModel, randomized
+from .spec import ModelSpec
 
 CACHE_ENV = "INCEPTIONISM_CACHE"
 _CHUNK = 1 << 20
@@ -440,8 +442,6 @@ def published_spec(
 ):
     """The ModelSpec of a model with published weights: ``weights[name]`` is looked up at load
     time (so tests can point it at a local server), strict loading, cached download."""
-    from .base import DreamModel, randomized
-    from .spec import ModelSpec
 
     def load(path: str | Path | None = None) -> DreamModel:
         return model(load_published(build, weights[name], path, name))
