@@ -200,7 +200,8 @@ def channels_of(model: DreamModel, layer: str) -> int:
 
 
 def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
-    from inceptionism.io import load_image  # io sits above: TODO (issue 19) the session loads it
+    # io sits above algorithm: an upward import, kept lazy until the session loads the guide
+    from inceptionism.io import load_image
 
     if not Path(path).exists():
         raise DreamError(f"guide image not found: {path}")
