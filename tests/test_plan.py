@@ -15,6 +15,7 @@ from inceptionism import DreamConfig, Dreamer, DreamError, session
 from inceptionism.algorithm import plan as plan_module
 from inceptionism.algorithm.objectives import layer_l2
 from inceptionism.algorithm.plan import DreamPlan, make_plan
+from inceptionism.atlas import AtlasTile, dream_atlas
 from inceptionism.models.base import DreamModel
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "inceptionism"
@@ -91,3 +92,16 @@ def test_only_the_plan_asks_the_model_for_its_smallest_side():
         if re.search(r"\bmin_side\(", p.read_text())
     )
     assert found == ["algorithm/facts.py", "models/base.py"]
+
+
+def test_the_atlas_fits_its_picture_to_the_deepest_tile_s_plan(asked):
+    """A picture below what the deepest tile's layer needs is enlarged to the largest
+    ``plan.min_side`` of the tiles' sessions, which are set up before any tile is dreamed."""
+    tiles = [AtlasTile("conv1", {"conv1": 1.0}), AtlasTile("conv4", {"conv4": 1.0})]
+    cfg = recipe(octaves=1, iterations=1)
+    small = np.random.default_rng(1).random((12, 20, 3)).astype(np.float32) * 255
+    out = list(dream_atlas(small, tiny_model(), cfg, tiles, device="cpu"))
+    need = make_plan(tiny_model(), layer_l2("conv4")).min_side
+    assert [t.label for t, _ in out] == ["conv1", "conv4"]
+    assert {rgb.shape for _, rgb in out} == {(need, round(20 * need / 12), 3)}
+    assert len(asked) == 2 * 2 + 2  # each tile's plan, then the one made here to compare
