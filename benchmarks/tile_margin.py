@@ -33,6 +33,7 @@ from inceptionism import runtime  # noqa: E402
 from inceptionism.algorithm import tiling  # noqa: E402
 from inceptionism.algorithm.engine import loss_and_gradient  # noqa: E402
 from inceptionism.algorithm.objectives import reference  # noqa: E402
+from inceptionism.algorithm.plan import make_plan  # noqa: E402
 from inceptionism.models import load_model  # noqa: E402
 
 
@@ -77,7 +78,8 @@ def main() -> None:
     objective = reference(dict(model.default_layers))
     pixels = torch.from_numpy(sample_pixels((w, h))).permute(2, 0, 1)[None].contiguous()
     x = model.preprocess(pixels)
-    align = tiling.geometry(model, objective)[0]
+    plan = make_plan(model, objective)
+    align = tiling.geometry(plan)[0]
 
     def grad(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, t)
@@ -106,8 +108,8 @@ def main() -> None:
                 flush=True,
             )
     big = (2668, 4000)
-    per_px = tiling.graph_bytes_per_pixel(model, objective) * tiling.PEAK_FACTOR
-    auto = tiling.auto_tile(model, objective, big) // align * align
+    per_px = tiling.graph_bytes_per_pixel(plan) * tiling.PEAK_FACTOR
+    auto = tiling.auto_tile(plan, big) // align * align
     print(f"\n# a {big[1]}x{big[0]} photo's full-size octave: windows (auto here: {auto} px)")
     print("| window px | graph MB | at offset 0, margin 2 / 3 / 4 strides | mean: all / engine |")
     print("|---|---|---|---|")

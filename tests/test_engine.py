@@ -20,6 +20,7 @@ from inceptionism.algorithm.engine import (
     usable_shapes,
 )
 from inceptionism.algorithm.objectives import layer_l2, reference
+from inceptionism.algorithm.plan import make_plan
 from inceptionism.config import MAX_OCTAVES, DreamConfig
 from inceptionism.errors import DreamError
 
@@ -62,7 +63,8 @@ def test_octaves_are_counted_without_listing_them_and_long_schedules_refused():
     assert octave_shapes((4000, 6000), 100, 1e300) == [(4000, 6000)]  # no OverflowError
     cfg = DreamConfig(octaves=MAX_OCTAVES, octave_scale=1.00000001, iterations=1)
     model = tiny_model()
-    assert total_steps(model, (48, 64), cfg, reference({"conv3": 1.0})) == MAX_OCTAVES
+    plan = make_plan(model, reference({"conv3": 1.0}))
+    assert total_steps(plan, (48, 64), cfg) == MAX_OCTAVES
     for octaves in (MAX_OCTAVES + 1, 10000, 2**63 - 1, 10**5000, 0, True, 2.0):
         with pytest.raises(DreamError, match=f"octaves .*from 1 to {MAX_OCTAVES}"):
             DreamConfig(octaves=octaves)

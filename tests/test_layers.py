@@ -29,33 +29,6 @@ MAX_IN_FUNCTION = 20
 MAX_LINES = 600
 #: What an import inside a function must say on its line, and why it may be there at all.
 REASON = re.compile(r"#\s*(optional extra|slow import):\s*\S")
-#: Modules other issue-19 branches are still taking their in-function imports and cycles out
-#: of (cli, schema, plan): the checks over every module wait for those merges; the rest of the
-#: package is held to the rules now.
-PENDING = {
-    "inceptionism.frontends.cli",
-    "inceptionism.frontends.video_cli",
-    "inceptionism.frontends.studio_cli",
-    "inceptionism.jobs.batch",
-    "inceptionism.jobs.cluster",
-    "inceptionism.jobs.cluster_video",
-    "inceptionism.jobs.filejob",
-    "inceptionism.options",
-    "inceptionism.config",
-    "inceptionism.frontends.configfile",
-    "inceptionism.frontends.web.form",
-    "inceptionism.session",
-    "inceptionism.api",
-    "inceptionism.atlas",
-    "inceptionism.models.cache",
-    "inceptionism.algorithm.engine",
-    "inceptionism.algorithm.objectives",
-    "inceptionism.algorithm.shaping",
-    "inceptionism.algorithm.tiling",
-}
-#: Modules still over MAX_LINES, each being split by its owner (schema: options.py).
-LONG_UNTIL_MERGE = {"inceptionism.options"}
-UNTIL_MERGED = pytest.mark.xfail(strict=False, reason="until issue-19 branches merge")
 
 
 @dataclass(frozen=True)
@@ -110,6 +83,16 @@ def _in_functions(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
                     yield sub
 
 
+def _typing_only(tree: ast.AST) -> set[int]:
+    """The imports under ``if TYPE_CHECKING:``: read by type checkers, never run."""
+    return {
+        id(sub)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for sub in ast.walk(node)
+    }
+
+
 def _graph() -> tuple[dict[str, set[str]], list[InnerImport]]:
     """Every module's imports (in functions included), and the imports inside functions."""
     edges: dict[str, set[str]] = {m: set() for m in MODULES}
@@ -124,8 +107,9 @@ def _graph() -> tuple[dict[str, set[str]], list[InnerImport]]:
             inner[(module, node.lineno)] = InnerImport(
                 module, node.lineno, ast.unparse(node), explained
             )
+        typing_only = _typing_only(tree)
         for node in ast.walk(tree):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in typing_only:
                 edges[module].update(_targets(module, path, node))
     return edges, list(inner.values())
 
@@ -196,28 +180,16 @@ def test_the_ast_check_finds_a_cycle_through_a_package() -> None:
     assert _cycles({"p": {"q"}, "q": set()}) == []
 
 
-def test_no_cycle_outside_the_rooms_still_being_fixed() -> None:
-    """The import graph less the rooms still being fixed has no cycle."""
-    rest = {m: edges - PENDING for m, edges in EDGES.items() if m not in PENDING}
-    assert _cycles(rest) == []
-
-
-def test_in_function_imports_outside_those_rooms_give_their_reason() -> None:
-    """Outside the rooms being fixed, each import in a function is an optional extra or a slow
-    import, and says so on its line."""
-    bare = [i for i in INNER if i.module not in PENDING and not i.explained]
-    assert bare == [], "\n".join(f"{i.module}:{i.line}: {i.text}" for i in bare)
-
-
-@UNTIL_MERGED
 def test_no_import_cycle() -> None:
+    """No cycle in the whole package, imports inside functions included."""
     assert _cycles(EDGES) == []
 
 
-@UNTIL_MERGED
 def test_few_in_function_imports_each_with_its_reason() -> None:
+    """An import inside a function is an optional extra or a slow import and says so on its
+    line; at most 20 in all (the rest sit at the top of their module)."""
     bare = [f"{i.module}:{i.line}: {i.text}" for i in INNER if not i.explained]
-    assert bare == []
+    assert bare == [], "\n".join(bare)
     assert len(INNER) <= MAX_IN_FUNCTION, [f"{i.module}:{i.line}" for i in INNER]
 
 
@@ -227,7 +199,7 @@ def test_no_module_over_600_lines() -> None:
         for module, path in MODULES.items()
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
-    assert set(long) <= LONG_UNTIL_MERGE, long
+    assert long == {}, long
 
 
 def test_the_web_package_and_the_cli_need_no_gradio() -> None:

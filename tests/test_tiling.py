@@ -14,6 +14,7 @@ from PIL import Image
 from inceptionism.algorithm import tiling
 from inceptionism.algorithm.engine import dream_tensor, gradient_ascent, loss_and_gradient
 from inceptionism.algorithm.objectives import reference
+from inceptionism.algorithm.plan import make_plan
 from inceptionism.algorithm.tiling import (
     choose_tile,
     geometry,
@@ -80,7 +81,7 @@ def test_tiled_gradient_is_the_whole_gradient_when_margins_cover_the_receptive_f
     gradient exactly as in the whole image, whatever the grid offset."""
     model = tiny_model()
     objective = reference({"conv3": 1.0})
-    align, margin = geometry(model, objective)
+    align, margin = geometry(make_plan(model, objective))
     assert (align, margin) == (4, 16)
     x = model.preprocess(random_pixels(96, 128))
     _, full = loss_and_gradient(model, objective, x)
@@ -166,7 +167,8 @@ def test_each_octave_gets_its_own_tile_and_big_photos_keep_big_windows(monkeypat
 
     model = tiny_model()
     objective = reference({"conv3": 1.0})
-    args = (model, objective)
+    plan = make_plan(model, objective)
+    args = (plan,)
     small = tile_for_octave("auto", *args, (1400, 2100), (2000, 3000), free=700 * MiB)
     big = tile_for_octave("auto", *args, (2000, 3000), (2000, 3000), free=700 * MiB)
     assert small > big > 0
@@ -174,7 +176,7 @@ def test_each_octave_gets_its_own_tile_and_big_photos_keep_big_windows(monkeypat
     assert tile_for_octave(0, *args, (400, 600), (2000, 3000)) == 0
     calls = []
     monkeypatch.setattr(tiling, "device_free_bytes", lambda device: calls.append(1) or 96 * MiB)
-    step = tiled(lambda t: (t.sum(), t), model, objective, DreamConfig(model="tiny"), (900, 1200))
+    step = tiled(lambda t: (t.sum(), t), plan, DreamConfig(model="tiny"), (900, 1200))
     for shape in ((300, 400), (600, 800), (900, 1200)):
         step(torch.zeros(1, 3, *shape, dtype=torch.float64))
     assert calls == [1]  # free memory is measured once per dream, not per octave
@@ -234,22 +236,24 @@ def test_auto_tile_follows_the_free_memory(monkeypatch):
     model = tiny_model()
     objective = reference({"conv3": 1.0})
     cfg = DreamConfig(model="tiny")
+    plan = make_plan(model, objective)
     monkeypatch.setattr(tiling, "device_free_bytes", lambda device: 16 * GiB)
-    assert resolve_tile(cfg, model, objective, (96, 128)).tile == 0
-    assert resolve_tile(cfg, model, objective, (20000, 30000)).tile > 0
+    assert resolve_tile(cfg, plan, (96, 128)).tile == 0
+    assert resolve_tile(cfg, plan, (20000, 30000)).tile > 0
     monkeypatch.setattr(tiling, "device_free_bytes", lambda device: 64 * MiB)
-    small = resolve_tile(cfg, model, objective, (600, 800)).tile
+    small = resolve_tile(cfg, plan, (600, 800)).tile
     assert small > 0 and small % 4 == 0
-    assert resolve_tile(cfg.replace(tile=77), model, objective, (600, 800)).tile == 77
+    assert resolve_tile(cfg.replace(tile=77), plan, (600, 800)).tile == 77
 
 
 def test_graph_size_is_measured_per_pixel():
     model = tiny_model()
     deep, shallow = reference({"conv4": 1.0}), reference({"conv1": 1.0})
-    bpp = tiling.graph_bytes_per_pixel(model, deep)
+    bpp = tiling.graph_bytes_per_pixel(make_plan(model, deep), model)
+    shallow_bpp = tiling.graph_bytes_per_pixel(make_plan(model, shallow), model)
     # conv1 alone keeps at least its input and its 8-channel output (float64) per pixel
-    assert tiling.graph_bytes_per_pixel(model, shallow) >= (3 + 8) * 8
-    assert bpp > tiling.graph_bytes_per_pixel(model, shallow)
+    assert shallow_bpp >= (3 + 8) * 8
+    assert bpp > shallow_bpp
 
 
 def test_available_ram_is_a_plausible_number():
@@ -269,7 +273,7 @@ def test_tiled_gradient_correlates_with_the_whole_gradient(lite0):
     objective = reference({"block10": 1.0})
     x = lite0.preprocess(photo(512, 768))
     _, full = loss_and_gradient(lite0, objective, x)
-    align, margin = geometry(lite0, objective)
+    align, margin = geometry(make_plan(lite0, objective))
     _, got = tiled_gradient(
         lambda t: loss_and_gradient(lite0, objective, t), x, 448, margin, align, (96, 32)
     )

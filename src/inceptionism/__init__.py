@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
-
 from . import runtime  # noqa: F401  (first: sets GOMP_SPINCOUNT before torch is imported)
 from .algorithm.objectives import Objective, channel, class_logit, guide, layer_l2
 from .api import dream
@@ -13,6 +11,7 @@ from .config import PRESETS, DreamConfig, make_config
 from .errors import Cancelled, DreamError
 from .models import REGISTRY, DreamModel, load_model
 from .session import Dreamer, DreamEvent
+from .version import __version__
 
 __all__ = [
     "PRESETS",

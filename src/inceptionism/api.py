@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from . import runtime
 from .algorithm.objectives import Objective
 from .config import DreamConfig, make_config
 from .io import load_image, to_pil
 from .models import DreamModel, cache
 from .options import RUN, check_keywords
+from .runtime import set_threads
 from .session import Dreamer, ImageLike
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def dream(
     check_keywords(options)
     run = {"device": device, "precision": precision, "weights": weights, "threads": threads}
     check_keywords(run, RUN)
-    runtime.set_threads(threads)
+    set_threads(threads)
     if isinstance(model, DreamModel):
         options.setdefault("model", model.name)
     elif model is not None:

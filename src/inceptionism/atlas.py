@@ -19,8 +19,9 @@ from PIL import Image, ImageDraw, ImageFont
 from inceptionism.command_options import ATLAS_SIDE as ATLAS_SIDE  # where callers find it
 from inceptionism.command_options import DEFAULT_CHANNELS
 from inceptionism.config import DreamConfig
-from inceptionism.errors import DreamError
+from inceptionism.errors import DreamError, unknown_name
 from inceptionism.models.base import DreamModel, LayerInfo
+from inceptionism.session import Dreamer
 
 # ATLAS_SIDE (each tile's side unless told otherwise) and DEFAULT_CHANNELS (of one layer, when
 # none are named): declared with ``deepdream atlas``'s options.
@@ -83,8 +84,6 @@ def tiles_for(
         ]
     by_name = {li.name: li for li in infos}
     if layer not in by_name:
-        from inceptionism.errors import unknown_name
-
         raise unknown_name("layer", layer, by_name)
     count = by_name[layer].channels
     chans = list(channels) if channels else list(range(min(count, DEFAULT_CHANNELS)))
@@ -114,28 +113,22 @@ def dream_atlas(
 ) -> Iterator[tuple[AtlasTile, np.ndarray]]:
     """Each tile's dream of ``image`` ((H, W, 3) float RGB 0..255, already at the atlas size)
     as uint8 RGB, yielded as soon as it is done. ``cancel`` stops within one step
-    (:class:`~inceptionism.errors.Cancelled`)."""
-    from inceptionism.session import Dreamer, shared_model
-
-    net = model if isinstance(model, DreamModel) else shared_model(model)
-    image = fit_for(image, net, config, tiles)
-    for tile in tiles:
-        dreamer = Dreamer(model, tile_recipe(config, tile), device=device, precision=precision)
+    (:class:`~inceptionism.errors.Cancelled`). Every tile's session is set up first: its plan
+    says the smallest side its layers need, and a bad layer fails before any tile is dreamed."""
+    dreamers = [
+        Dreamer(model, tile_recipe(config, tile), device=device, precision=precision)
+        for tile in tiles
+    ]
+    image = fit_for(image, max((d.plan.min_side for d in dreamers), default=1))
+    for tile, dreamer in zip(tiles, dreamers, strict=True):
         rgb = dreamer.dream(image, cancel=cancel)
         yield tile, np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
-def fit_for(
-    image: np.ndarray, model: DreamModel, config: DreamConfig, tiles: Sequence[AtlasTile]
-) -> np.ndarray:
-    """``image``, enlarged if its short side is below what the deepest tile's layer needs (a
-    small atlas picture must not fail on the last layers), so every tile has the same size."""
-    from inceptionism.algorithm.objectives import objective_for
-
-    need = 1
-    for tile in tiles:
-        objective = objective_for(tile_recipe(config, tile), model)
-        need = max(need, model.min_side(objective.layers, objective.min_size))
+def fit_for(image: np.ndarray, need: int) -> np.ndarray:
+    """``image``, enlarged if its short side is below ``need`` px, what the deepest tile's layer
+    needs (a small atlas picture must not fail on the last layers), so every tile has the same
+    size."""
     h, w = image.shape[:2]
     if min(h, w) >= need:
         return image

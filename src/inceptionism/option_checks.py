@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import limits
+import inceptionism.limits as limits
+
 from .errors import DreamError, quote
 from .limits import check_count, check_text
 

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import limits
+import inceptionism.limits as limits
+
 from .errors import DreamError, match_name, quote, unknown_name
 from .option_checks import CHECKS
 

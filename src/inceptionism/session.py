@@ -23,23 +23,27 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inceptionism import __version__, runtime
+import inceptionism.runtime as runtime
 from inceptionism.algorithm.engine import (
     DreamWarning,
     Step,
     dream_steps,
-    pick_device,
+    octave_side,
     pyramid,
     total_steps,
 )
 from inceptionism.algorithm.objectives import Objective, objective_for
+from inceptionism.algorithm.plan import DreamPlan, make_plan
 from inceptionism.algorithm.shaping import shaping_for
-from inceptionism.algorithm.tiling import resolve_tile
+from inceptionism.algorithm.tiling import resolve_tile, slow_tile_note
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.errors import Cancelled, DreamError, is_out_of_memory, out_of_memory
 from inceptionism.io import LoadedImage, load_image
 from inceptionism.models.base import DreamModel, check_precision
+from inceptionism.models.cache import get_model
+from inceptionism.models.devices import pick_device
 from inceptionism.threads import check_threads, thread_schedule
+from inceptionism.version import __version__
 
 #: What ``dream``/``steps`` take: a file, a PIL image, or pixels (H, W, 3) in 0..255.
 ImageLike = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
@@ -50,8 +54,6 @@ def shared_model(
 ) -> DreamModel:
     """The process-wide copy of a registered (or ``file.py:factory``) model on ``device``,
     loaded once and shared by every thread (never changed after set-up: ``models.cache``)."""
-    from inceptionism.models.cache import get_model
-
     return get_model(name, weights, device)
 
 
@@ -117,7 +119,9 @@ class Dreamer:
     ``threads``); default: the process's setting, else chosen per octave from the free CPUs.
 
     ``config`` is the resolved recipe: ``tile="auto"`` is fixed by the first image dreamed (and
-    for each other image size once), so every frame of a video is tiled alike.
+    for each other image size once), so every frame of a video is tiled alike. ``plan`` is
+    the set-up resolved once (:class:`~inceptionism.algorithm.plan.DreamPlan`): the engine
+    dreams from it and nothing below the session asks the model again.
     """
 
     def __init__(
@@ -145,16 +149,20 @@ class Dreamer:
         else:
             self._loaded = shared_model(config.model, weights, self.device)
         self.objective = objective or objective_for(config, self._loaded)
-        for layer in self.objective.layers:
-            self._loaded.resolve(layer)  # unknown names fail before any work
-        self.model = self._loaded.fast(precision)
+        self.plan: DreamPlan = make_plan(  # layers checked here: unknown names fail first
+            self._loaded,
+            self.objective,
+            device=self.device,
+            precision=precision,
+            threads=_thread_policy(threads),
+        )
+        self.model = self.plan.model
         self.shaping = shaping_for(config, self.model.preprocess)
         self.recipe = config  # as given (tile may be "auto")
         self.config = config  # tile fixed by the first image dreamed
         self._tiles: dict[tuple[int, int], DreamConfig] = {}
         self._lock = threading.Lock()
         self._running: set[threading.Event] = set()
-        self._threads = _thread_policy(threads)
 
     # -- the recipe ------------------------------------------------------------------------------
     def config_for(self, shape: tuple[int, int]) -> DreamConfig:
@@ -162,7 +170,7 @@ class Dreamer:
         shape = (int(shape[0]), int(shape[1]))
         with self._lock:
             if shape not in self._tiles:
-                cfg = resolve_tile(self.recipe, self._loaded, self.objective, shape, self.device)
+                cfg = resolve_tile(self.recipe, self.plan, shape, self.device)
                 self._tiles[shape] = cfg
                 if len(self._tiles) == 1:
                     self.config = cfg
@@ -170,13 +178,12 @@ class Dreamer:
 
     def total_steps(self, shape: tuple[int, int]) -> int:
         """Steps a dream of ``shape`` takes at most (``max_loss`` may end octaves early)."""
-        return total_steps(self.model, shape, self.recipe, self.objective)
+        return total_steps(self.plan, shape, self.recipe)
 
     def octave_sizes(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
         """The (H, W) of each octave a dream of ``shape`` visits, smallest first: a step costs
         about its octave's pixels, so a progress bar weighs steps by them for its ETA."""
-        min_side = self.model.min_side(self.objective.layers, self.objective.min_size)
-        return pyramid(shape, self.recipe, min_side)
+        return pyramid(shape, self.recipe, self.plan.min_side)
 
     def octaves_run(self, shape: tuple[int, int]) -> int:
         """How many octaves a dream of ``shape`` runs: those of the recipe's that keep the
@@ -187,19 +194,16 @@ class Dreamer:
         """One line for each way a dream of ``shape`` runs otherwise than the recipe says (fewer
         octaves, a tile much slower than untiled): no setting changes silently. The CLI prints
         them, the metadata records them."""
-        from inceptionism.algorithm.engine import octave_side
-        from inceptionism.algorithm.tiling import slow_tile_note
-
         out = []
         asked, run = self.recipe.octaves, self.octaves_run(shape)
         if run < asked:
-            need = self.model.min_side(self.objective.layers, self.objective.min_size)
+            need = self.plan.min_side
             side = octave_side(min(shape), self.recipe.octave_scale, run)
             out.append(
                 f"{run} of {asked} octaves run: at {shape[1]}x{shape[0]} px the next would be "
                 f"{side} px on its short side, under the {need} px these layers need"
             )
-        tile = slow_tile_note(self.recipe, self._loaded, self.objective, shape)
+        tile = slow_tile_note(self.recipe, self.plan, shape)
         return [*out, tile] if tile else out
 
     def metadata(
@@ -326,9 +330,9 @@ class Dreamer:
         pixels = self._tensor(rgb)
         init = None if start is None else self._tensor(start)
         said: list[str] = []
-        plan = runtime.OctaveThreads(self._threads)
+        octave_threads = runtime.OctaveThreads(self.plan.threads)
         engine = dream_steps(
-            self.model, pixels, config, self.objective, self.shaping, init, said.append, plan
+            self.plan, pixels, config, self.shaping, init, said.append, octave_threads
         )
         last: Step | None = None
         try:
@@ -339,7 +343,9 @@ class Dreamer:
                     except StopIteration as end:
                         if last is None:  # no steps at all (iterations=0)
                             last = Step(1, 1, 0, 0, torch.tensor(float("nan")), pixels)
-                        yield self._event(last, None, self._array(end.value), said, plan.used)
+                        yield self._event(
+                            last, None, self._array(end.value), said, octave_threads.used
+                        )
                         return
                     check()
                     preview = self._preview(s, config, preview_every)
@@ -350,7 +356,7 @@ class Dreamer:
                             result = self._array(end.value)
                             if preview is not None:  # the finished picture, detail and all
                                 preview = np.clip(np.rint(result), 0, 255).astype(np.uint8)
-                            yield self._event(s, preview, result, said, plan.used)
+                            yield self._event(s, preview, result, said, octave_threads.used)
                             return
                     yield self._event(s, preview, None)
                     last = s
@@ -398,7 +404,7 @@ class Dreamer:
 
     def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
-        return t.to(self.device, self.model.dtype)
+        return t.to(self.device, self.plan.dtype)
 
     @staticmethod
     def _array(out: torch.Tensor) -> np.ndarray:

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from inceptionism import runtime
+import inceptionism.runtime as runtime
 from inceptionism.algorithm.objectives import Objective, objective_for
+from inceptionism.algorithm.plan import DreamPlan, make_plan
 from inceptionism.algorithm.shaping import NO_SHAPING, Shaping, shaping_for
 from inceptionism.algorithm.tiling import StepGrad, tiled
 from inceptionism.config import MAX_OCTAVES, DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
-from inceptionism.options import OPTION
+from inceptionism.models.devices import pick_device as pick_device  # its old home
 
 # progress(steps_done_in_total, loss) is called after each step; loss is a 0-dim tensor.
 Progress = Callable[[int, torch.Tensor], None]
@@ -199,16 +200,15 @@ def gradient_ascent(
     return x
 
 
-def step_gradient(
-    model: DreamModel, objective: Objective, config: DreamConfig, shape: tuple[int, int]
-) -> StepGrad:
+def step_gradient(plan: DreamPlan, config: DreamConfig, shape: tuple[int, int]) -> StepGrad:
     """The per-step loss and gradient, by tiles where ``config.tile`` asks for them (``shape``:
     the full size; the tile is chosen per octave, see tiling.py)."""
+    model, objective = plan.model, plan.objective
 
     def step_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return loss_and_gradient(model, objective, x)
 
-    return tiled(step_grad, model, objective, config, shape)
+    return tiled(step_grad, plan, config, shape)
 
 
 def lost_detail(
@@ -238,10 +238,9 @@ class Step:
 
 
 def dream_steps(
-    model: DreamModel,
+    plan: DreamPlan,
     pixels: torch.Tensor,
     config: DreamConfig,
-    objective: Objective,
     shaping: Shaping = NO_SHAPING,
     init: torch.Tensor | None = None,
     warn: Warn | None = None,
@@ -249,8 +248,9 @@ def dream_steps(
 ) -> Generator[Step, None, torch.Tensor]:
     """The octave loop, one :class:`Step` per gradient step; returns the dream (pixels 0..255).
 
-    ``pixels`` is the photo ((1, 3, H, W), RGB 0..255, on the model's device; ``model`` already
-    set up by ``fast``): the base of every octave, from which the lost detail re-injected after
+    ``plan`` is the session's set-up (the model set up by ``fast``, the objective, the smallest
+    side its layers need). ``pixels`` is the photo ((1, 3, H, W), RGB 0..255, on the plan's
+    device): the base of every octave, from which the lost detail re-injected after
     each octave is computed, as in the reference. ``init`` (same layout and size), when given, is
     where the ascent starts instead of the photo, e.g. a video frame plus the previous frame's
     warped dream detail; the photo's detail is still what the octaves add back.
@@ -265,24 +265,24 @@ def dream_steps(
     dream that changed little is never silent. ``threads`` picks each octave's CPU threads and
     records them (default: from the CPUs free now, see ``runtime.ThreadPolicy``).
     """
-    with runtime.dream_threads(pixels.device, threads) as plan:  # alone or beside others
-        return (yield from _octaves(model, pixels, config, objective, shaping, init, warn, plan))
+    with runtime.dream_threads(pixels.device, threads) as octave_threads:  # alone or beside others
+        return (yield from _octaves(plan, pixels, config, shaping, init, warn, octave_threads))
 
 
 def _octaves(
-    model: DreamModel,
+    plan: DreamPlan,
     pixels: torch.Tensor,
     config: DreamConfig,
-    objective: Objective,
     shaping: Shaping,
     init: torch.Tensor | None,
     warn: Warn | None,
     threads: runtime.OctaveThreads,
 ) -> Generator[Step, None, torch.Tensor]:
     """``dream_steps`` with each octave on the CPU threads ``threads`` picks."""
+    model = plan.model
     full = (int(pixels.shape[-2]), int(pixels.shape[-1]))
-    shapes = pyramid(full, config, model.min_side(objective.layers, objective.min_size))
-    step_grad = step_gradient(model, objective, config, full)  # big images: by tiles
+    shapes = pyramid(full, config, plan.min_side)
+    step_grad = step_gradient(plan, config, full)  # big images: by tiles
     rng = torch.Generator().manual_seed(config.seed)
     total = len(shapes) * config.iterations
     done = 0
@@ -358,9 +358,9 @@ def dream_tensor(
     session that front ends use (set-up once, previews, cancel). ``warn``: as ``dream_steps``.
     """
     model = model.fast()  # batch norms folded, fast layout (a model already set up: itself)
-    objective = objective or objective_for(config, model)
+    plan = make_plan(model, objective or objective_for(config, model))
     shaping = shaping_for(config, model.preprocess)
-    steps = dream_steps(model, pixels, config, objective, shaping, warn=warn)
+    steps = dream_steps(plan, pixels, config, shaping, warn=warn)
     while True:
         try:
             s = next(steps)
@@ -370,41 +370,6 @@ def dream_tensor(
             progress(s.step, s.loss)
 
 
-def total_steps(
-    model: DreamModel, shape: tuple[int, int], config: DreamConfig, objective: Objective
-) -> int:
+def total_steps(plan: DreamPlan, shape: tuple[int, int], config: DreamConfig) -> int:
     """Upper bound of steps (max_loss may end octaves early), for a progress bar."""
-    shapes = pyramid(shape, config, model.min_side(objective.layers, objective.min_size))
-    return len(shapes) * config.iterations
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` takes CUDA, then Apple's MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    OPTION["device"].check(name)
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DreamError(
-            "device cuda asked for, but no CUDA GPU is available"
-            + (" (this torch is a CPU-only build)" if torch.version.cuda is None else ""),
-            hint=f"use {{device:cpu}} or {{device:auto}}{_mps_too()}",
-        )
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise DreamError(
-            "device mps asked for, but Apple's MPS is not available",
-            hint="use {device:cpu} or {device:auto}"
-            + (" or {device:cuda}" if torch.cuda.is_available() else ""),
-        )
-    return torch.device(name)
-
-
-def _mps_too() -> str:
-    """`` or --device mps`` where Apple's MPS is there (the hint lists what is available)."""
-    mps = getattr(torch.backends, "mps", None)
-    return " or {device:mps}" if mps is not None and mps.is_available() else ""
+    return len(pyramid(shape, config, plan.min_side)) * config.iterations

@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
+import inceptionism.models.classes as imagenet
+from inceptionism.algorithm.facts import layer_facts
 from inceptionism.errors import DreamError, quote
+from inceptionism.io import load_image
+from inceptionism.models.base import DreamModel
 
 if TYPE_CHECKING:
     from inceptionism.config import DreamConfig
-    from inceptionism.models.base import DreamModel
 
 Activations = Mapping[str, torch.Tensor]
 
@@ -120,10 +124,8 @@ def class_logit(index: int | str, layer: str = "logits", label: str = "") -> Obj
     ``index`` may be an ImageNet class name, matched forgivingly (``"tabby cat"`` -> 281).
     """
     if isinstance(index, str):
-        from inceptionism.models.classes import lookup, names
-
-        index = lookup(index)
-        label = label or names()[index]
+        index = imagenet.lookup(index)
+        label = label or imagenet.names()[index]
 
     def fn(acts: Activations) -> torch.Tensor:
         return acts[layer][:, index].mean()
@@ -199,15 +201,12 @@ def channels_of(model: DreamModel, layer: str) -> int:
 
 
 def _guide_term(model: DreamModel, path: str, layer: str) -> Objective:
-    from pathlib import Path
-
-    from inceptionism.io import load_image
-
     if not Path(path).exists():
         raise DreamError(f"guide image not found: {path}")
     img = load_image(path, max_side=GUIDE_SIDE)
     h, w = img.rgb.shape[:2]
-    need = model.min_side([layer])
+    (facts,) = layer_facts(model, [layer])
+    need = facts.stride
     if min(h, w) < need:
         raise DreamError(
             f"guide image {path} is {w}x{h}: layer {layer} needs at least {need} px on each side"
@@ -226,8 +225,6 @@ def objective_for(config: DreamConfig, model: DreamModel) -> Objective:
 
     With none of them given, the model's default layers, i.e. exactly the reference objective.
     """
-    from inceptionism.models import classes as imagenet
-
     layers = config.effective_layers(model.default_layers)
     plain = {k: w for k, w in layers.items() if not parse_layer(k)[1]}
     terms: list[Objective] = [reference(plain)] if plain else []

@@ -35,18 +35,14 @@ from collections.abc import Callable
 
 import torch
 
-from inceptionism.algorithm.objectives import Objective
+from inceptionism.algorithm.plan import MARGIN_STRIDES as MARGIN_STRIDES  # read here too
+from inceptionism.algorithm.plan import DreamPlan
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.models.base import DreamModel
 
 StepGrad = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
-#: Context around each core, in strides of the deepest layer. The objective ignores a 2-pixel
-#: activation border (2 strides) and the gradient of a pixel depends mostly on activations a
-#: stride or two away; 4 strides keep the tiled gradient's correlation with the whole-image one
-#: above 0.99 (see tests/test_tiling.py).
-MARGIN_STRIDES = 4
 #: Peak memory of one forward+backward over the bytes of the tensors saved for backward
 #: (measured 1.0-1.15 on CPU for EfficientNet-Lite; the rest is headroom for allocator slack).
 PEAK_FACTOR = 1.25
@@ -78,10 +74,9 @@ CPU_FRACTION = 0.5
 MIN_TILE_MARGINS = 4
 
 
-def geometry(model: DreamModel, objective: Objective) -> tuple[int, int]:
+def geometry(plan: DreamPlan) -> tuple[int, int]:
     """(alignment, margin) in pixels: the deepest layer's stride and the context per side."""
-    align = max(1, model.min_side(objective.layers))
-    return align, MARGIN_STRIDES * align
+    return plan.align, plan.margin
 
 
 def min_tile(align: int, margin: int) -> int:
@@ -96,17 +91,18 @@ _BYTES_PER_PX: weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple, float]] = 
 )
 
 
-def graph_bytes_per_pixel(model: DreamModel, objective: Objective) -> float:
-    """Bytes the autograd graph keeps per input pixel, measured on a small probe.
+def graph_bytes_per_pixel(plan: DreamPlan, model: DreamModel | None = None) -> float:
+    """Bytes the autograd graph keeps per input pixel, measured on a small probe of ``model``
+    (default: the plan's dreaming model).
 
     Counts the storage of every tensor saved for backward (each once) during one forward pass
     at ``probe`` px; the graph grows linearly with the pixels, so this scales to any size.
     """
+    model, objective = model or plan.model, plan.objective
     key = (objective.layers, model.dtype, str(model.device))
     cache = _BYTES_PER_PX.setdefault(model.net, {})
     if key not in cache:
-        align = max(1, model.min_side(objective.layers))
-        probe = max(128, 8 * align)
+        probe = max(128, 8 * plan.align)
         x = torch.zeros(1, 3, probe, probe, dtype=model.dtype, device=model.device)
         x.requires_grad_(True)
         seen: dict[int, int] = {}
@@ -183,22 +179,24 @@ def choose_tile(
 
 def tile_for_octave(
     tile: int | str,
-    model: DreamModel,
-    objective: Objective,
+    plan: DreamPlan,
     shape: tuple[int, int],
     full_shape: tuple[int, int] | None = None,
     device: torch.device | None = None,
     free: int | None = None,
+    model: DreamModel | None = None,
 ) -> int:
     """The window side for the octave of ``shape`` (0: untiled) in a dream of ``full_shape``.
 
     A number (0 = off, or px) is the same at every octave, as the user gave it. ``auto`` is
     chosen per octave: a smaller octave holds smaller copies and so has room for larger windows,
     which waste less on their overlap. ``free`` (bytes on the device) is measured if not given;
-    measure it once per dream, before it allocates, so every octave is judged alike.
+    measure it once per dream, before it allocates, so every octave is judged alike. ``model``
+    is the one whose graph is measured (default: the plan's dreaming model).
     """
     if tile != "auto":
         return int(tile)
+    model = model or plan.model
     device = device or model.device
     full_shape = full_shape or shape
     item = torch.empty((), dtype=model.dtype).element_size()
@@ -206,24 +204,19 @@ def tile_for_octave(
     octave_bytes = 3 * shape[0] * shape[1] * item
     free = device_free_bytes(device) if free is None else free
     budget = graph_budget(device.type, free, image_bytes, octave_bytes)
-    align, margin = geometry(model, objective)
-    return choose_tile(shape, graph_bytes_per_pixel(model, objective), budget, align, margin)
+    per_px = graph_bytes_per_pixel(plan, model)
+    return choose_tile(shape, per_px, budget, plan.align, plan.margin)
 
 
-def auto_tile(
-    model: DreamModel,
-    objective: Objective,
-    shape: tuple[int, int],
-    device: torch.device | None = None,
-) -> int:
-    """The tile size ``tile="auto"`` means for the full-size octave of an image of ``shape``."""
-    return tile_for_octave("auto", model, objective, shape, shape, device)
+def auto_tile(plan: DreamPlan, shape: tuple[int, int], device: torch.device | None = None) -> int:
+    """The tile size ``tile="auto"`` means for the full-size octave of an image of ``shape``,
+    measured on the plan's model as loaded (what the session records in its recipe)."""
+    return tile_for_octave("auto", plan, shape, shape, device, model=plan.loaded)
 
 
 def resolve_tile(
     config: DreamConfig,
-    model: DreamModel,
-    objective: Objective,
+    plan: DreamPlan,
     shape: tuple[int, int],
     device: torch.device | None = None,
 ) -> DreamConfig:
@@ -234,7 +227,7 @@ def resolve_tile(
     cannot record."""
     if config.tile != "auto":
         return config
-    return config.replace(tile=auto_tile(model, objective, shape, device))
+    return config.replace(tile=auto_tile(plan, shape, device))
 
 
 # -- the tiled gradient -----------------------------------------------------------------------
@@ -311,14 +304,12 @@ def tile_overhead(shape: tuple[int, int], tile: int, margin: int, align: int) ->
     return ratio
 
 
-def slow_tile_note(
-    config: DreamConfig, model: DreamModel, objective: Objective, shape: tuple[int, int]
-) -> str | None:
+def slow_tile_note(config: DreamConfig, plan: DreamPlan, shape: tuple[int, int]) -> str | None:
     """One line when a tile size the user chose makes the dream much slower than untiled
     (``auto`` is chosen for memory and says nothing), else None."""
     if config.tile == "auto" or not config.tile:
         return None
-    align, margin = geometry(model, objective)
+    align, margin = geometry(plan)
     tile = int(config.tile) // align * align
     if tile < min_tile(align, margin):
         return None  # refused when the dream starts, with its own message
@@ -390,11 +381,7 @@ def tiled_gradient(
 
 
 def tiled(
-    step_grad: StepGrad,
-    model: DreamModel,
-    objective: Objective,
-    config: DreamConfig,
-    shape: tuple[int, int],
+    step_grad: StepGrad, plan: DreamPlan, config: DreamConfig, shape: tuple[int, int]
 ) -> StepGrad:
     """``step_grad`` computed tile by tile where an octave is larger than its tile.
 
@@ -404,13 +391,14 @@ def tiled(
     changes a dream it isn't needed for. The returned step also has ``.rolled(x, shift)``, the
     gradient of ``x`` rolled by ``shift`` (rolled back) without full-size copies.
     """
-    align, margin = geometry(model, objective)
+    align, margin = geometry(plan)
+    layers = plan.objective.layers
     if config.tile != "auto" and config.tile and config.tile < min_tile(align, margin):
         raise DreamError(
-            f"tile {config.tile} is too small for layers {', '.join(objective.layers)}: use at "
+            f"tile {config.tile} is too small for layers {', '.join(layers)}: use at "
             f"least {min_tile(align, margin)} px (or 0 for no tiling)"
         )
-    free = device_free_bytes(model.device) if config.tile == "auto" else None
+    free = device_free_bytes(plan.model.device) if config.tile == "auto" else None
     tiles: dict[tuple[int, int], int] = {}
     # Its own stream, so the jitter sequence does not depend on whether tiling is on.
     rng = torch.Generator().manual_seed((config.seed + 0x7113) % 2**63)
@@ -418,7 +406,7 @@ def tiled(
     def tile_for(x: torch.Tensor) -> int:
         here = (int(x.shape[-2]), int(x.shape[-1]))
         if here not in tiles:
-            tile = tile_for_octave(config.tile, model, objective, here, shape, free=free)
+            tile = tile_for_octave(config.tile, plan, here, shape, free=free)
             tiles[here] = tile // align * align
         return tiles[here]
 

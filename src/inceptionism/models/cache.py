@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .base import DreamModel
+from .devices import pick_device
 from .registry import load_model
 
 CacheKey = tuple[str, str | None, str]
@@ -25,10 +26,8 @@ _locks_lock = threading.Lock()  # guards _key_locks only; never held while loadi
 
 
 def _device(device: str | torch.device) -> torch.device:
-    """``device`` as a torch device; ``auto`` and names are checked as the engine does."""
+    """``device`` as a torch device; ``auto`` and names are checked as the session does."""
     if isinstance(device, str):
-        from ..algorithm.engine import pick_device
-
         device = pick_device(device)
     if device.type == "cuda" and device.index is None and torch.cuda.is_available():
         device = torch.device("cuda", torch.cuda.current_device())  # "cuda" and "cuda:0": one key

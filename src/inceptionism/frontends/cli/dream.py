@@ -15,11 +15,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+import inceptionism.frontends.cli.ray_flags as ray_flags
 from inceptionism import io
 from inceptionism.algorithm.objectives import objective_for
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.frontends import arguments, configfile
-from inceptionism.frontends.cli import ray_flags
 from inceptionism.frontends.cli.common import Parser, missing_input, spell
 from inceptionism.io.files import RunInputs, next_free
 from inceptionism.jobs import batch, cluster, ray_runtime

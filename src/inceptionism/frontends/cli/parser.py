@@ -6,8 +6,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
+import inceptionism.frontends.cli.atlas as atlas
+import inceptionism.frontends.cli.dream as dream
+import inceptionism.frontends.cli.listing as listing
+import inceptionism.frontends.cli.live as live
+import inceptionism.frontends.cli.studio as studio
+import inceptionism.frontends.cli.video as video
+import inceptionism.frontends.cli.zoom as zoom
 from inceptionism import __version__
-from inceptionism.frontends.cli import atlas, dream, listing, live, studio, video, zoom
 from inceptionism.frontends.cli.common import Parser, show_preset_values
 
 #: The commands, in the order ``deepdream --help`` lists them.

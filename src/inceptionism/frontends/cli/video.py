@@ -9,10 +9,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+import inceptionism.frontends.cli.ray_flags as ray_flags
 from inceptionism.config import DreamConfig
 from inceptionism.errors import DreamError
 from inceptionism.frontends import arguments, configfile
-from inceptionism.frontends.cli import ray_flags
 from inceptionism.frontends.cli.common import EXIT_INTERRUPTED, missing_input, note, spell
 from inceptionism.frontends.cli.dream import recipe, run_inputs
 from inceptionism.io import video as vio
