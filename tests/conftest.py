@@ -89,3 +89,26 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("NO_PROXY", "*")
     return folder
+
+
+#: Models the fast loop leaves to the full suite: it dreams on the embedded EfficientNet-Lite0;
+#: tests parametrised over the other models (big downloads or big networks) are slow.
+BIG_MODELS = (
+    "efficientnet-lite1",
+    "efficientnet-lite2",
+    "inception-v1",
+    "inception-v3",
+    "vgg16",
+    "vgg19",
+    "resnet50",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``pytest -m "not slow"`` is the fast loop (about two minutes here): a test that starts a
+    Ray cluster or a browser, or runs one of the big models, is slow too."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        big = params is not None and any(m in params.id for m in BIG_MODELS)
+        if big or item.get_closest_marker("ray") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

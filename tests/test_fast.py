@@ -223,6 +223,7 @@ print(outside, inside, runtime._active)
 """
 
 
+@pytest.mark.slow
 def test_freed_memory_is_reused_inside_a_dream_and_returned_after():
     """The second of two same-sized big allocations page-faults in afresh normally, but not
     inside ``keep_freed_memory`` (the reason it exists); nesting is fine. In a fresh process:

@@ -187,6 +187,7 @@ print(fetch_weights(url, sha, progress=False))
 """
 
 
+@pytest.mark.slow
 def test_two_processes_fetching_one_file_end_with_one_verified_file(
     cache: Path, server: WeightsServer, big_payload, tmp_path: Path
 ):

@@ -169,6 +169,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigterm_while_writing_leaves_nothing_and_exits_143(tmp_path):
     src = photo(tmp_path / "in.png")
     script = tmp_path / "kill.py"
@@ -185,6 +186,7 @@ def test_sigterm_while_writing_leaves_nothing_and_exits_143(tmp_path):
     assert files_in(tmp_path) == {"in.png", "kill.py"}
 
 
+@pytest.mark.slow
 def test_sigterm_while_dreaming_exits_143(tmp_path):
     src = photo(tmp_path / "in.png", (400, 300))
     p = subprocess.Popen(
@@ -239,6 +241,7 @@ def test_stale_partial_downloads_are_removed_by_the_next_download(cache, server,
 # -- scans (issue 9, items 4 and 6) --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_recursive_patterns_do_not_follow_symlinked_folders(tmp_path):
     p = tmp_path / "p"
     p.mkdir()

@@ -121,6 +121,7 @@ def test_jitter_rolls_the_tile_grid_exactly_as_rolling_the_image():
         assert torch.equal(got, want) and torch.equal(loss, want_loss)
 
 
+@pytest.mark.slow
 def test_the_octave_loop_holds_only_the_copies_it_counts(monkeypatch):
     """While a window's graph exists, the loop holds at most ``FULL_SIZE_COPIES`` tensors of the
     full image's size (the auto tile budgets for exactly that many): the input, the dream and

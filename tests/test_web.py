@@ -391,6 +391,7 @@ def video_frames(path: Path | str) -> tuple[list[np.ndarray], str | None]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])], audio
 
 
+@pytest.mark.slow
 def test_video_dreams_a_clip_with_its_sound_as_the_command_does(server, tmp_path, clip):
     c = client(server, tmp_path)
     form = Form(c, "/video").picture(clip).set(**VIDEO_TINY)
@@ -418,6 +419,7 @@ def test_video_dreams_a_clip_with_its_sound_as_the_command_does(server, tmp_path
     assert not list(server.temp_dir.rglob("*.frames"))
 
 
+@pytest.mark.slow
 def test_video_stop_stops_the_work_on_the_server(server, tmp_path, clip):
     c = client(server, tmp_path)
     long = tmp_path / "long.mp4"
@@ -436,6 +438,7 @@ def test_video_stop_stops_the_work_on_the_server(server, tmp_path, clip):
     assert not list(server.temp_dir.rglob("long.dream*"))  # a stopped dream leaves nothing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["not a video", "truncated", "a picture renamed"])
 def test_video_bad_upload_gets_the_cli_message_and_the_page_keeps_working(
     server, tmp_path, clip, kind
@@ -514,6 +517,7 @@ def test_another_host_prints_a_warning():
 # -- the atlas command ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_atlas_command_writes_a_labelled_sheet(tmp_path):
     out = tmp_path / "sheet.png"
     args = ["atlas", str(SAMPLE), "--layer", "block3", "--channels", "0-3", "-o", str(out)]
