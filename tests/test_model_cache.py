@@ -259,8 +259,8 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # Each model's default layers as the published architectures have them: (channels, stride).
 DEFAULT_LAYER_SHAPES = {
     "efficientnet-lite0": {"block10": (112, 16)},
-    "efficientnet-lite1": {"block14": (112, 16)},
-    "efficientnet-lite2": {"block14": (120, 16)},
+    "efficientnet-lite1": {"block12": (112, 16)},
+    "efficientnet-lite2": {"block12": (120, 16)},
     "inception-v1": {"inception4b": (512, 16)},
     "inception-v3": {"Mixed_5d": (288, 8), "Mixed_6a": (768, 16), "Mixed_6b": (768, 16)},
     "vgg16": {"relu4_3": (512, 8)},
