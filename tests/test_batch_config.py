@@ -34,6 +34,7 @@ def album(folder: Path) -> Path:
 # -- batches ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_batch_reports_a_broken_file_and_does_the_rest(tmp_path, capsys):
     src = album(tmp_path / "in")
     out = tmp_path / "out" / "dreams"  # created, parents too

@@ -23,6 +23,9 @@ from inceptionism.options import cli_spelling
 NAME = inception_v1.NAME
 FILE = inception_v1.WEIGHTS[NAME].filename  # googlenet-1378be20.pth
 
+#: Inception v1 is one of the big models (random weights here): the full suite runs it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, dict]]:

@@ -349,6 +349,7 @@ def test_bad_guide_layer_and_guide_file(tmp_path, capsys):
     assert_one_line_error(code, err, "bad.jpg")
 
 
+@pytest.mark.slow
 def test_steering_flags_reach_the_config_and_the_metadata(tmp_path, capsys):
     from test_cli import FAST, photo, run_cli
 

@@ -99,6 +99,7 @@ def test_thread_counts_are_checked_like_untrusted_input():
             Dreamer(config=make_config(), device="cpu", threads=bad)
 
 
+@pytest.mark.slow
 def test_dreamer_records_each_octaves_threads_and_replays_them(sample_path):
     cfg = make_config(iterations=1, octaves=2)
     rgb = np.asarray(Image.open(sample_path).convert("RGB").resize((200, 150)), np.float32)

@@ -76,6 +76,7 @@ def test_grid_offsets_keep_the_fewest_windows_when_half_the_offsets_do():
     assert tiling.grid_offsets(2315, 880, 64, 16) == every  # 5 of 47: the seams must move
 
 
+@pytest.mark.slow
 def test_tiled_gradient_is_the_whole_gradient_when_margins_cover_the_receptive_field():
     """conv3 of the tiny net sees 9 px at stride 4: a 16 px margin leaves every core pixel's
     gradient exactly as in the whole image, whatever the grid offset."""
@@ -104,6 +105,7 @@ def test_tiled_dream_equals_untiled_dream_on_the_tiny_net():
     assert psnr(whole, x) < 60  # it did dream
 
 
+@pytest.mark.slow
 def test_jitter_rolls_the_tile_grid_exactly_as_rolling_the_image():
     """Windows cut from the image as if rolled (wrapping at the edges) give the gradient that
     rolling the whole image, tiling it and rolling back gives, without the two full-size copies."""

@@ -212,6 +212,7 @@ def test_stop_stops_the_work_on_the_server(server, tmp_path):
     assert not (job.outputs()[-1][2] or job.outputs()[-1][3])
 
 
+@pytest.mark.slow
 def test_a_second_job_waits_in_the_queue(server, tmp_path):
     a, b = client(server, tmp_path), client(server, tmp_path)
     photo = picture(tmp_path / "p.png")
@@ -230,6 +231,7 @@ def test_a_second_job_waits_in_the_queue(server, tmp_path):
     wait_for(long.done, timeout=30)
 
 
+@pytest.mark.slow
 def test_the_queue_is_bounded(server, tmp_path):
     """One dream runs, 4 (--queue 4) wait; more are turned away at once."""
     a = client(server, tmp_path)
@@ -264,7 +266,14 @@ def test_upload_over_the_limit_gets_413(server, tmp_path):
         assert r.status_code == code, (path.name, r.status_code, r.text[:200])
 
 
-@pytest.mark.parametrize("kind", ["not an image", "truncated", "decompression bomb"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("not an image", marks=pytest.mark.slow),
+        "truncated",
+        pytest.param("decompression bomb", marks=pytest.mark.slow),
+    ],
+)
 def test_bad_upload_gets_the_cli_message_and_the_page_keeps_working(server, tmp_path, kind):
     c = client(server, tmp_path)
     bad = tmp_path / "bad.png"
@@ -662,6 +671,7 @@ def test_time_left_stays_near_the_real_time_left(tmp_path):
         raise AssertionError(later)
 
 
+@pytest.mark.slow
 def test_an_uploaded_clip_is_described_and_shown_if_a_browser_plays_it(tmp_path):
     from inceptionism.frontends.web_checks import clip_preview
 
