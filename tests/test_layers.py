@@ -202,6 +202,18 @@ def test_no_module_over_600_lines() -> None:
     assert long == {}, long
 
 
+def test_no_function_over_60_lines() -> None:
+    """A function fits on a screen: at most 60 lines, decorators and docstring included."""
+    long = [
+        f"{module}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for module, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - min([node.lineno, *(d.lineno for d in node.decorator_list)]) >= 60
+    ]
+    assert long == [], "\n".join(long)
+
+
 def test_the_web_package_and_the_cli_need_no_gradio() -> None:
     """Without the ``ui`` extra, the web package imports (the command line reads its defaults)
     and ``deepdream ui`` says in one line what to install: no traceback, exit status 1."""

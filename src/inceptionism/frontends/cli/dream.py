@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 import inceptionism.frontends.cli.ray_flags as ray_flags
 from inceptionism import io
+from inceptionism.algorithm.facts import layer_facts
 from inceptionism.algorithm.objectives import objective_for
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.frontends import arguments, configfile
@@ -80,8 +81,8 @@ def print_config(args: argparse.Namespace) -> int:
     """``--print-config``: the settings as TOML, the layers checked as a dream would."""
     cfg = recipe(args)
     model = shared_model(cfg.model, args.weights)
-    for layer in objective_for(cfg, model).layers:
-        model.resolve(layer)
+    objective = objective_for(cfg, model)
+    layer_facts(model, objective.layers, objective.min_size)  # the one check of layer names
     print(configfile.dumps(configfile.effective(args, cfg, model.default_layers)))
     return 0
 
