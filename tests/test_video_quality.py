@@ -7,12 +7,16 @@ so each yardstick is checked against an answer known in advance.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 pytest.importorskip("cv2")
 
-from videoclips import moving_frames, texture
+from videoclips import moving_frames, texture, write_clip
 
 from inceptionism import make_config
 from inceptionism.io.video import Frame
@@ -97,3 +101,33 @@ def test_where_the_flow_fails_the_frame_is_dreamed_afresh_not_ghosted():
     assert all(np.abs(d.astype(int) - f).mean() > 1 for d, f in zip(dreams, frames, strict=True))
     # detail left in place scores above 0.5 (the test above); dreamed afresh here: ~0.25
     assert ghosting(frames, dreams, "best") < 0.35
+
+
+def _video_real_module():
+    """benchmarks/video_real.py, loaded from its file (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "video_real.py"
+    spec = importlib.util.spec_from_file_location("video_real", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_real_footage_benchmark_reads_only_its_pinned_licensed_clip(tmp_path, monkeypatch):
+    """Only the pinned CC-BY clip is read (another file in its place is refused, one line), and
+    the head clip's crop can sit at the picture's right edge, where the man's head is."""
+    pytest.importorskip("av")
+
+    bench = _video_real_module()
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    assert bench.CLIP in bench.SHA256 and "awwkl/ZWM" in bench.SOURCE
+    left = np.zeros((48, 128, 3), np.uint8)
+    left[:, 64:] = 255  # black left half, white right half
+    write_clip(tmp_path / bench.CLIP, [left] * 3, codec="ffv1", audio=False)
+    with pytest.raises(SystemExit, match="not the expected file"):
+        bench.read_frames(bench.CLIP, 0, 2, (32, 24))
+    digest = hashlib.sha256((tmp_path / bench.CLIP).read_bytes()).hexdigest()
+    monkeypatch.setitem(bench.SHA256, bench.CLIP, digest)
+    right = bench.read_frames(bench.CLIP, 1, 2, (32, 24), across=1.0)
+    centre = bench.read_frames(bench.CLIP, 1, 2, (32, 24))
+    assert len(right) == 2 and right[0].shape == (24, 32, 3)
+    assert right[0].mean() > 250 and 100 < centre[0].mean() < 155
