@@ -65,7 +65,7 @@ def test_ghosting_is_high_for_detail_left_in_place_and_low_for_carried_detail():
 
 
 def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
-    first = texture(64, 64, seed=4).astype(np.float32)
+    first = texture(64, 64, seed=4).astype(np.float32) * 0.8 + 25  # off the rails (next test)
     anchor = ColourAnchor.of(first)
     assert np.allclose(anchor.hold(first), first, atol=1e-3)  # nothing crept: untouched
     luma = first @ np.float32([0.299, 0.587, 0.114])
@@ -75,6 +75,22 @@ def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
     assert abs(held.luma_mean - anchor.luma_mean) < 1.0
     faint = ColourAnchor.of(anchor.hold(first * 0.5 + 64))  # less colour: never boosted
     assert faint.chroma_rms == pytest.approx(ColourAnchor.of(first * 0.5 + 64).chroma_rms, 1e-3)
+
+
+def test_colour_anchor_keeps_a_frame_off_the_rails_where_the_first_dream_was_not():
+    """A zoom gathers pixels at black and white (the next pass clips them): the anchor lets no
+    more of the frame near the rails than RAIL_SHARE of the first dream's share."""
+    from inceptionism.video import zoom
+
+    first = texture(64, 64, seed=5).astype(np.float32) * 0.6 + 50  # nothing near the rails
+    anchor = ColourAnchor.of(first)
+    burnt = first.copy()
+    burnt[:16] = 255.0  # a quarter of the frame blown out, same mean colour elsewhere
+    burnt[16:24] = 0.0
+    held = anchor.hold(burnt)
+    near = (zoom._rail_need(held, anchor.luma_mean) < 1.0).mean()
+    assert near <= zoom.RAIL_SHARE * anchor.near_rails + 1 / held[..., 0].size
+    assert held.max() < 255 and held.min() > 0 and held.std() > 10  # held, not flattened
 
 
 def test_the_carry_rises_while_the_dream_is_weaker_than_the_shots_first_frame():
