@@ -2,15 +2,18 @@
 
     PYTHONPATH=src python benchmarks/video_real.py [--width 256] [--frames 20] [--device cpu]
 
-The synthetic scene of ``benchmarks/video.py`` moves rigidly; real footage does not. Two real
-clips, from imageio's test videos (github.com/imageio/imageio-binaries, ``images/``; fetched once
-at a pinned commit into ``benchmarks/.clips/``, checked by SHA-256, not committed):
+The synthetic scene of ``benchmarks/video.py`` moves rigidly; real footage does not. Two clips
+cut from a 10 s excerpt of *Tears of Steel* (live action; (c) 2012 Blender Foundation,
+mango.blender.org, CC-BY 3.0), as bundled in github.com/awwkl/ZWM at ``data/demo_videos/
+clip_01_tears_of_steel.mp4`` (640x360, 240 frames; fetched once at a pinned commit into
+``benchmarks/.clips/``, checked by SHA-256, not committed):
 
-- ``shots``: ``realshort.mp4`` (a hand-held camera moving over a window sill: camera motion,
-  parallax occlusion), cut to ``cockatoo.mp4`` (a bird walking up to the hand-held camera):
-  two shots of ``--frames`` each at ``--width`` px, 16:9;
-- ``head``: ``cockatoo.mp4`` from frame 216, ``--frames`` + 4 frames: the bird's head turning
-  fast in front of the still ceiling, at 176x144 (the issue's size).
+- ``shots``: frames 45-84: a man walking on a bridge past a robot, the camera following
+  (camera motion, occlusion by the railing), then the film's cut (frame 65) to a close-up of
+  two people at a lab bench, heads moving: two shots of ``--frames`` each at ``--width`` px, 16:9;
+- ``head``: frames 80 onwards, ``--frames`` + 4 frames, the right part of the picture: the man
+  turns his head and the woman raises hers in front of the still lab, at 176x144 (the issue's
+  size).
 
 Each is dreamed with the default settings, every frame on its own (``--coherence 0``) and ours
 (the default coherence), and the table gives, ours against independent frames:
@@ -39,12 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 CACHE = ROOT / "benchmarks" / ".clips"
-SOURCE = "https://raw.githubusercontent.com/imageio/imageio-binaries/{commit}/images/{name}"
-COMMIT = "f8f64710ea88e7e4a352c0f7d8c0deac9f5fd685"
-SHA256 = {
-    "cockatoo.mp4": "5fde35f5a288ca86e216d2dc28188ab64b4560d3021f273faefdf0de80f38aa5",
-    "realshort.mp4": "a8b35c2c2130453b9ea1172ad4af68ac027bc2483ef0545769684722127bfe18",
-}
+SOURCE = "https://raw.githubusercontent.com/awwkl/ZWM/{commit}/data/demo_videos/{name}"
+COMMIT = "be5125291de4ecce43d0129d8c1778016628cf82"
+CLIP = "clip_01_tears_of_steel.mp4"  # Tears of Steel (c) Blender Foundation, CC-BY 3.0
+SHA256 = {CLIP: "255457e25f7001063ae259b973e48c10f5088b131649e9649be43d2b11c09434"}
 JUDGE = "efficientnet-lite1"
 HOLD = (5, 16)  # frames 5-15 after each shot's first
 
@@ -67,8 +68,11 @@ def fetch(name: str) -> Path:
     return path
 
 
-def read_frames(name: str, first: int, count: int, size: tuple[int, int]) -> list[np.ndarray]:
-    """``count`` frames from ``first``, centre-cropped to the aspect of ``size`` and shrunk."""
+def read_frames(
+    name: str, first: int, count: int, size: tuple[int, int], across: float = 0.5
+) -> list[np.ndarray]:
+    """``count`` frames from ``first``, cropped to the aspect of ``size`` and shrunk; ``across``
+    places the crop (0: left edge, 0.5: centred, 1: right edge)."""
     import av
     import cv2
 
@@ -83,7 +87,7 @@ def read_frames(name: str, first: int, count: int, size: tuple[int, int]) -> lis
             rgb = frame.to_ndarray(format="rgb24")
             fh, fw = rgb.shape[:2]
             cw, ch = min(fw, round(fh * w / h)), min(fh, round(fw * h / w))
-            x, y = (fw - cw) // 2, (fh - ch) // 2
+            x, y = round((fw - cw) * across), (fh - ch) // 2
             out.append(cv2.resize(rgb[y : y + ch, x : x + cw], size, interpolation=cv2.INTER_AREA))
     return out
 
@@ -91,10 +95,10 @@ def read_frames(name: str, first: int, count: int, size: tuple[int, int]) -> lis
 def clips(width: int, frames: int) -> dict[str, tuple[list[np.ndarray], list[int]]]:
     """name -> (frames, first frame of each shot)."""
     size = (width, round(width * 9 / 16) // 2 * 2)
-    room = read_frames("realshort.mp4", 0, frames, size)
-    bird = read_frames("cockatoo.mp4", 0, frames, size)
-    head = read_frames("cockatoo.mp4", 216, frames + 4, (176, 144))
-    return {"shots": (room + bird, [0, len(room)]), "head": (head, [0])}
+    bridge = read_frames(CLIP, 65 - frames, frames, size)  # the film cuts at frame 65
+    bench = read_frames(CLIP, 65, frames, size)
+    head = read_frames(CLIP, 80, frames + 4, (176, 144), across=1.0)
+    return {"shots": (bridge + bench, [0, len(bridge)]), "head": (head, [0])}
 
 
 def dream(frames: list[np.ndarray], config, device: str, **video) -> list[np.ndarray]:

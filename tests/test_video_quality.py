@@ -7,12 +7,16 @@ so each yardstick is checked against an answer known in advance.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 pytest.importorskip("cv2")
 
-from videoclips import moving_frames, texture
+from videoclips import moving_frames, texture, write_clip
 
 from inceptionism import make_config
 from inceptionism.io.video import Frame
@@ -61,7 +65,7 @@ def test_ghosting_is_high_for_detail_left_in_place_and_low_for_carried_detail():
 
 
 def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
-    first = texture(64, 64, seed=4).astype(np.float32)
+    first = texture(64, 64, seed=4).astype(np.float32) * 0.8 + 25  # off the rails (next test)
     anchor = ColourAnchor.of(first)
     assert np.allclose(anchor.hold(first), first, atol=1e-3)  # nothing crept: untouched
     luma = first @ np.float32([0.299, 0.587, 0.114])
@@ -71,6 +75,22 @@ def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
     assert abs(held.luma_mean - anchor.luma_mean) < 1.0
     faint = ColourAnchor.of(anchor.hold(first * 0.5 + 64))  # less colour: never boosted
     assert faint.chroma_rms == pytest.approx(ColourAnchor.of(first * 0.5 + 64).chroma_rms, 1e-3)
+
+
+def test_colour_anchor_keeps_a_frame_off_the_rails_where_the_first_dream_was_not():
+    """A zoom gathers pixels at black and white (the next pass clips them): the anchor lets no
+    more of the frame near the rails than RAIL_SHARE of the first dream's share."""
+    from inceptionism.video import zoom
+
+    first = texture(64, 64, seed=5).astype(np.float32) * 0.6 + 50  # nothing near the rails
+    anchor = ColourAnchor.of(first)
+    burnt = first.copy()
+    burnt[:16] = 255.0  # a quarter of the frame blown out, same mean colour elsewhere
+    burnt[16:24] = 0.0
+    held = anchor.hold(burnt)
+    near = (zoom._rail_need(held, anchor.luma_mean) < 1.0).mean()
+    assert near <= zoom.RAIL_SHARE * anchor.near_rails + 1 / held[..., 0].size
+    assert held.max() < 255 and held.min() > 0 and held.std() > 10  # held, not flattened
 
 
 def test_the_carry_rises_while_the_dream_is_weaker_than_the_shots_first_frame():
@@ -97,3 +117,33 @@ def test_where_the_flow_fails_the_frame_is_dreamed_afresh_not_ghosted():
     assert all(np.abs(d.astype(int) - f).mean() > 1 for d, f in zip(dreams, frames, strict=True))
     # detail left in place scores above 0.5 (the test above); dreamed afresh here: ~0.25
     assert ghosting(frames, dreams, "best") < 0.35
+
+
+def _video_real_module():
+    """benchmarks/video_real.py, loaded from its file (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "video_real.py"
+    spec = importlib.util.spec_from_file_location("video_real", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_real_footage_benchmark_reads_only_its_pinned_licensed_clip(tmp_path, monkeypatch):
+    """Only the pinned CC-BY clip is read (another file in its place is refused, one line), and
+    the head clip's crop can sit at the picture's right edge, where the man's head is."""
+    pytest.importorskip("av")
+
+    bench = _video_real_module()
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    assert bench.CLIP in bench.SHA256 and "awwkl/ZWM" in bench.SOURCE
+    left = np.zeros((48, 128, 3), np.uint8)
+    left[:, 64:] = 255  # black left half, white right half
+    write_clip(tmp_path / bench.CLIP, [left] * 3, codec="ffv1", audio=False)
+    with pytest.raises(SystemExit, match="not the expected file"):
+        bench.read_frames(bench.CLIP, 0, 2, (32, 24))
+    digest = hashlib.sha256((tmp_path / bench.CLIP).read_bytes()).hexdigest()
+    monkeypatch.setitem(bench.SHA256, bench.CLIP, digest)
+    right = bench.read_frames(bench.CLIP, 1, 2, (32, 24), across=1.0)
+    centre = bench.read_frames(bench.CLIP, 1, 2, (32, 24))
+    assert len(right) == 2 and right[0].shape == (24, 32, 3)
+    assert right[0].mean() > 250 and 100 < centre[0].mean() < 155
