@@ -25,6 +25,7 @@ _TITLES = {
     "zoom": ("`deepdream zoom`", "`dream_zoom` (and the dream options)"),
     "atlas": ("`deepdream atlas`", None),
     "ui": ("`deepdream ui` (the web studio)", None),
+    "live": ("`deepdream live` (and the dream options)", None),
     "ray": ("`deepdream dream --ray`", None),
     "video-ray": ("`deepdream video --ray`", None),
 }
