@@ -93,7 +93,11 @@ def test_the_flag_is_the_schema_s(command, o):
         assert command in ("dream", "video") and o.where <= {FILE, PYTHON}
         return
     parser = subparser(command)
-    action = next(a for a in parser._actions if o.cli_flag in a.option_strings)
+    action = next(
+        a
+        for a in parser._actions
+        if o.cli_flag in a.option_strings or (o.positional and a.dest == o.name)
+    )
     assert action.dest == o.name
     shown = (action.help or "") % {"default": action.default}
     assert shown == o.help or (o.recipe and shown.startswith(o.help + " [")), shown  # + preset's
@@ -202,13 +206,16 @@ def test_no_flag_is_written_by_hand(module):
 
 @pytest.mark.parametrize("command", ["zoom", "atlas", "ui", "live"])
 def test_each_flag_of_a_command_is_declared(command):
-    """Every flag of the command is its schema's, the dream's, or help/output/config."""
-    own = {o.name for o in SCHEMA[command]}
+    """Every flag of the command is its schema's, the dream's, or help/output/config; and
+    every argument its schema declares (``live``'s SOURCE) is there, as an argument."""
+    own = {o.name for o in SCHEMA[command] if not o.positional}
     declared = own | {"help", "output"}
     if command in ("zoom", "live"):
         declared |= {a.dest for a in subparser("dream")._actions if a.option_strings}
     flags = {a.dest for a in subparser(command)._actions if a.option_strings}
     assert own <= flags <= declared, flags - declared
+    positionals = {a.dest for a in subparser(command)._actions if not a.option_strings}
+    assert {o.name for o in SCHEMA[command] if o.positional} <= positionals
 
 
 @pytest.mark.parametrize(

@@ -157,14 +157,19 @@ RAY_VIDEO_OPTIONS: tuple[Option, ...] = (
     ),
 )  # fmt: skip
 
-#: ``deepdream live``: its own flag, and the clip options it takes (the dream's come between).
+#: ``deepdream live``: its source and own flag, and the clip options it takes (the dream's come
+#: between).
 LIVE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "source", "str", "0", "camera index (default 0), a video file played in real time, or "
+        "a stream URL (rtsp://, http://, ...)", "live", False, where=_CLI_ONLY, positional=True,
+    ),
     Option("no_window", "bool", False, "show no window", "live", False, where=_CLI_ONLY),
     *(
         VIDEO_OPTION[name]
         for name in ("coherence", "flow_quality", "duration", "frame_iterations", "crf")
     ),
-)
+)  # fmt: skip
 
 #: Every command's options, by command (``ray``: ``dream --ray``'s; ``video-ray``: ``video``'s).
 SCHEMA: dict[str, tuple[Option, ...]] = {

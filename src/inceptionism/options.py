@@ -92,6 +92,7 @@ class Option:
     bare: str | None = None  # the value of the flag given without a word (``--ray``), if it may be
     word: str | None = None  # a command's own reading of its flag's word: "int" (argparse's int),
     # "finite" (a finite number), "xy" (X,Y pixels per second); default: as the kind says
+    positional: bool = False  # a command's argument, not a flag (``deepdream live SOURCE``)
 
     # -- names --------------------------------------------------------------------------------
     @property

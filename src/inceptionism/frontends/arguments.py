@@ -142,7 +142,11 @@ def add_arguments(
         kw = _flag_keywords(o)
         if not defaults:
             kw.pop("default")
-        parser.add_argument(*names, **kw)
+        if o.positional:  # named by its dest; its word may be left out where it has a default
+            del kw["dest"]
+            parser.add_argument(o.name, nargs=None if o.default is None else "?", **kw)
+        else:
+            parser.add_argument(*names, **kw)
 
 
 def _flag_keywords(o: Option) -> dict[str, Any]:

@@ -65,6 +65,8 @@ def _value(value: Any) -> str:
 def _flag(option: Option) -> str:
     if CLI not in option.where:
         return "—"
+    if option.positional:
+        return f"`{option.metavar or option.name.upper()}` (an argument)"
     if option.kind == "bool" and option.recipe:
         flag = f"`{option.cli_flag}`, `--no-{option.cli_flag[2:]}`"
     else:

@@ -26,8 +26,9 @@ from inceptionism.live.loop import LIVE_RECIPE, LiveSettings, frame_loop, run_li
 from inceptionism.live.sources import open_source
 from inceptionism.video.outputs import check_output, run_inputs
 
-#: Its own flag comes before the dream's in ``--help``, the clip's after them.
-_OWN = tuple(o for o in LIVE_OPTIONS if o.group == "live")
+#: Its source and own flag come before the dream's in ``--help``, the clip's after them.
+_SOURCE = tuple(o for o in LIVE_OPTIONS if o.positional)
+_OWN = tuple(o for o in LIVE_OPTIONS if o.group == "live" and not o.positional)
 _CLIP = tuple(o for o in LIVE_OPTIONS if o.group != "live")
 LIVE_VIDEO_OPTIONS = tuple(o.name for o in _CLIP)
 
@@ -42,13 +43,7 @@ def add_parsers(sub: Any) -> None:
         "carries the last one's dream along the motion. Ctrl-C ends it cleanly.",
     )
     p._sub = "live"
-    p.add_argument(
-        "source",
-        nargs="?",
-        default="0",
-        help="camera index (default 0), a video file played in real time, or a stream URL "
-        "(rtsp://, http://, ...)",
-    )
+    arguments.add_arguments(p, options=_SOURCE)
     p.add_argument("-o", "--output", help="record the dream here (.mp4, .webm), with the sound")
     arguments.add_arguments(p, options=_OWN)
     add_dream_options(p)
