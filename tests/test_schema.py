@@ -93,7 +93,11 @@ def test_the_flag_is_the_schema_s(command, o):
         assert command in ("dream", "video") and o.where <= {FILE, PYTHON}
         return
     parser = subparser(command)
-    action = next(a for a in parser._actions if o.cli_flag in a.option_strings)
+    action = next(
+        a
+        for a in parser._actions
+        if o.cli_flag in a.option_strings or (o.positional and a.dest == o.name)
+    )
     assert action.dest == o.name
     shown = (action.help or "") % {"default": action.default}
     assert shown == o.help or (o.recipe and shown.startswith(o.help + " [")), shown  # + preset's
@@ -183,4 +187,67 @@ def test_the_option_reference_is_current():
     page = ROOT / "docs" / "options.md"
     assert page.read_text() == reference.render(), (
         f"docs/options.md is stale: run `{reference.REGENERATE}` from the checkout's root"
+    )
+
+
+#: The modules of the commands whose flags all come from ``command_options.SCHEMA``: by hand
+#: they add only their positional arguments and ``-o/--output``.
+FLAG_MODULES = ("zoom.py", "atlas.py", "studio.py", "live.py", "ray_flags.py")
+
+
+@pytest.mark.parametrize("module", FLAG_MODULES)
+def test_no_flag_is_written_by_hand(module):
+    tree = ast.parse((ROOT / "src" / "inceptionism" / "frontends" / "cli" / module).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
+            words = [a.value for a in node.args if isinstance(a, ast.Constant)]
+            assert words and all(not w.startswith("-") or w in ("-o", "--output") for w in words)
+
+
+@pytest.mark.parametrize("command", ["zoom", "atlas", "ui", "live"])
+def test_each_flag_of_a_command_is_declared(command):
+    """Every flag of the command is its schema's, the dream's, or help/output/config; and
+    every argument its schema declares (``live``'s SOURCE) is there, as an argument."""
+    own = {o.name for o in SCHEMA[command] if not o.positional}
+    declared = own | {"help", "output"}
+    if command in ("zoom", "live"):
+        declared |= {a.dest for a in subparser("dream")._actions if a.option_strings}
+    flags = {a.dest for a in subparser(command)._actions if a.option_strings}
+    assert own <= flags <= declared, flags - declared
+    positionals = {a.dest for a in subparser(command)._actions if not a.option_strings}
+    assert {o.name for o in SCHEMA[command] if o.positional} <= positionals
+
+
+@pytest.mark.parametrize(
+    ("argv", "ray"),
+    [([], None), (["--ray"], ""), (["--ray", "auto"], "auto"), (["--ray=ray://h:1"], "ray://h:1")],
+)
+def test_ray_takes_an_optional_address_from_the_schema(argv, ray):
+    """``Option.bare``: the flag alone is the local Ray (``""``), with a word an address."""
+    assert cli.build_parser().parse_args(["dream", "a.png", *argv]).ray == ray
+    assert cli.build_parser().parse_args(["video", "a.mp4", "-o", "b.mp4", *argv]).ray == ray
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["zoom", "a.png", "-o", "b.mp4", "--frames", "x"], "--frames: invalid int value: 'x'"),
+        (["zoom", "a.png", "-o", "b.mp4", "--frames", "3", "--fps", "inf"],
+         "--fps: not a finite number: 'inf'"),
+        (["zoom", "a.png", "-o", "b.mp4", "--frames", "3", "--translate", "1"],
+         "--translate: need X,Y in pixels per second, got '1'"),
+        (["atlas", "a.png", "-o", "b.png", "--columns", "x"], "--columns: invalid int value: 'x'"),
+        (["ui", "--port", "abc"], "--port: invalid int value: 'abc'"),
+        (["video", "a.mp4", "-o", "b.mp4", "--warm-up-frames", "z"],
+         "--warm-up-frames: invalid int value: 'z'"),
+    ],
+)  # fmt: skip
+def test_a_command_s_own_reading_of_a_word_keeps_its_message(argv, said, capsys):
+    """``Option.word``: these flags read their words as before the schema declared them."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    command = argv[0]
+    assert capsys.readouterr().err == (
+        f"deepdream: error: argument {said} (see deepdream {command} --help)\n"
     )

@@ -1,5 +1,5 @@
 """The options of the commands beside ``dream`` and ``video``, declared in the schema too: the
-endless zoom's camera, the atlas, the web studio's server and the Ray runs.
+endless zoom's camera, the atlas, the web studio's server, the live dream and the Ray runs.
 
 Their defaults live here (the modules that use them take them from here), so the flags, the
 Python keywords and the docs' option reference (``frontends/reference.py``) say the same.
@@ -35,24 +35,24 @@ _CLI_ONLY = frozenset({CLI})
 ZOOM_OPTIONS: tuple[Option, ...] = (
     Option(
         "frames", "int", None, "number of frames", "zoom", False, minimum=1, maximum=1_000_000,
-        metavar="N", required=True, where=_BOTH,
+        metavar="N", required=True, where=_BOTH, word="int",
     ),
     Option(
         "fps", "float", DEFAULT_FPS, f"frame rate (default {DEFAULT_FPS})", "zoom", False,
-        minimum=0.01, maximum=1000.0, where=_BOTH,
+        minimum=0.01, maximum=1000.0, where=_BOTH, word="finite",
     ),
     Option(
         "zoom", "float", DEFAULT_ZOOM,
         f"zoom factor per second (default {DEFAULT_ZOOM}; < 1 zooms out)", "zoom", False,
-        minimum=0.01, maximum=100.0, metavar="Z", where=_BOTH,
+        minimum=0.01, maximum=100.0, metavar="Z", where=_BOTH, word="finite",
     ),
     Option(
         "rotate", "float", 0.0, "degrees per second, counter-clockwise (default 0)", "zoom",
-        False, minimum=-36000.0, maximum=36000.0, metavar="DEG", where=_BOTH,
+        False, minimum=-36000.0, maximum=36000.0, metavar="DEG", where=_BOTH, word="finite",
     ),
     Option(
         "translate", "pair", (0.0, 0.0), "camera shift in pixels per second (default 0,0)",
-        "zoom", False, minimum=-1e6, maximum=1e6, metavar="X,Y", where=_BOTH,
+        "zoom", False, minimum=-1e6, maximum=1e6, metavar="X,Y", where=_BOTH, word="xy",
     ),
     VIDEO_OPTION["frame_iterations"],
     VIDEO_OPTION["crf"],
@@ -78,7 +78,7 @@ ATLAS_OPTIONS: tuple[Option, ...] = (
     *(replace(OPTION[name], where=_CLI_ONLY) for name in ("octaves", "iterations", "seed")),
     Option(
         "columns", "int", None, "tiles per row (default: about square)", "atlas", False,
-        optional=True, where=_CLI_ONLY,
+        optional=True, where=_CLI_ONLY, word="int",
     ),
     replace(OPTION["device"], where=_CLI_ONLY),
     replace(OPTION["weights"], where=_CLI_ONLY),
@@ -94,7 +94,7 @@ STUDIO_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "port", "int", DEFAULT_PORT, f"port (default {DEFAULT_PORT})", "studio", False,
-        where=_CLI_ONLY,
+        where=_CLI_ONLY, word="int",
     ),
     Option(
         "max_upload", "str", DEFAULT_MAX_UPLOAD,
@@ -105,7 +105,7 @@ STUDIO_OPTIONS: tuple[Option, ...] = (
     Option(
         "queue", "int", DEFAULT_QUEUE,
         f"dreams that may wait for the device (default {DEFAULT_QUEUE})", "studio", False,
-        metavar="N", where=_CLI_ONLY,
+        metavar="N", where=_CLI_ONLY, word="int",
     ),
 )  # fmt: skip
 
@@ -122,12 +122,12 @@ def _ray_options(what: str) -> tuple[Option, ...]:
         Option(
             "ray", "str", None, f"spread the {what} over Ray: a local Ray without ADDRESS, or "
             "join one (auto, ray://HOST:PORT, HOST:PORT); pip install 'inceptionism[ray]'",
-            "ray", False, optional=True, metavar="ADDRESS", where=_CLI_ONLY,
+            "ray", False, optional=True, metavar="ADDRESS", where=_CLI_ONLY, bare="",
         ),
         Option(
             "workers", "int", None,
             "--ray: N workers (default: one per GPU, or one per 4 CPU cores)", "ray", False,
-            optional=True, metavar="N", where=_CLI_ONLY,
+            optional=True, metavar="N", where=_CLI_ONLY, word="int",
         ),
         Option("shared_fs", "bool", False, shared, "ray", False, where=_CLI_ONLY),
     )  # fmt: skip
@@ -141,18 +141,33 @@ RAY_VIDEO_OPTIONS: tuple[Option, ...] = (
         "chunk_frames", "int", None,
         f"--ray: frames per chunk (default: the clip split evenly over the workers, "
         f"{CHUNK_BOUNDS[0]} to {CHUNK_BOUNDS[1]})", "ray", False, optional=True, metavar="K",
-        where=_CLI_ONLY,
+        where=_CLI_ONLY, word="int",
     ),
     Option(
         "warm_up_frames", "int", DEFAULT_WARM_UP,
         f"--ray: frames each chunk dreams before its own and drops, so its dream is already "
         f"carried along the motion at its start (default {DEFAULT_WARM_UP})", "ray", False,
-        metavar="W", where=_CLI_ONLY,
+        metavar="W", where=_CLI_ONLY, word="int",
     ),
     Option(
         "crossfade_frames", "int", DEFAULT_CROSSFADE,
         f"--ray: frames before each seam blended from both chunks, at most W and K "
         f"(default {DEFAULT_CROSSFADE})", "ray", False, metavar="X", where=_CLI_ONLY,
+        word="int",
+    ),
+)  # fmt: skip
+
+#: ``deepdream live``: its source and own flag, and the clip options it takes (the dream's come
+#: between).
+LIVE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "source", "str", "0", "camera index (default 0), a video file played in real time, or "
+        "a stream URL (rtsp://, http://, ...)", "live", False, where=_CLI_ONLY, positional=True,
+    ),
+    Option("no_window", "bool", False, "show no window", "live", False, where=_CLI_ONLY),
+    *(
+        VIDEO_OPTION[name]
+        for name in ("coherence", "flow_quality", "duration", "frame_iterations", "crf")
     ),
 )  # fmt: skip
 
@@ -163,6 +178,7 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
     "zoom": ZOOM_OPTIONS,
     "atlas": ATLAS_OPTIONS,
     "ui": STUDIO_OPTIONS,
+    "live": LIVE_OPTIONS,
     "ray": RAY_OPTIONS,
     "video-ray": RAY_VIDEO_OPTIONS,
 }

@@ -89,6 +89,10 @@ class Option:
     need: str | None = None  # what a valid value is, when the bounds do not say it all
     key: str | None = None  # the key --print-config writes; default: the name
     required: bool = False  # a command's option that must be given (no default)
+    bare: str | None = None  # the value of the flag given without a word (``--ray``), if it may be
+    word: str | None = None  # a command's own reading of its flag's word: "int" (argparse's int),
+    # "finite" (a finite number), "xy" (X,Y pixels per second); default: as the kind says
+    positional: bool = False  # a command's argument, not a flag (``deepdream live SOURCE``)
 
     # -- names --------------------------------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 from inceptionism.algorithm.objectives import parse_layer
 from inceptionism.errors import DreamError, quote
-from inceptionism.options import CLI, RECIPE, Option, summed, where
+from inceptionism.options import CLI, OPTION, RECIPE, Option, summed, where
 
 
 def parse_word(option: Option, text: str) -> Any:
@@ -32,12 +32,43 @@ def parse_word(option: Option, text: str) -> Any:
 
 
 def word_parser(option: Option) -> Callable[[str], Any]:
-    """:func:`parse_word` for ``option``, as argparse's ``type`` (named like the option)."""
+    """:func:`parse_word` for ``option``, as argparse's ``type`` (named like the option); or the
+    command's own reading where the option declares one (``Option.word``)."""
+    if option.word:
+        return _WORD_READERS[option.word]
 
     def parse(text: str) -> Any:
         return parse_word(option, text)
 
     return parse
+
+
+def _finite_word(text: str) -> float:
+    """A finite number, else argparse's message (the camera of ``deepdream zoom``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return v
+
+
+def _xy_word(text: str) -> tuple[float, float]:
+    """``X,Y`` in pixels per second, two finite numbers (``deepdream zoom --translate``)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"need X,Y in pixels per second, got {text!r}")
+    return _finite_word(parts[0]), _finite_word(parts[1])
+
+
+#: The readings an option may declare as its ``word`` (``int``: argparse's own, its message
+#: ``invalid int value``).
+_WORD_READERS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "finite": _finite_word,
+    "xy": _xy_word,
+}
 
 
 def _from_text(option: Option, text: str) -> Any:
@@ -103,28 +134,42 @@ def add_arguments(
 ) -> None:
     """One flag per command-line option, help from the schema. Recipe options default to None
     (not given: the preset's or the file's value applies), except ``preset``; run options to
-    their default. ``defaults=False`` leaves defaults to the parser (to tell what was given).
-    ``options``: other declarations than the dream's (``options.VIDEO_OPTIONS``)."""
+    their default; a command's own default for a dream option (``atlas``'s tile side) stays.
+    ``defaults=False`` leaves defaults to the parser (to tell what was given). ``options``:
+    other declarations than the dream's (``command_options.SCHEMA[command]``)."""
     for o in where(CLI) if options is None else (o for o in options if CLI in o.where):
         names = [o.short, o.cli_flag] if o.short else [o.cli_flag]
-        kw: dict[str, Any] = {"dest": o.name, "help": o.help}
-        if o.kind == "bool":
-            kw["action"] = argparse.BooleanOptionalAction if o.recipe else "store_true"
-            kw["default"] = None if o.recipe else o.default
-        else:
-            kw["type"] = word_parser(o)
-            kw["default"] = o.default if (not o.recipe or o.name == "preset") else None
-            if o.metavar:
-                kw["metavar"] = o.metavar
-            if o.required:
-                kw["required"] = True
-            if o.kind == "layers":
-                kw["action"] = "append"
-            elif o.kind == "classes":
-                kw["action"] = "extend"
+        kw = _flag_keywords(o)
         if not defaults:
             kw.pop("default")
-        parser.add_argument(*names, **kw)
+        if o.positional:  # named by its dest; its word may be left out where it has a default
+            del kw["dest"]
+            parser.add_argument(o.name, nargs=None if o.default is None else "?", **kw)
+        else:
+            parser.add_argument(*names, **kw)
+
+
+def _flag_keywords(o: Option) -> dict[str, Any]:
+    """``add_argument``'s keywords for one option's flag."""
+    kw: dict[str, Any] = {"dest": o.name, "help": o.help}
+    if o.kind == "bool":
+        kw["action"] = argparse.BooleanOptionalAction if o.recipe else "store_true"
+        kw["default"] = None if o.recipe else o.default
+        return kw
+    own_default = o.name not in OPTION or o.default != OPTION[o.name].default
+    kw["default"] = o.default if (not o.recipe or o.name == "preset" or own_default) else None
+    kw["type"] = word_parser(o)
+    if o.bare is not None:  # the word may be left out: `--ray` alone
+        kw.update(nargs="?", const=o.bare)
+    if o.metavar:
+        kw["metavar"] = o.metavar
+    if o.required:
+        kw["required"] = True
+    if o.kind == "layers":
+        kw["action"] = "append"
+    elif o.kind == "classes":
+        kw["action"] = "extend"
+    return kw
 
 
 def recipe_values(namespace: Any) -> dict[str, Any]:

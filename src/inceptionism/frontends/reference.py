@@ -25,6 +25,7 @@ _TITLES = {
     "zoom": ("`deepdream zoom`", "`dream_zoom` (and the dream options)"),
     "atlas": ("`deepdream atlas`", None),
     "ui": ("`deepdream ui` (the web studio)", None),
+    "live": ("`deepdream live` (and the dream options)", None),
     "ray": ("`deepdream dream --ray`", None),
     "video-ray": ("`deepdream video --ray`", None),
 }
@@ -64,6 +65,8 @@ def _value(value: Any) -> str:
 def _flag(option: Option) -> str:
     if CLI not in option.where:
         return "—"
+    if option.positional:
+        return f"`{option.metavar or option.name.upper()}` (an argument)"
     if option.kind == "bool" and option.recipe:
         flag = f"`{option.cli_flag}`, `--no-{option.cli_flag[2:]}`"
     else:

@@ -1,8 +1,8 @@
 """The ``deepdream`` command line: :func:`main` (the console script) and one module per
 command (``dream``, ``listing``, ``studio``, ``atlas``, ``video``, ``zoom``; the Ray flags in
 ``ray_flags``), registered in :mod:`.parser`. Library code never imports this package: it
-builds the library's values (``BatchRun``, ``RayOptions``, ``ClipRun``) from the command line
-and owns the flags' wording."""
+builds the library's values (``BatchRun``, ``RayOptions``, ``ClipRun``) from the command line;
+the options' flags come from the options schema (``command_options.SCHEMA``)."""
 
 from inceptionism.frontends.cli.command import (
     EXIT_TERMINATED,

@@ -12,18 +12,11 @@ import numpy as np
 from tqdm import tqdm
 
 from inceptionism import io
-from inceptionism.atlas import (
-    ATLAS_SIDE,
-    DEFAULT_CHANNELS,
-    check_sheet,
-    contact_sheet,
-    dream_atlas,
-    parse_channels,
-    tiles_for,
-)
-from inceptionism.config import DEFAULT_MODEL, DEFAULT_PRESET, make_config
+from inceptionism.atlas import check_sheet, contact_sheet, dream_atlas, parse_channels, tiles_for
+from inceptionism.command_options import ATLAS_OPTIONS
+from inceptionism.config import make_config
 from inceptionism.errors import DreamError
-from inceptionism.frontends.cli.common import add_schema_option
+from inceptionism.frontends import arguments
 from inceptionism.session import shared_model
 
 
@@ -38,24 +31,7 @@ def add_parsers(sub: Any) -> None:
     a._sub = "atlas"
     a.add_argument("input", metavar="IMAGE", help="the picture")
     a.add_argument("-o", "--output", required=True, help="the sheet (PNG, JPEG, WebP, TIFF)")
-    add_schema_option(a, "model", default=DEFAULT_MODEL)
-    a.add_argument("--layer", help="one tile per channel of this layer (default: one per layer)")
-    a.add_argument(
-        "--channels",
-        metavar="LIST",
-        help=f"channels of --layer, e.g. 0-63 or 3,7,9 (default: the first {DEFAULT_CHANNELS})",
-    )
-    add_schema_option(
-        a, "max_side", default=ATLAS_SIDE, help=f"size of each tile (default {ATLAS_SIDE})"
-    )
-    add_schema_option(a, "preset", default=DEFAULT_PRESET)
-    for name in ("octaves", "iterations", "seed"):
-        add_schema_option(a, name)
-    a.add_argument("--columns", type=int, help="tiles per row (default: about square)")
-    add_schema_option(a, "device", default="auto")
-    add_schema_option(a, "weights")
-    a.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
-    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    arguments.add_arguments(a, options=ATLAS_OPTIONS)
 
 
 def cmd_atlas(args: argparse.Namespace) -> int:

@@ -7,15 +7,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Any
 
 from tqdm import tqdm
 
 from inceptionism import options
 from inceptionism.config import DEFAULT_PRESET, make_config
 from inceptionism.errors import DreamError
-from inceptionism.frontends.arguments import word_parser
-from inceptionism.options import OPTION, cli_spelling
+from inceptionism.options import cli_spelling
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -64,17 +62,6 @@ def missing_input(command: str) -> int:
 def note(text: str) -> None:
     """Something the user should know (audio dropped, a pixel cropped): one line, not an error."""
     tqdm.write(f"deepdream: note: {text}", file=sys.stderr)
-
-
-def add_schema_option(parser: argparse.ArgumentParser, name: str, **override: Any) -> None:
-    """A dream option's flag as ``deepdream dream`` has it: type, help and metavar from the
-    options schema (``override`` changes what differs here, e.g. a default)."""
-    o = OPTION[name]
-    kw: dict[str, Any] = {"dest": name, "type": word_parser(o), "help": o.help, "default": None}
-    if o.metavar:
-        kw["metavar"] = o.metavar
-    kw.update(override)
-    parser.add_argument(o.cli_flag, **kw)
 
 
 def show_preset_values(

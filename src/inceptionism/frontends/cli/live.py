@@ -15,21 +15,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from inceptionism.command_options import LIVE_OPTIONS
 from inceptionism.errors import DreamError
+from inceptionism.frontends import arguments
 from inceptionism.frontends.cli.common import note
-from inceptionism.frontends.cli.video import (
-    add_dream_options,
-    add_video_options,
-    clip_recipe,
-    reads,
-)
+from inceptionism.frontends.cli.video import add_dream_options, clip_recipe, reads
 from inceptionism.io import video as vio
 from inceptionism.live import record
 from inceptionism.live.loop import LIVE_RECIPE, LiveSettings, frame_loop, run_live
 from inceptionism.live.sources import open_source
 from inceptionism.video.outputs import check_output, run_inputs
 
-LIVE_VIDEO_OPTIONS = ("coherence", "flow_quality", "frame_iterations", "crf", "duration")
+#: Its source and own flag come before the dream's in ``--help``, the clip's after them.
+_SOURCE = tuple(o for o in LIVE_OPTIONS if o.positional)
+_OWN = tuple(o for o in LIVE_OPTIONS if o.group == "live" and not o.positional)
+_CLIP = tuple(o for o in LIVE_OPTIONS if o.group != "live")
+LIVE_VIDEO_OPTIONS = tuple(o.name for o in _CLIP)
 
 
 def add_parsers(sub: Any) -> None:
@@ -42,17 +43,11 @@ def add_parsers(sub: Any) -> None:
         "carries the last one's dream along the motion. Ctrl-C ends it cleanly.",
     )
     p._sub = "live"
-    p.add_argument(
-        "source",
-        nargs="?",
-        default="0",
-        help="camera index (default 0), a video file played in real time, or a stream URL "
-        "(rtsp://, http://, ...)",
-    )
+    arguments.add_arguments(p, options=_SOURCE)
     p.add_argument("-o", "--output", help="record the dream here (.mp4, .webm), with the sound")
-    p.add_argument("--no-window", action="store_true", help="show no window")
+    arguments.add_arguments(p, options=_OWN)
     add_dream_options(p)
-    add_video_options(p, *LIVE_VIDEO_OPTIONS)
+    arguments.add_arguments(p, options=_CLIP)
 
 
 @contextlib.contextmanager

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inceptionism.frontends import web
-from inceptionism.frontends.cli.common import add_schema_option
+from inceptionism.command_options import STUDIO_OPTIONS
+from inceptionism.frontends import arguments, web
 
 
 def add_parsers(sub: Any) -> None:
@@ -18,24 +18,7 @@ def add_parsers(sub: Any) -> None:
         "--host says otherwise.",
     )
     u._sub = "ui"
-    u.add_argument(
-        "--host", default=web.DEFAULT_HOST, help="address to listen on (default %(default)s)"
-    )
-    u.add_argument("--port", type=int, default=web.DEFAULT_PORT, help="port (default %(default)s)")
-    u.add_argument(
-        "--max-upload",
-        default=web.DEFAULT_MAX_UPLOAD,
-        metavar="SIZE",
-        help="largest upload the server takes, e.g. 25MB (default %(default)s)",
-    )
-    add_schema_option(u, "device", default="auto")
-    u.add_argument(
-        "--queue",
-        type=int,
-        default=web.DEFAULT_QUEUE,
-        metavar="N",
-        help="dreams that may wait for the device (default %(default)s)",
-    )
+    arguments.add_arguments(u, options=STUDIO_OPTIONS)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
+from inceptionism.command_options import ZOOM_OPTIONS
+from inceptionism.frontends import arguments
 from inceptionism.frontends.cli.common import note
-from inceptionism.frontends.cli.video import (
-    Bars,
-    add_dream_options,
-    add_video_options,
-    clip_recipe,
-    reads,
-)
+from inceptionism.frontends.cli.video import Bars, add_dream_options, clip_recipe, reads
 from inceptionism.io import video as vio
-from inceptionism.video.zoom import DEFAULT_FPS, DEFAULT_ZOOM, dream_zoom
+from inceptionism.video.zoom import dream_zoom
 
-
-def _number(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return v
-
-
-def _translate(text: str) -> tuple[float, float]:
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"need X,Y in pixels per second, got {text!r}")
-    return _number(parts[0]), _number(parts[1])
+#: The camera's flags come before the dream's in ``--help``, the clip's two after them.
+_CAMERA = tuple(o for o in ZOOM_OPTIONS if o.group == "zoom")
+_CLIP = tuple(o for o in ZOOM_OPTIONS if o.group != "zoom")
 
 
 def add_parsers(sub: Any) -> None:
@@ -47,33 +29,9 @@ def add_parsers(sub: Any) -> None:
     z.add_argument(
         "-o", "--output", required=True, help="output: .mp4, .webm, .gif, .webp or a folder"
     )
-    z.add_argument("--frames", type=int, required=True, metavar="N", help="number of frames")
-    z.add_argument(
-        "--fps", type=_number, default=DEFAULT_FPS, help=f"frame rate (default {DEFAULT_FPS})"
-    )
-    z.add_argument(
-        "--zoom",
-        type=_number,
-        default=DEFAULT_ZOOM,
-        metavar="Z",
-        help=f"zoom factor per second (default {DEFAULT_ZOOM}; < 1 zooms out)",
-    )
-    z.add_argument(
-        "--rotate",
-        type=_number,
-        default=0.0,
-        metavar="DEG",
-        help="degrees per second, counter-clockwise (default 0)",
-    )
-    z.add_argument(
-        "--translate",
-        type=_translate,
-        default=(0.0, 0.0),
-        metavar="X,Y",
-        help="camera shift in pixels per second (default 0,0)",
-    )
+    arguments.add_arguments(z, options=_CAMERA)
     add_dream_options(z)
-    add_video_options(z, "frame_iterations", "crf")
+    arguments.add_arguments(z, options=_CLIP)
 
 
 def cmd_zoom(args: argparse.Namespace) -> int:
