@@ -95,7 +95,7 @@ def lap_merge(levels: list[torch.Tensor]) -> torch.Tensor:
 
 LAP_STRIPS_ABOVE = 2_000_000
 """Gradients of more pixels than this run the pyramid's full-size convolutions in strips."""
-STRIP_PIXELS = 250_000
+STRIP_PIXELS = 1_000_000
 """About how many pixels (per channel) one strip of a striped convolution covers."""
 
 
