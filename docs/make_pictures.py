@@ -7,7 +7,8 @@ Each picture is the output of real ``deepdream dream`` commands (run as ``python
 inceptionism`` in a fresh process, from the repository root, outputs in a temporary folder),
 put side by side or cropped as its caption says, and saved as JPEG. So a change that gives the
 documented commands other pixels is one run of this script away from honest pictures again.
-``docs/coffee.jpg`` is a photo (CC0), not made here.
+``docs/coffee.jpg`` is a photo (CC0), not made here; so is ``docs/hubble_deep_field.jpg``
+(the Hubble Deep Field, NASA, public domain, as scikit-image ships it; resized to 512x446).
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ def default_old_new() -> Image.Image:
     return side_by_side(old, dream(source="docs/coffee.jpg"))
 
 
+def dark_sky() -> Image.Image:
+    """A starfield on lite0: the default (a green lawn) and ``--preserve-colors``."""
+    sky = "docs/hubble_deep_field.jpg"
+    return side_by_side(dream(source=sky), dream("--preserve-colors", source=sky))
+
+
 PICTURES: dict[str, Callable[[], Image.Image]] = {
     "before_after": before_after,
     "offline_models": offline_models,
@@ -91,6 +98,7 @@ PICTURES: dict[str, Callable[[], Image.Image]] = {
     "steer_clip": steer_clip,
     "tiled_crop": tiled_crop,
     "default_old_new": default_old_new,
+    "dark_sky": dark_sky,
 }
 
 
