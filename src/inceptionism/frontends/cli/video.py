@@ -76,6 +76,19 @@ def clip_recipe(args: argparse.Namespace) -> DreamConfig:
     return recipe(configfile.apply(args, given_options(args.argv)))
 
 
+def run_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """How a clip or zoom run computes and what it may replace, as ``dream_video`` and
+    ``dream_zoom`` both take it: the same flags, read in one place."""
+    return {
+        "overwrite": args.overwrite,
+        "device": args.device,
+        "precision": args.precision,
+        "weights": args.weights,
+        "notify": note,
+        "reads": reads(args),
+    }
+
+
 def reads(args: argparse.Namespace) -> list[str | None]:
     """The files named on the command line that the run reads besides its input: never an
     output, whatever the flags (the run adds the input, the guide and the weights itself)."""
@@ -168,12 +181,7 @@ def dream_clip(args: argparse.Namespace, cfg: DreamConfig) -> Any:
             args.output,
             cfg,
             **{o.name: getattr(args, o.name) for o in VIDEO_OPTIONS},
-            overwrite=args.overwrite,
-            device=args.device,
-            precision=args.precision,
-            weights=args.weights,
-            notify=note,
-            reads=reads(args),
+            **run_keywords(args),
             on_start=on_start,
             on_frame=on_frame,
             progress=None if args.quiet else step,

@@ -7,8 +7,7 @@ from typing import Any
 
 from inceptionism.command_options import ZOOM_OPTIONS
 from inceptionism.frontends import arguments
-from inceptionism.frontends.cli.common import note
-from inceptionism.frontends.cli.video import Bars, add_dream_options, clip_recipe, reads
+from inceptionism.frontends.cli.video import Bars, add_dream_options, clip_recipe, run_keywords
 from inceptionism.io import video as vio
 from inceptionism.video.zoom import dream_zoom
 
@@ -51,12 +50,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
             translate=args.translate,
             frame_iterations=args.frame_iterations,
             crf=args.crf,
-            overwrite=args.overwrite,
-            device=args.device,
-            precision=args.precision,
-            weights=args.weights,
-            notify=note,
-            reads=reads(args),
+            **run_keywords(args),
             on_frame=lambda _i, _f: bars.frame(),
             progress=None if args.quiet else bars.step,
         )
