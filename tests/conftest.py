@@ -16,6 +16,7 @@ from weights_server import WeightsServer  # tests/, on the path from here on
 from inceptionism.models import load_model
 from inceptionism.models.base import DreamModel, Preprocess
 from inceptionism.models.weights import CACHE_ENV
+from inceptionism.options import DEFAULT_MODEL, MODEL_NAMES
 
 SAMPLE = Path(__file__).parents[1] / "src" / "inceptionism" / "data" / "chelsea.png"
 
@@ -93,15 +94,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 #: Models the fast loop leaves to the full suite: it dreams on the embedded EfficientNet-Lite0;
 #: tests parametrised over the other models (big downloads or big networks) are slow.
-BIG_MODELS = (
-    "efficientnet-lite1",
-    "efficientnet-lite2",
-    "inception-v1",
-    "inception-v3",
-    "vgg16",
-    "vgg19",
-    "resnet50",
-)
+BIG_MODELS = tuple(m for m in MODEL_NAMES if m != DEFAULT_MODEL)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
