@@ -31,7 +31,9 @@ CHROMIUM = (
     os.environ.get("DEEPDREAM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 )
 CAPTURE = ROOT / "docs" / "live.webp"
-WATCH_S = 12.0
+#: Seconds of dreams watched: 12 for the docs' capture (DEEPDREAM_UPDATE_SCREENSHOT=1), else 4,
+#: enough to count the dreams a second.
+WATCH_S = 12.0 if os.environ.get("DEEPDREAM_UPDATE_SCREENSHOT") else 4.0
 MIN_FPS = float(os.environ.get("DEEPDREAM_LIVE_MIN_FPS", "1"))
 
 #: Records when each new dream appears in #live-output, as the page shows it.

@@ -149,8 +149,8 @@ def test_the_octave_loop_holds_only_the_copies_it_counts(monkeypatch):
         return real(counting, img, *args)
 
     monkeypatch.setattr(tiling, "tiled_gradient", spy)
-    cfg = DreamConfig(model="tiny", octaves=2, octave_scale=1.5, iterations=2, jitter=8, tile=64)
-    dream_tensor(model, x, cfg)
+    cfg = DreamConfig(model="tiny", octaves=2, octave_scale=1.5, iterations=1, jitter=8, tile=64)
+    dream_tensor(model, x, cfg)  # one step an octave: each window scans every object once
     assert seen and max(seen) <= tiling.FULL_SIZE_COPIES, seen
 
 
