@@ -7,6 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,3 +211,40 @@ def test_pixels_follow_the_octaves_counts_alone_not_the_process_count():
 def photo_pixels(size: tuple[int, int] = (192, 128)) -> Image.Image:
     rng = np.random.default_rng(1)
     return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def test_two_dreams_at_once_share_the_free_cpus_and_each_replays_alone():
+    """Two dreams of one process at once, each a generator stepped in a thread of its own (a
+    server's request threads; the studio's own queue runs one dream per device at a time). The
+    octaves they run side by side split the free CPUs (their counts sum to at most the usable
+    CPUs), and each records its counts: alone, on them, it gives the same pixels byte for byte."""
+    cfg = make_config(octaves=2, iterations=2)
+    first = np.asarray(photo_pixels((192, 128)), np.float32)  # 24,576 px: worth two threads
+    images = [first, np.ascontiguousarray(first[::-1, ::-1])]
+    session = Dreamer(config=cfg, device="cpu")  # one session serving both, as a server's
+    side_by_side = threading.Barrier(2)
+    last: list = [None, None]
+    failed: list[BaseException] = []
+
+    def dream(i: int) -> None:
+        try:
+            for event in session.steps(images[i]):
+                side_by_side.wait(timeout=120)  # each octave starts while the other dreams too
+                last[i] = event
+        except BaseException as e:  # reported by the main thread
+            failed.append(e)
+            side_by_side.abort()
+
+    workers = [threading.Thread(target=dream, args=(i,)) for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    assert not failed, failed
+    a, b = (event.threads for event in last)
+    assert len(a) == len(b) == 2
+    assert all(x + y <= max(threads.usable_cpus(), 2) for x, y in zip(a, b, strict=True))
+    for i, event in enumerate(last):
+        *_, alone = Dreamer(config=cfg, device="cpu", threads=event.threads).steps(images[i])
+        assert alone.threads == event.threads
+        assert np.array_equal(alone.result, event.result)

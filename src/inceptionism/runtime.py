@@ -166,6 +166,12 @@ def replay_threads(schedule: Sequence[int] | None) -> None:
     _replay = tuple(schedule) if schedule else None
 
 
+def user_threads() -> bool:
+    """Whether the process's thread counts are the user's word (``--threads N``, or a dream's
+    counts replayed by ``--config-from``): a clip's own record then yields to them."""
+    return bool(_forced or _replay)
+
+
 #: Octave pixels per CPU thread: an octave smaller than twice this runs on one thread, one of
 #: twice this on two, and so on up to the thread setting. On an idle machine two threads win at
 #: every octave size a dream has (inception-v3 at 111x198: 0.029 s a step against 0.042 on one;

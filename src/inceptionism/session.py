@@ -274,11 +274,14 @@ class Dreamer:
         seed: int | None = None,
         preview_every: int | None = None,
         cancel: threading.Event | None = None,
+        threads: int | Sequence[int] | None = None,
     ) -> Iterator[DreamEvent]:
         """The dream as it goes: one :class:`DreamEvent` per gradient step, the last one with the
         result (when ``max_loss`` ends the dream early, one more event repeats the last step's
         numbers with it). ``preview_every=N``: a preview every N steps and at the end of each
-        octave. Arguments as :meth:`dream`; closing the generator stops the dream.
+        octave. ``threads``: N, or a recorded count per octave to replay, for this dream alone (a
+        clip's frames, see ``video.thread_record``), over the session's. Arguments as :meth:`dream`;
+        closing the generator stops the dream.
         """
         if preview_every is not None and (
             isinstance(preview_every, bool)
@@ -297,11 +300,12 @@ class Dreamer:
         config = self.config_for(shape)
         if seed is not None:
             config = config.replace(seed=seed)
+        policy = self.plan.threads if threads is None else _thread_policy(threads)
         stop = threading.Event()
         with self._lock:
             self._running.add(stop)
         try:
-            yield from self._run(rgb, start, config, preview_every, stop, cancel)
+            yield from self._run(rgb, start, config, preview_every, (stop, cancel), policy)
         finally:
             with self._lock:
                 self._running.discard(stop)
@@ -319,18 +323,18 @@ class Dreamer:
         start: np.ndarray | None,
         config: DreamConfig,
         preview_every: int | None,
-        stop: threading.Event,
-        cancel: threading.Event | None,
+        flags: tuple[threading.Event, threading.Event | None],
+        policy: runtime.ThreadPolicy | None,
     ) -> Iterator[DreamEvent]:
         def check() -> None:
-            if stop.is_set() or (cancel is not None and cancel.is_set()):
+            if any(flag is not None and flag.is_set() for flag in flags):
                 raise Cancelled()
 
         check()
         pixels = self._tensor(rgb)
         init = None if start is None else self._tensor(start)
         said: list[str] = []
-        octave_threads = runtime.OctaveThreads(self.plan.threads)
+        octave_threads = runtime.OctaveThreads(policy)
         engine = dream_steps(
             self.plan, pixels, config, self.shaping, init, said.append, octave_threads
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,13 +142,16 @@ def grab(source: Source, slot: LatestFrame, stop: threading.Event, duration: flo
 @dataclass
 class LiveStats:
     """How a live run went: frames dreamed, the wall time, each shown frame's latency from
-    capture to display, and the frames dropped because the dreamer was busy."""
+    capture to display, the frames dropped because the dreamer was busy, and how many frames
+    ran on each schedule of CPU threads (one count per octave; live frames choose theirs from
+    the free CPUs and are not reproducible, see docs/live.md)."""
 
     dreamed: int = 0
     seconds: float = 0.0
     dropped: int = 0
     latencies: list[float] = field(default_factory=list)
     last_t: float = 0.0  # source time of the last frame dreamed
+    threads: Counter[tuple[int, ...]] = field(default_factory=Counter)
 
     @property
     def fps(self) -> float:
@@ -162,8 +166,13 @@ class LiveStats:
         return (
             f"live: {self.dreamed} frames dreamed in {self.seconds:.1f} s ({self.fps:.1f} fps), "
             f"latency median {self.latency(0.5) * 1000:.0f} ms, p95 "
-            f"{self.latency(0.95) * 1000:.0f} ms, {self.dropped} frames dropped"
+            f"{self.latency(0.95) * 1000:.0f} ms, {self.dropped} frames dropped{self._threads()}"
         )
+
+    def _threads(self) -> str:
+        """``, threads 1,2 x40 1,1 x3``: each schedule's frames, most used first."""
+        runs = [f"{','.join(map(str, k))} x{n}" for k, n in self.threads.most_common() if k]
+        return f", threads {' '.join(runs)}" if runs else ""
 
 
 #: Called with each dream and the frame it came from: show it (False: the viewer closed the
@@ -199,6 +208,7 @@ def run_live(
                 stop.set()
             stats.latencies.append(time.perf_counter() - item.wall)
             stats.dreamed, stats.last_t = stats.dreamed + 1, item.t
+            stats.threads[dreamed.threads] += 1
             if keep is not None:
                 keep(dreamed.rgb, item)
     finally:

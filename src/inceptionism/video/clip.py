@@ -22,7 +22,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+import inceptionism.runtime as runtime
 from inceptionism.config import DreamConfig, make_config
 from inceptionism.errors import DreamError
 from inceptionism.io import video as vio
@@ -48,6 +49,7 @@ from inceptionism.video.outputs import check_output_and_work, remove_work, start
 from inceptionism.video.outputs import frame_path as _frame_path
 from inceptionism.video.outputs import load_frame as _load_png
 from inceptionism.video.outputs import work_folder as work_folder
+from inceptionism.video.thread_record import ThreadRecord
 
 LEVEL_GAIN = 2.0  # how hard the carry rises as the dream falls below the shot's first frame
 RENEW_BELOW = 0.9  # a frame whose flow explains less than this gets one more step per octave
@@ -86,6 +88,7 @@ class DreamedFrame:
     reliable: float  # share of the picture the flow carried over (1 for a fresh frame)
     seconds: float  # time spent on this frame (0 when resumed)
     flow_seconds: float  # of which optical flow, mask and warp
+    threads: tuple[int, ...] = ()  # CPU threads of each octave (empty: resumed, or off the CPU)
 
 
 @dataclass
@@ -183,15 +186,33 @@ def _dream_frame(
     as_float: bool = False,
 ) -> np.ndarray:
     """The one call into the dream session: the dream as uint8 (or float32 0..255)."""
-    result = None
-    for event in dreamer.steps(frame, init=init, seed=seed, cancel=cancel):
-        if progress is not None and event.total:
-            progress(event.step, event.total)
-        result = event.result
-    assert result is not None
+    dream, _ = _dream_counted(
+        dreamer, frame, init, seed=seed, cancel=cancel, progress=progress, as_float=as_float
+    )
+    return dream
+
+
+def _dream_counted(
+    dreamer: Any,
+    frame: np.ndarray,
+    init: np.ndarray | None,
+    *,
+    seed: int,
+    cancel: threading.Event | None,
+    progress: StepProgress | None,
+    as_float: bool = False,
+    threads: Sequence[int] | None = None,
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``_dream_frame`` on the recorded counts ``threads`` (None: chosen now), with the CPU
+    threads each octave ran on (``thread_record``)."""
+    last = None
+    for last in dreamer.steps(frame, init=init, seed=seed, cancel=cancel, threads=threads):
+        if progress is not None and last.total:
+            progress(last.step, last.total)
+    assert last is not None and last.result is not None
     if as_float:
-        return np.asarray(result, np.float32)
-    return np.clip(np.rint(result), 0, 255).astype(np.uint8)
+        return np.asarray(last.result, np.float32), last.threads
+    return np.clip(np.rint(last.result), 0, 255).astype(np.uint8), last.threads
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,6 +309,7 @@ class FrameLoop:
         prev_dream: np.ndarray | None = None
         level = _Level()
         resuming = work is not None
+        record = ThreadRecord.read(work) if work is not None else ThreadRecord()
         for f in inputs:
             done = None
             if resuming:
@@ -300,13 +322,16 @@ class FrameLoop:
                 yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
                 prev_in, prev_dream = f.rgb, done
                 continue
-            dream = self._dream(f.rgb, init, reliable, cancel, progress)
+            replay = None if runtime.user_threads() else record.schedule_for(f.index)
+            dream, used = self._dream(f.rgb, init, reliable, (cancel, progress), replay)
             level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
+                record.add(f.index, used)
+                record.save(work)  # before the frame: a frame on disk always has its counts
                 _save_png_atomic(_frame_path(work, f.index), dream)
             seconds = time.perf_counter() - t0
             yield DreamedFrame(
-                f.index, f.pts, dream, f.rgb, init is None, False, reliable, seconds, flow_s
+                f.index, f.pts, dream, f.rgb, init is None, False, reliable, seconds, flow_s, used
             )
             prev_in, prev_dream = f.rgb, dream
 
@@ -315,12 +340,13 @@ class FrameLoop:
         frame: np.ndarray,
         init: np.ndarray | None,
         reliable: float,
-        cancel: threading.Event | None,
-        progress: StepProgress | None,
-    ) -> np.ndarray:
+        watch: tuple[threading.Event | None, StepProgress | None],
+        threads: Sequence[int] | None,
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
         """One frame's dream: afresh with the full steps, or from the carried dream with the
         later frames' steps, one more where the flow dropped much of the picture (issue 20:
-        there the few steps cannot renew what is dropped, and the dream fades)."""
+        there the few steps cannot renew what is dropped, and the dream fades); on the recorded
+        counts ``threads`` (None: chosen now), with the counts it ran on."""
         video, seed = self.video, self.sessions.config.seed
         later = self.sessions.renew if reliable < RENEW_BELOW else self.sessions.later
         if video.mode != "ours":  # other tools dream the mixed picture itself, in full
@@ -331,7 +357,10 @@ class FrameLoop:
             dreamer, picture, start = later, frame, init
         else:
             dreamer, picture, start = later, init, None
-        return _dream_frame(dreamer, picture, start, seed=seed, cancel=cancel, progress=progress)
+        cancel, progress = watch
+        return _dream_counted(
+            dreamer, picture, start, seed=seed, cancel=cancel, progress=progress, threads=threads
+        )
 
     def _start(
         self,

@@ -1,7 +1,8 @@
 """Where ``deepdream video`` and ``zoom`` write, and what they refuse to write over.
 
 A run writes its output (a file, or a folder of ``frame_NNNNNN.png``) and, for a video, a work
-folder beside it (``NAME.frames``: ``state.json`` and one PNG per dreamed frame). Neither may be
+folder beside it (``NAME.frames``: ``state.json``, ``threads.json`` and one PNG per dreamed
+frame). Neither may be
 an input or hold one, whatever the flags; ``--overwrite`` replaces only what such a run writes:
 never a folder that holds anything else, never a FIFO or a device. What a resumed run finds in
 its work folder is untrusted data: a state file that cannot be read is ignored (with a note, the
@@ -32,8 +33,9 @@ from inceptionism.io.files import RunInputs
 STATE_FILE = "state.json"
 #: A settings record is a few kB; a bigger file is not one of ours.
 STATE_MAX_BYTES = 1 << 20
-#: What a run puts in its work folder: the state, dreamed frames, their temporary files.
-WORK_FILE = re.compile(r"\.?(\d{6,}\.png|state\.json)(\.[a-z0-9_]{8}\.tmp)?")
+#: What a run puts in its work folder: the state, dreamed frames, the threads each frame ran on
+#: (``thread_record``), their temporary files.
+WORK_FILE = re.compile(r"\.?(\d{6,}\.png|state\.json|threads\.json)(\.[a-z0-9_]{8}\.tmp)?")
 
 Notify = Callable[[str], None]
 
@@ -179,11 +181,12 @@ def _holds_frames(work: Path) -> bool:
         return False
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
+def write_json_atomic(path: Path, data: dict, indent: int | None = 1) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
+            compact = None if indent is not None else (",", ":")
+            json.dump(data, fh, indent=indent, separators=compact, sort_keys=True)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
