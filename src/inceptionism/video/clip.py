@@ -518,6 +518,8 @@ def dream_video(
         on_start(job)
     clip = job.clip
     start_work(work, job.state, overwrite, notify, (clip.width, clip.height), clip.count)
+    if note := carry_note(ThreadRecord.read(work), clip.count):  # a bad record: refused now
+        notify(note)
     writer = vio.VideoWriter.for_clip(out, clip, crf, notify, overwrite)
     with writer:
         for frame in job.frames(work, cancel=cancel, progress=progress):
@@ -530,6 +532,21 @@ def dream_video(
     if not keep_frames:
         remove_work(work)
     return out
+
+
+def carry_note(record: ThreadRecord, total: int | None) -> str | None:
+    """The line a resumed run prints when its frames left replay the counts the run it
+    continues ended on (none when ``--threads`` or ``--config-from`` set them, or none are left)."""
+    if record.carried is None or runtime.user_threads():
+        return None
+    if total is not None and len(record.frames) >= total:
+        return None
+    counts = ",".join(map(str, record.carried))
+    return (
+        f"the frames left run on the CPU threads the interrupted run ended on ({counts} per "
+        "octave), so they are the frames it would have made; --threads N fits them to the load "
+        "now instead"
+    )
 
 
 def video_frames(
