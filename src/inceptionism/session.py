@@ -305,7 +305,7 @@ class Dreamer:
         with self._lock:
             self._running.add(stop)
         try:
-            yield from self._run(rgb, start, config, preview_every, (stop, cancel), policy)
+            yield from self._run(rgb, start, config, preview_every, stop, cancel, policy)
         finally:
             with self._lock:
                 self._running.discard(stop)
@@ -323,11 +323,12 @@ class Dreamer:
         start: np.ndarray | None,
         config: DreamConfig,
         preview_every: int | None,
-        flags: tuple[threading.Event, threading.Event | None],
+        stop: threading.Event,
+        cancel: threading.Event | None,
         policy: runtime.ThreadPolicy | None,
     ) -> Iterator[DreamEvent]:
         def check() -> None:
-            if any(flag is not None and flag.is_set() for flag in flags):
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
                 raise Cancelled()
 
         check()

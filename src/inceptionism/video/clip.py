@@ -323,7 +323,7 @@ class FrameLoop:
                 prev_in, prev_dream = f.rgb, done
                 continue
             replay = None if runtime.user_threads() else record.schedule_for(f.index)
-            dream, used = self._dream(f.rgb, init, reliable, (cancel, progress), replay)
+            dream, used = self._dream(f.rgb, init, reliable, cancel, progress, replay)
             level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
                 record.add(f.index, used)
@@ -340,7 +340,8 @@ class FrameLoop:
         frame: np.ndarray,
         init: np.ndarray | None,
         reliable: float,
-        watch: tuple[threading.Event | None, StepProgress | None],
+        cancel: threading.Event | None,
+        progress: StepProgress | None,
         threads: Sequence[int] | None,
     ) -> tuple[np.ndarray, tuple[int, ...]]:
         """One frame's dream: afresh with the full steps, or from the carried dream with the
@@ -357,7 +358,6 @@ class FrameLoop:
             dreamer, picture, start = later, frame, init
         else:
             dreamer, picture, start = later, init, None
-        cancel, progress = watch
         return _dream_counted(
             dreamer, picture, start, seed=seed, cancel=cancel, progress=progress, threads=threads
         )
