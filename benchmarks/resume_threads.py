@@ -1,6 +1,8 @@
-"""What byte-identical resuming costs beside busy neighbours (issue 24): one video frame's dream
-on the thread counts an idle machine chooses (what a clip resumed from an idle run replays),
-against the counts chosen from the free CPUs now, and one thread throughout.
+"""What pinning a resumed clip to the interrupted run's thread counts would cost beside busy
+neighbours (issue 24), the reason it was rejected: one video frame's dream on the counts an
+idle machine chooses (what a resume pinned to an idle run's counts would run on), against the
+counts chosen from the free CPUs now (what a resumed run's new frames do), and one thread
+throughout.
 
 The three alternate, dream after dream, beside ``--neighbours`` real processes spinning
 ``while True: pass``, so a change in the machine's other load hits all three alike.
@@ -48,8 +50,8 @@ def measure(size: tuple[int, int], octaves: int, iterations: int, repeat: int, b
     session = Dreamer(config=cfg, device="cpu")
     *_, idle = Dreamer(config=cfg, device="cpu", threads=threads.usable_cpus()).steps(rgb)
     schedules = {
-        "idle run's counts (replayed)": idle.threads,
-        "chosen now (adaptive)": None,
+        "idle run's counts (pinned)": idle.threads,
+        "chosen now (adaptive, what a resume does)": None,
         "one thread": (1,) * len(idle.threads),
     }
     seconds: dict[str, list[float]] = {k: [] for k in schedules}

@@ -11,7 +11,8 @@ flow explains little of the picture, starts afresh with the full steps.
 Dreamed frames go to a work folder beside the output as numbered PNGs, written atomically,
 with a state file holding the settings and a fingerprint of the input. Running again continues
 after the last finished frame and carries on from that frame's dream as read from disk, so a
-resumed video is identical to an uninterrupted one.
+resumed video is identical to an uninterrupted one on the same CPU thread counts (each frame's
+are recorded, ``thread_record``).
 """
 
 from __future__ import annotations
@@ -518,8 +519,7 @@ def dream_video(
         on_start(job)
     clip = job.clip
     start_work(work, job.state, overwrite, notify, (clip.width, clip.height), clip.count)
-    if note := carry_note(ThreadRecord.read(work), clip.count):  # a bad record: refused now
-        notify(note)
+    ThreadRecord.read(work)  # a bad record is refused now, before the writer opens
     writer = vio.VideoWriter.for_clip(out, clip, crf, notify, overwrite)
     with writer:
         for frame in job.frames(work, cancel=cancel, progress=progress):
@@ -532,21 +532,6 @@ def dream_video(
     if not keep_frames:
         remove_work(work)
     return out
-
-
-def carry_note(record: ThreadRecord, total: int | None) -> str | None:
-    """The line a resumed run prints when its frames left replay the counts the run it
-    continues ended on (none when ``--threads`` or ``--config-from`` set them, or none are left)."""
-    if record.carried is None or runtime.user_threads():
-        return None
-    if total is not None and len(record.frames) >= total:
-        return None
-    counts = ",".join(map(str, record.carried))
-    return (
-        f"the frames left run on the CPU threads the interrupted run ended on ({counts} per "
-        "octave), so they are the frames it would have made; --threads N fits them to the load "
-        "now instead"
-    )
 
 
 def video_frames(

@@ -2,11 +2,13 @@
 
 oneDNN's sums depend on the thread count, so a frame dreamed on other counts has other pixels,
 and every later frame carries them on. A clip's frames choose their counts from the CPUs free
-when each octave starts (``runtime.OctaveThreads``); this record (``threads.json``, written
-before each frame's PNG) is what lets a run that continues the clip dream the rest as the first
-run would have: a frame it holds is dreamed again on its own counts (a frame whose PNG was lost),
-and a resumed run carries on with the counts of the last frame recorded, whatever the load is
-now, so a clip resumed beside a busy neighbour is the clip an uninterrupted run made.
+when each octave starts (``runtime.OctaveThreads``), and this record (``threads.json``, written
+before each frame's PNG) keeps them: a run that continues the clip dreams a frame it holds again
+on its own counts (a frame whose PNG was lost), and the frames it holds none for choose from
+the CPUs free now and are recorded too. So the finished record reproduces the clip byte for
+byte under any load (keep the work folder, delete the PNGs, run again), while a resumed run's
+new frames fit the load they meet: pinning them to the interrupted run's counts cost 2.0-2.5x
+a frame beside a busy neighbour (``benchmarks/resume_threads.py``).
 
 On disk, runs of frames that used the same counts: ``{"version": 1, "runs": [[12, [1, 2]],
 [3, [1, 1]]]}`` (an empty list: a frame with no counts, dreamed off the CPU or by an older
@@ -39,18 +41,18 @@ Counts = tuple[int, ...]
 
 
 class ThreadRecord:
-    """The counts of each frame of a clip (``()``: none recorded), and the schedule each next
-    frame replays: its own counts where recorded, else those the run it continues ended on."""
+    """The counts of each frame of a clip (``()``: none recorded), and the schedule a frame
+    dreamed again replays: its own counts where recorded."""
 
     def __init__(self, frames: Sequence[Counts] = ()) -> None:
         self.frames: list[Counts] = list(frames)
-        self.carried: Counts | None = next((c for c in reversed(self.frames) if c), None)
 
     def schedule_for(self, index: int) -> Counts | None:
-        """The counts frame ``index`` is dreamed on (None: chosen from the free CPUs)."""
+        """The counts frame ``index`` is dreamed on (None: none recorded, so chosen from the CPUs
+        free now, as a fresh run's frames are)."""
         if index < len(self.frames) and self.frames[index]:
             return self.frames[index]
-        return self.carried
+        return None
 
     def add(self, index: int, counts: Sequence[int]) -> None:
         """Frame ``index`` used ``counts`` (frames before it with none recorded get ``()``)."""
