@@ -24,7 +24,8 @@ Each is dreamed with the default settings, every frame on its own (``--coherence
   (target >= 0.8), judged by a network that did not dream (EfficientNet-Lite1: its objective's
   rise over the input frame's), so a fade cannot hide in pixel noise;
 - strength against independent frames, by the same judge (target >= 0.8);
-- ghosting (``quality.ghosting``): the last dream left in place where the flow fails.
+- ghosting (``quality.ghosting``): the last dream left in place where the flow fails and the
+  picture changed.
 """
 
 from __future__ import annotations
@@ -165,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--coherence", type=float, default=None, help="ours at this (default: ours)")
     p.add_argument("--frame-iterations", type=int, default=None)
     p.add_argument(
+        "--colour-tolerance", default=None, help="ours' colour check (levels, or off: before)"
+    )
+    p.add_argument(
         "--cache", metavar="DIR", help="save every frame, input and dreams, as PNG; reuse them"
     )
     p.add_argument("--strip", metavar="PNG", help="then a strip of the shots clip from --cache")
@@ -180,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     ours_kw = {"coherence": args.coherence if args.coherence is not None else DEFAULT_COHERENCE}
     if args.frame_iterations is not None:
         ours_kw["frame_iterations"] = args.frame_iterations
+    if args.colour_tolerance is not None:
+        off = args.colour_tolerance == "off"
+        ours_kw["colour_tolerance"] = None if off else float(args.colour_tolerance)
     print(f"model {cfg.model}, default preset, judged by {JUDGE}; ours: {ours_kw}")
     print(
         "| clip | method | warping error | x indep. | fine flicker | x indep. | hold 5-15 "

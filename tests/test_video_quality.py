@@ -19,7 +19,9 @@ pytest.importorskip("cv2")
 from videoclips import moving_frames, texture, write_clip
 
 from inceptionism import make_config
+from inceptionism.errors import DreamError
 from inceptionism.io.video import Frame
+from inceptionism.video import flow as vflow
 from inceptionism.video.clip import FrameLoop, VideoSettings, _Level
 from inceptionism.video.quality import fine_flicker, ghosting
 from inceptionism.video.zoom import ColourAnchor
@@ -62,6 +64,39 @@ def test_ghosting_is_high_for_detail_left_in_place_and_low_for_carried_detail():
     left = [detail[0]] * len(frames)  # the first frame's detail never moves: a ghost
     ghost = ghosting(frames, _with_detail(frames, left), "best")
     assert ghost > 0.5 and carried < 0.25
+
+
+def test_ghosting_does_not_count_a_still_backgrounds_dream_where_the_flow_fails_beside_it():
+    """Issue 20: the flow fails in a ring around a moving object, and the ring covers the still
+    background too, where a dream carried along *is* a dream left in place. Counting those
+    pixels scored this perfect carry (object's detail moving with it, background's staying) as
+    0.55 of a ghost; only pixels whose picture changed in place can show one."""
+    frames, detail = _moving_square(4)
+    background = (texture(96, 128, seed=4).astype(np.float32) - 128) * 0.5
+    perfect = []
+    for d in detail:
+        on_object = np.any(d != 0, -1)
+        perfect.append(np.where(on_object[..., None], d, background))
+    assert ghosting(frames, _with_detail(frames, perfect), "best") < 0.2
+    left = [perfect[0]] * len(frames)
+    assert ghosting(frames, _with_detail(frames, left), "best") > 0.9
+
+
+def test_the_colour_check_drops_the_carry_where_the_carried_picture_is_not_the_new_one():
+    """A screen that changes in place: whatever the flow says there, frame t-1 carried onto
+    frame t does not look like it, so nothing is carried; elsewhere the mask is the flow's."""
+    before = texture(96, 128, seed=6)
+    after = before.copy()
+    after[30:70, 40:90] = texture(40, 50, seed=7)  # new picture on the screen, nothing moves
+    m = vflow.motion(before, after, "medium")
+    checked = vflow.colour_checked(m, before, after)
+    assert checked.mask[36:64, 46:84].max() < 0.05
+    far = np.ones((96, 128), bool)
+    far[12:88, 22:108] = False  # the patch, the flow smeared past it, the growing
+    assert np.allclose(checked.mask[far], m.mask[far], atol=1e-3)
+    assert (checked.mask <= m.mask + 1e-6).all()
+    with pytest.raises(DreamError, match="colour tolerance"):
+        VideoSettings(colour_tolerance=0.0).check()
 
 
 def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
