@@ -152,17 +152,20 @@ class _Sessions:
         precision: str,
         weights: str | Path | None,
         renew_iterations: int | None = None,
+        carried_step: float | None = None,
     ) -> None:
         self.first = Dreamer(
             config.model, config, device=device, precision=precision, weights=weights
         )
         fixed = self.first.config_for(shape)
         self.first.total_steps(shape)  # a frame too small for the layers fails here, not later
-        made = {fixed.iterations: self.first}
+        # a carried frame's own step (live's); None: the recipe's, and the first's session
+        carried = fixed if carried_step is None else fixed.replace(step=carried_step)
+        made = {fixed.iterations: self.first} if carried_step is None else {}
         for steps in {frame_iterations, renew_iterations or frame_iterations} - set(made):
             made[steps] = Dreamer(
                 config.model,
-                fixed.replace(iterations=steps),
+                carried.replace(iterations=steps),
                 device=device,
                 precision=precision,
                 weights=weights,
@@ -246,7 +249,10 @@ def resolved_frame_iterations(config: DreamConfig, video: VideoSettings) -> int:
 
 class FrameLoop:
     """The coherent frame loop, on any run of input frames: a whole clip's, or one chunk of it
-    that a Ray driver shipped to a worker (``jobs/cluster_video.py``), so both dream alike."""
+    that a Ray driver shipped to a worker (``jobs/cluster_video.py``), so both dream alike.
+
+    ``carried_step`` (live dreaming's; None for clips: the recipe's step) is the step of the
+    frames that carry a dream on: smaller steps change a carried frame less (steadier)."""
 
     def __init__(
         self,
@@ -257,6 +263,7 @@ class FrameLoop:
         device: str = "auto",
         precision: str = "auto",
         weights: str | Path | None = None,
+        carried_step: float | None = None,
     ) -> None:
         video.check()
         self.video = video
@@ -272,6 +279,7 @@ class FrameLoop:
             precision=precision,
             weights=weights,
             renew_iterations=renew,
+            carried_step=carried_step,
         )
 
     def frames(
