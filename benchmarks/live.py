@@ -54,6 +54,9 @@ JUDGE = "efficientnet-lite2"
 
 from inceptionism.live.loop import LiveSettings  # noqa: E402
 
+#: Live's settings before issue 21's steadiness fix, to compare against.
+OLD = LiveSettings(coherence=0.9, frame_step=1.0, own_jitter=False)
+
 
 def scene_frames(frames: int, width: int) -> list[np.ndarray]:
     """benchmarks/video.py's 2 s scene played forwards, backwards, forwards... for ``frames``.
@@ -178,6 +181,11 @@ def main() -> None:
         default=LiveSettings.frame_step,
         help="a carried frame's step, a share of the recipe's (live's default 1/3; 1: the old)",
     )
+    p.add_argument(
+        "--old",
+        action="store_true",
+        help="the settings before issue 21's fix (0.9, step 1, the same jitter every frame)",
+    )
     p.add_argument("--octaves", type=int, help="octaves (default: live's own)")
     p.add_argument("--threads", type=int, help="CPU threads for the network (default: torch's)")
     p.add_argument("--no-judge", action="store_true", help="skip the strength judge")
@@ -204,6 +212,8 @@ def main() -> None:
             )
             recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
             settings = LiveSettings(coherence=ARGS.coherence, frame_step=ARGS.frame_step)
+            if ARGS.old:
+                settings = OLD
             row = run_size(clip, size, ARGS.device, judge, settings, **recipe)
             cells = [
                 f"{row.get(c, float('nan')):.2f}"

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.command_options import LIVE_COHERENCE
 from inceptionism.config import DreamConfig
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.io import video as vio
 from inceptionism.live.sources import Captured, Source
-from inceptionism.video.clip import DreamedFrame, FrameLoop, VideoSettings
+from inceptionism.video.clip import CarriedFrames, DreamedFrame, FrameLoop, VideoSettings
 
 #: The recipe live dreaming starts from where the user set nothing else: 256 px, two octaves of
 #: four steps for a fresh frame; later frames take LiveSettings.frame_iterations (one) per
@@ -29,17 +30,19 @@ LIVE_RECIPE: dict[str, Any] = {"max_side": 256, "octaves": 2, "iterations": 4}
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """How live frames are carried along: damping, steps of a carried frame and their size (a
-    share of the recipe's step), flow effort, and how long to run (None: until the source ends
-    or the user stops).
+    """How live frames are carried along: damping, steps of a carried frame, their size (a
+    share of the recipe's step) and jitter, flow effort, and how long to run (None: until the
+    source ends or the user stops).
 
     A carried frame's step is what flickers: each adds new detail the last dream did not have.
     A third of the step with a third of the damping (0.97 against 0.9) holds the same dream
-    strength with a third of the new detail a frame (benchmarks/live.py, issue 21)."""
+    strength with a third of the new detail a frame; each carried frame's own jitter lets the
+    dream of a still camera deepen rather than settle (benchmarks/live_steady.py, issue 21)."""
 
-    coherence: float = 0.97
+    coherence: float = LIVE_COHERENCE
     frame_iterations: int = 1
     frame_step: float = 1 / 3
+    own_jitter: bool = True
     flow_quality: str = "medium"
     duration: float | None = None
 
@@ -73,7 +76,7 @@ def frame_loop(
         device=device,
         precision=precision,
         weights=weights,
-        carried_step=config.step * settings.frame_step,
+        carried=CarriedFrames(config.step * settings.frame_step, settings.own_jitter),
     )
     grey = np.full((*shape, 3), 128, np.float32)
     sessions = {id(s): s for s in (loop.sessions.first, loop.sessions.later)} if warm else {}

@@ -73,6 +73,20 @@ def default_frame_iterations(config: DreamConfig, coherence: float) -> int:
     return max(1, min(config.iterations, round(config.iterations * (1 - coherence) * 5 / 3)))
 
 
+@dataclass(frozen=True)
+class CarriedFrames:
+    """How frames that carry a dream on are stepped, where live dreaming tunes it (a clip's
+    defaults: the recipe's step, and the recipe's seed for every frame).
+
+    ``step``: their step (None: the recipe's); smaller changes a frame less (steadier).
+    ``own_jitter``: each draws its jitter from the seed plus its frame index: with the same
+    rolls every frame the carried dream settles into one pattern and stops deepening (issue 21).
+    """
+
+    step: float | None = None
+    own_jitter: bool = False
+
+
 @dataclass
 class DreamedFrame:
     """One frame of the dreamed clip, as the iterator hands it out."""
@@ -251,8 +265,7 @@ class FrameLoop:
     """The coherent frame loop, on any run of input frames: a whole clip's, or one chunk of it
     that a Ray driver shipped to a worker (``jobs/cluster_video.py``), so both dream alike.
 
-    ``carried_step`` (live dreaming's; None for clips: the recipe's step) is the step of the
-    frames that carry a dream on: smaller steps change a carried frame less (steadier)."""
+    ``carried``: how the frames that carry a dream on are stepped (live dreaming's tuning)."""
 
     def __init__(
         self,
@@ -263,10 +276,10 @@ class FrameLoop:
         device: str = "auto",
         precision: str = "auto",
         weights: str | Path | None = None,
-        carried_step: float | None = None,
+        carried: CarriedFrames = CarriedFrames(),
     ) -> None:
         video.check()
-        self.video = video
+        self.video, self.carried = video, carried
         self.frame_iterations = resolved_frame_iterations(config, video)
         renew = self.frame_iterations
         if video.frame_iterations is None and video.mode == "ours":  # the default: adaptive
@@ -279,7 +292,7 @@ class FrameLoop:
             precision=precision,
             weights=weights,
             renew_iterations=renew,
-            carried_step=carried_step,
+            carried_step=carried.step,
         )
 
     def frames(
@@ -308,7 +321,7 @@ class FrameLoop:
                 yield DreamedFrame(f.index, f.pts, done, f.rgb, False, True, 1.0, 0.0, 0.0)
                 prev_in, prev_dream = f.rgb, done
                 continue
-            dream = self._dream(f.rgb, init, reliable, cancel, progress)
+            dream = self._dream(f.rgb, init, reliable, cancel, progress, f.index)
             level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
                 _save_png_atomic(_frame_path(work, f.index), dream)
@@ -325,11 +338,14 @@ class FrameLoop:
         reliable: float,
         cancel: threading.Event | None,
         progress: StepProgress | None,
+        index: int = 0,
     ) -> np.ndarray:
         """One frame's dream: afresh with the full steps, or from the carried dream with the
         later frames' steps, one more where the flow dropped much of the picture (issue 20:
         there the few steps cannot renew what is dropped, and the dream fades)."""
         video, seed = self.video, self.sessions.config.seed
+        if init is not None and self.carried.own_jitter:
+            seed = (seed + index) % 2**63
         later = self.sessions.renew if reliable < RENEW_BELOW else self.sessions.later
         if video.mode != "ours":  # other tools dream the mixed picture itself, in full
             dreamer, picture, start = self.sessions.first, frame if init is None else init, None
