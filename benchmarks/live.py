@@ -31,7 +31,8 @@ slot, the coherent dreamer) with its defaults, so what is measured is what the c
   Both use the same flow and mask, from the input frames, between the same dreamed frames
   (dropped frames make both larger alike), and skip the first, fresh frame.
 
-Targets (issue 21) at 256 px on the 2-core CPU: >= 10 fps, median latency <= 250 ms.
+Targets (issue 21) at 256 px on the 2-core CPU: >= 10 fps, median latency <= 250 ms, strength
+>= 2, warp err x <= 2, on the scene and on `--real`. `--old`: the settings before the fix.
 """
 
 from __future__ import annotations
