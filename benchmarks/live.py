@@ -3,14 +3,17 @@
     PYTHONPATH=src python benchmarks/live.py                 # 160, 256 and 384 px on the CPU
     PYTHONPATH=src python benchmarks/live.py --quick         # 256 px, 2 s of video (~30 s)
     PYTHONPATH=src python benchmarks/live.py --threads 1     # a machine others keep busy
+    PYTHONPATH=src python benchmarks/live.py --sizes 256 --seconds 8          # issue 21's check
+    PYTHONPATH=src python benchmarks/live.py --sizes 256 --real               # on real footage
     PYTHONPATH=src python benchmarks/live.py --device cuda --sizes 1280   # 720p on a GPU
 
 The footage is benchmarks/video.py's scene (a camera panning and zooming over the bundled
-photo while a striped disc crosses it faster, so there is occlusion), written as a 24 fps
-H.264 file and played **in real time** through ``deepdream live``'s own engine
-(``inceptionism.live``: the grabber thread, the newest-frame slot, the coherent dreamer) with
-its defaults, so what is measured is what the command does. ``--clip FILE`` plays another file.
-For each size it prints:
+photo while a striped disc crosses it faster, so there is occlusion), back and forth for as long
+as asked (``scene_frames``), written as a 24 fps H.264 file and played **in real time** through
+``deepdream live``'s own engine (``inceptionism.live``: the grabber thread, the newest-frame
+slot, the coherent dreamer) with its defaults, so what is measured is what the command does.
+``--clip FILE`` plays another file, e.g. the real footage of ``benchmarks/video_real.py``
+(*Tears of Steel*, CC-BY 3.0, cached in ``benchmarks/.clips/``). For each size it prints:
 
 - **fps**: frames dreamed per second of wall time; **dropped**: source frames the dreamer had
   no time for (dropped, never queued);
@@ -25,9 +28,11 @@ For each size it prints:
 - **input warp**, **dream warp**, **warp err x**: the warping error (Lai et al. 2018,
   ``video.quality``, in levels of 0..255) of the input frames themselves (how much the footage
   changes along its own flow), of the dreams, and the second over the first (target <= 2).
-  Both skip the first, fresh frame; with few frames dreamed (a loaded machine) they say little.
+  Both use the same flow and mask, from the input frames, between the same dreamed frames
+  (dropped frames make both larger alike), and skip the first, fresh frame.
 
-Targets (issue 21) at 256 px on the 2-core CPU: >= 10 fps, median latency <= 250 ms.
+Targets (issue 21) at 256 px on the 2-core CPU: >= 10 fps, median latency <= 250 ms, strength
+>= 2, warp err x <= 2, on the scene and on `--real`. `--old`: the settings before the fix.
 """
 
 from __future__ import annotations
@@ -50,15 +55,32 @@ JUDGE = "efficientnet-lite2"
 
 from inceptionism.live.loop import LiveSettings  # noqa: E402
 
+#: Live's settings before issue 21's steadiness fix, to compare against.
+OLD = LiveSettings(coherence=0.9, frame_step=1.0, own_jitter=False)
+
+
+def scene_frames(frames: int, width: int) -> list[np.ndarray]:
+    """benchmarks/video.py's 2 s scene played forwards, backwards, forwards... for ``frames``.
+
+    Its camera crosses the photo in 48 frames and then leaves it: a longer scene made by
+    ``make_scene`` alone is black from frame ~100 on (45% of an 8 s clip), where the footage's
+    own warping error is 0 and the judge's ratio over a black frame is huge, so both the
+    steadiness and the strength said little. Back and forth, every frame shows the photo.
+    """
+    from video import make_scene
+
+    once = make_scene(48, width)
+    cycle = once + once[-2:0:-1]
+    return [cycle[i % len(cycle)] for i in range(frames)]
+
 
 def write_scene(path: Path, frames: int, width: int) -> Path:
-    """benchmarks/video.py's scene as a 24 fps H.264 file (what a camera would give)."""
+    """:func:`scene_frames` as a 24 fps H.264 file (what a camera would give)."""
     import av
-    from video import make_scene
 
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=Fraction(24))
-        first = make_scene(frames, width)
+        first = scene_frames(frames, width)
         vs.height, vs.width = first[0].shape[:2]
         vs.pix_fmt = "yuv420p"
         vs.options = {"crf": "12"}
@@ -101,17 +123,16 @@ class Judge:
 
 
 def run_size(
-    clip: Path, size: int, device: str, judge: Judge | None, coherence: float, **recipe
+    clip: Path, size: int, device: str, judge: Judge | None, settings: LiveSettings, **recipe
 ) -> dict:
     from inceptionism.config import make_config
     from inceptionism.live import LIVE_RECIPE
-    from inceptionism.live.loop import LiveSettings, frame_loop, run_live
+    from inceptionism.live.loop import frame_loop, run_live
     from inceptionism.live.sources import open_source
     from inceptionism.video.quality import warping_error
 
     source = open_source(clip, size)
     config = make_config(**{**LIVE_RECIPE, "max_side": size, **recipe})
-    settings = LiveSettings(coherence=coherence)
     loop = frame_loop(config, settings, (source.height, source.width), device=device)
     inputs: list[np.ndarray] = []
     dreams: list[np.ndarray] = []
@@ -148,8 +169,24 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=6.0, help="seconds of footage per size")
     p.add_argument("--device", default="cpu")
     p.add_argument("--clip", type=Path, help="play this video file instead of the scene")
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="play the real footage (Tears of Steel, CC-BY 3.0: video_real.py fetches it once)",
+    )
     p.add_argument("--quick", action="store_true", help="256 px, 2 s")
     p.add_argument("--coherence", type=float, default=LiveSettings.coherence)
+    p.add_argument(
+        "--frame-step",
+        type=float,
+        default=LiveSettings.frame_step,
+        help="a carried frame's step, a share of the recipe's (live's default 1/3; 1: the old)",
+    )
+    p.add_argument(
+        "--old",
+        action="store_true",
+        help="the settings before issue 21's fix (0.9, step 1, the same jitter every frame)",
+    )
     p.add_argument("--octaves", type=int, help="octaves (default: live's own)")
     p.add_argument("--threads", type=int, help="CPU threads for the network (default: torch's)")
     p.add_argument("--no-judge", action="store_true", help="skip the strength judge")
@@ -158,6 +195,10 @@ def main() -> None:
         from inceptionism import runtime
 
         runtime.set_threads(ARGS.threads)
+    if ARGS.real:
+        from video_real import CLIP, fetch
+
+        ARGS.clip = fetch(CLIP)
     sizes = [256] if ARGS.quick else [int(s) for s in ARGS.sizes.split(",")]
     seconds = 2.0 if ARGS.quick else ARGS.seconds
     judge = None if ARGS.no_judge else Judge(ARGS.device)
@@ -171,7 +212,10 @@ def main() -> None:
                 Path(tmp) / f"scene{size}.mp4", round(24 * seconds), max(size, 384)
             )
             recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
-            row = run_size(clip, size, ARGS.device, judge, ARGS.coherence, **recipe)
+            settings = LiveSettings(coherence=ARGS.coherence, frame_step=ARGS.frame_step)
+            if ARGS.old:
+                settings = OLD
+            row = run_size(clip, size, ARGS.device, judge, settings, **recipe)
             cells = [
                 f"{row.get(c, float('nan')):.2f}"
                 if isinstance(row.get(c, 0.0), float)

@@ -25,6 +25,9 @@ DEFAULT_MAX_UPLOAD = "25MB"
 DEFAULT_QUEUE = 8
 DEFAULT_WARM_UP = 8
 DEFAULT_CROSSFADE = 8  # measured: benchmarks/video_seams.py (benchmarks/README.md)
+#: ``deepdream live``'s damping: more carried than a clip's, as its carried frames take a third
+#: of the step (issue 21: as strong, far steadier; measured: benchmarks/live.py).
+LIVE_COHERENCE = 0.97
 #: ``--chunk-frames`` by default: the clip split evenly over the workers, within these bounds.
 CHUNK_BOUNDS = (24, 120)
 
@@ -165,10 +168,12 @@ LIVE_OPTIONS: tuple[Option, ...] = (
         "a stream URL (rtsp://, http://, ...)", "live", False, where=_CLI_ONLY, positional=True,
     ),
     Option("no_window", "bool", False, "show no window", "live", False, where=_CLI_ONLY),
-    *(
-        VIDEO_OPTION[name]
-        for name in ("coherence", "flow_quality", "duration", "frame_iterations", "crf")
+    replace(
+        VIDEO_OPTION["coherence"], default=LIVE_COHERENCE,
+        help=f"share of the last frame's dream carried along the motion, 0..1 (default "
+        f"{LIVE_COHERENCE}; 0 = every frame on its own)",
     ),
+    *(VIDEO_OPTION[name] for name in ("flow_quality", "duration", "frame_iterations", "crf")),
 )  # fmt: skip
 
 #: Every command's options, by command (``ray``: ``dream --ray``'s; ``video-ray``: ``video``'s).

@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from inceptionism.command_options import LIVE_COHERENCE
 from inceptionism.config import DreamConfig
 from inceptionism.errors import Cancelled, DreamError
 from inceptionism.io import video as vio
 from inceptionism.live.sources import Captured, Source
-from inceptionism.video.clip import DreamedFrame, FrameLoop, VideoSettings
+from inceptionism.video.clip import CarriedFrames, DreamedFrame, FrameLoop, VideoSettings
 
 #: The recipe live dreaming starts from where the user set nothing else: 256 px, two octaves of
 #: four steps for a fresh frame; later frames take LiveSettings.frame_iterations (one) per
@@ -30,11 +31,19 @@ LIVE_RECIPE: dict[str, Any] = {"max_side": 256, "octaves": 2, "iterations": 4}
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """How live frames are carried along: damping, steps of a carried frame, flow effort, and
-    how long to run (None: until the source ends or the user stops)."""
+    """How live frames are carried along: damping, steps of a carried frame, their size (a
+    share of the recipe's step) and jitter, flow effort, and how long to run (None: until the
+    source ends or the user stops).
 
-    coherence: float = 0.9
+    A carried frame's step is what flickers: each adds new detail the last dream did not have.
+    A third of the step with a third of the damping (0.97 against 0.9) holds the same dream
+    strength with a third of the new detail a frame; each carried frame's own jitter lets the
+    dream of a still camera deepen rather than settle (benchmarks/live_steady.py, issue 21)."""
+
+    coherence: float = LIVE_COHERENCE
     frame_iterations: int = 1
+    frame_step: float = 1 / 3
+    own_jitter: bool = True
     flow_quality: str = "medium"
     duration: float | None = None
 
@@ -59,8 +68,16 @@ def frame_loop(
 ) -> FrameLoop:
     """The coherent frame loop of ``video.clip`` for frames of ``shape`` (H, W), set up once
     and warmed up (a first dream pays for lazy set-up: it would be dropped frames live)."""
+    if not 0 < settings.frame_step <= 1:
+        raise DreamError(f"frame step {settings.frame_step}: need a share of the step in (0, 1]")
     loop = FrameLoop(
-        config, settings.video(), shape, device=device, precision=precision, weights=weights
+        config,
+        settings.video(),
+        shape,
+        device=device,
+        precision=precision,
+        weights=weights,
+        carried=CarriedFrames(config.step * settings.frame_step, settings.own_jitter),
     )
     grey = np.full((*shape, 3), 128, np.float32)
     sessions = {id(s): s for s in (loop.sessions.first, loop.sessions.later)} if warm else {}

@@ -80,6 +80,20 @@ def default_frame_iterations(config: DreamConfig, coherence: float) -> int:
     return max(1, min(config.iterations, round(config.iterations * (1 - coherence) * 5 / 3)))
 
 
+@dataclass(frozen=True)
+class CarriedFrames:
+    """How frames that carry a dream on are stepped, where live dreaming tunes it (a clip's
+    defaults: the recipe's step, and the recipe's seed for every frame).
+
+    ``step``: their step (None: the recipe's); smaller changes a frame less (steadier).
+    ``own_jitter``: each draws its jitter from the seed plus its frame index: with the same
+    rolls every frame the carried dream settles into one pattern and stops deepening (issue 21).
+    """
+
+    step: float | None = None
+    own_jitter: bool = False
+
+
 @dataclass
 class DreamedFrame:
     """One frame of the dreamed clip, as the iterator hands it out."""
@@ -165,17 +179,20 @@ class _Sessions:
         precision: str,
         weights: str | Path | None,
         renew_iterations: int | None = None,
+        carried_step: float | None = None,
     ) -> None:
         self.first = Dreamer(
             config.model, config, device=device, precision=precision, weights=weights
         )
         fixed = self.first.config_for(shape)
         self.first.total_steps(shape)  # a frame too small for the layers fails here, not later
-        made = {fixed.iterations: self.first}
+        # a carried frame's own step (live's); None: the recipe's, and the first's session
+        carried = fixed if carried_step is None else fixed.replace(step=carried_step)
+        made = {fixed.iterations: self.first} if carried_step is None else {}
         for steps in {frame_iterations, renew_iterations or frame_iterations} - set(made):
             made[steps] = Dreamer(
                 config.model,
-                fixed.replace(iterations=steps),
+                carried.replace(iterations=steps),
                 device=device,
                 precision=precision,
                 weights=weights,
@@ -278,7 +295,9 @@ def resolved_frame_iterations(config: DreamConfig, video: VideoSettings) -> int:
 
 class FrameLoop:
     """The coherent frame loop, on any run of input frames: a whole clip's, or one chunk of it
-    that a Ray driver shipped to a worker (``jobs/cluster_video.py``), so both dream alike."""
+    that a Ray driver shipped to a worker (``jobs/cluster_video.py``), so both dream alike.
+
+    ``carried``: how the frames that carry a dream on are stepped (live dreaming's tuning)."""
 
     def __init__(
         self,
@@ -289,9 +308,10 @@ class FrameLoop:
         device: str = "auto",
         precision: str = "auto",
         weights: str | Path | None = None,
+        carried: CarriedFrames = CarriedFrames(),
     ) -> None:
         video.check()
-        self.video = video
+        self.video, self.carried = video, carried
         self.frame_iterations = resolved_frame_iterations(config, video)
         renew = self.frame_iterations
         if video.frame_iterations is None and video.mode == "ours":  # the default: adaptive
@@ -304,6 +324,7 @@ class FrameLoop:
             precision=precision,
             weights=weights,
             renew_iterations=renew,
+            carried_step=carried.step,
         )
 
     def frames(
@@ -334,7 +355,7 @@ class FrameLoop:
                 prev_in, prev_dream = f.rgb, done
                 continue
             replay = None if runtime.user_threads() else record.schedule_for(f.index)
-            dream, used = self._dream(f.rgb, init, reliable, cancel, progress, replay)
+            dream, used = self._dream(f.rgb, init, reliable, cancel, progress, replay, f.index)
             level.follow(f.rgb, dream, fresh=init is None)
             if work is not None:
                 record.add(f.index, used)
@@ -354,12 +375,15 @@ class FrameLoop:
         cancel: threading.Event | None,
         progress: StepProgress | None,
         threads: Sequence[int] | None,
+        index: int = 0,
     ) -> tuple[np.ndarray, tuple[int, ...]]:
         """One frame's dream: afresh with the full steps, or from the carried dream with the
         later frames' steps, more where the flow dropped much of the picture (issue 20:
         there the few steps cannot renew what is dropped, and the dream fades); on the recorded
         counts ``threads`` (None: chosen now), with the counts it ran on."""
         video, seed = self.video, self.sessions.config.seed
+        if init is not None and self.carried.own_jitter:
+            seed = (seed + index) % 2**63
         later = self.sessions.renew if reliable < RENEW_BELOW else self.sessions.later
         if video.mode != "ours":  # other tools dream the mixed picture itself, in full
             dreamer, picture, start = self.sessions.first, frame if init is None else init, None
