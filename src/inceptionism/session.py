@@ -217,8 +217,9 @@ class Dreamer:
         used for ``shape``, default: the first image's; ``seed`` if a call overrode it), and the
         dream's ``warnings`` (its last event's) if it had any. The recipe is kept as asked, so
         ``--config-from`` repeats the dream; what ran differently is beside it (``octaves_run``,
-        ``notes``), and so are the CPU ``threads`` of each octave (the last event's), which
-        ``--config-from`` replays: the same pixels need the same counts."""
+        ``notes``), and so are the CPU ``threads`` of each octave (the last event's) and the
+        ``precision`` the model dreamed in (``auto`` resolved), which ``--config-from`` replays:
+        the same pixels need the same counts and arithmetic."""
         cfg = self.config_for(shape) if shape is not None else self.config
         if seed is not None:
             cfg = cfg.replace(seed=seed)
@@ -229,6 +230,7 @@ class Dreamer:
             "model": self.model.name,
             "layers": cfg.effective_layers(self.model.default_layers),
             "objective": self.objective.name,
+            "precision": self.plan.precision,
         }
         if shape is not None:
             meta["octaves_run"] = self.octaves_run(shape)

@@ -2,13 +2,115 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import DreamError
 from ..options import OPTION
+
+#: bfloat16 must be at least this much faster per step (float32 seconds over bfloat16's, at every
+#: size measured) for ``auto`` to pick it: less is inside the noise of a shared machine and not
+#: worth the rounding.
+BF16_MIN_SPEEDUP = 1.15
+#: The CPU flags (/proc/cpuinfo) of bfloat16 arithmetic in hardware: AVX512-BF16's dot products
+#: and AMX's tiles. Without them oneDNN emulates bfloat16 in float32, slower than float32 itself.
+NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@dataclass(frozen=True)
+class Bf16Measure:
+    """What bfloat16 did for one model on one kind of device, measured: float32's seconds over
+    bfloat16's per step on a ``small`` image (256x256) and a ``large`` one (432x768), and for the
+    model's whole default ``dream`` of the large one (its octaves' steps summed); ``looks_same``:
+    its dreams judged as strong as float32's (within the spread of float32 seeds) with no more
+    grain or clipping, None where that could not be judged (no real weights offline)."""
+
+    small: float
+    large: float
+    dream: float
+    looks_same: bool | None
+
+    @property
+    def pays(self) -> bool:
+        """Faster by a clear margin where a dream spends its time, and looks the same."""
+        fast = min(self.large, self.dream) >= BF16_MIN_SPEEDUP
+        return fast and self.looks_same is True
+
+
+#: The measurements ``auto`` decides from, per device type and model. CPU: avx512_bf16, no AMX
+#: (the CI machine's kind), 2 threads, random weights (the same speed as the real ones), from
+#: ``PYTHONPATH=src python benchmarks/precision.py speed`` and, for ``looks_same``, ``... quality
+#: --photos DIR`` (benchmarks/README.md, "Precision: auto", 2026-12-07; under load 4-6, the
+#: ratios of float32 and bfloat16 alternating in one process). CUDA: nothing measured yet (no GPU
+#: lent), so ``AUTO_CUDA_PRECISION`` for every model.
+AUTO_BF16: dict[str, dict[str, Bf16Measure]] = {
+    "cpu": {
+        "efficientnet-lite0": Bf16Measure(0.85, 0.85, 0.85, True),
+        "efficientnet-lite1": Bf16Measure(0.94, 1.00, 1.00, True),
+        "efficientnet-lite2": Bf16Measure(0.81, 1.07, 1.07, True),
+        "inception-v1": Bf16Measure(1.44, 1.70, 1.60, True),
+        "inception-v3": Bf16Measure(0.76, 1.90, 1.60, True),
+    },
+    "cuda": {},
+}
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (empty elsewhere, or unreadable)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+@functools.cache
+def _this_cpu_flags() -> frozenset[str]:
+    return cpu_flags()
+
+
+def native_bf16(device: torch.device, flags: Iterable[str] | None = None) -> bool:
+    """Whether ``device`` does bfloat16 arithmetic in hardware: a CPU with one of
+    ``NATIVE_BF16_CPU_FLAGS`` (``flags``: the CPU's, default read from /proc/cpuinfo), a CUDA
+    GPU that torch says supports it; nothing else."""
+    if device.type == "cpu":
+        return not NATIVE_BF16_CPU_FLAGS.isdisjoint(_this_cpu_flags() if flags is None else flags)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return False
+
+
+def auto_precision(model: str, device_type: str, native: bool, auto_cuda: str = "fp32") -> str:
+    """What ``auto`` means for registered ``model`` on a ``device_type`` that does (``native``)
+    or does not do bfloat16 in hardware: bf16 where ``AUTO_BF16`` shows it pays and looks the
+    same, else on CUDA ``auto_cuda`` (bf16 only where native), else fp32."""
+    measured = AUTO_BF16.get(device_type, {}).get(model)
+    if native and measured is not None and measured.pays:
+        return "bf16"
+    if device_type == "cuda" and (auto_cuda != "bf16" or native):
+        return auto_cuda
+    return "fp32"
+
+
+def resolve_precision(
+    precision: str, model: str, device: torch.device, auto_cuda: str = "fp32"
+) -> str:
+    """``precision`` as a concrete name: ``auto`` decided once, here, for ``model`` on
+    ``device`` (see ``auto_precision``); any other name checked and kept."""
+    check_precision(precision, device)
+    if precision != "auto":
+        return precision
+    return auto_precision(model, device.type, native_bf16(device), auto_cuda)
 
 
 def check_precision(precision: str, device: torch.device | None = None) -> None:
