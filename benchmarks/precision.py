@@ -12,18 +12,23 @@ it pays for that model (``models.precision.AUTO_BF16``). This script makes that 
 have real weights offline), set up as a dream sets it up (``fast``), its default layers and
 objective: seconds per gradient step in float32 and in bfloat16 at each ``--sizes`` (H x W),
 the two alternating over ``--rounds`` rounds (a busy spell on a shared machine hits both
-alike), median of the steps; the ratio, and what ``auto`` picks on this machine.
+alike), median of the steps, and the ratio; then the model's whole default dream of the largest
+size (its octaves' steps summed), what the speed alone says (bf16 where the largest size and the
+dream are both ``BF16_MIN_SPEEDUP`` faster) and what ``auto`` picks here from the table.
 
 **quality** (the Lite models, real weights; photos at ``--max-side``): per model and photo, the
-default dream in float32 (seed 0), in bfloat16 (seed 0) and in float32 with seed 1:
+default dream in float32 (seed 0), in bfloat16 (seed 0) and in float32 with each of ``--seeds``
+(1 and 2): the seeds' changes from seed 0 are the yardstick for bfloat16's (the ascent is
+chaotic: two float32 seeds are as far apart as float32 and bfloat16).
 
 - **strength**: cross-judged as ``streaks.py`` does (the other Lite models' default objective on
-  the dream over the same on the input, mean), for fp32, bf16 and fp32 seed 1: the seed's
-  change is the yardstick for bf16's;
+  the dream over the same on the input, mean);
 - **clipped %** and **flat HF** (``quality.py``): new pixels at 0 or 255, and grain added where
   the input was flat;
-- **PSNR**: fp32 against bf16, and fp32 seed 0 against seed 1 (the ascent is chaotic: the
-  yardstick for how far two equally good dreams lie apart).
+- **PSNR**: float32 seed 0 against bfloat16, and against each other seed.
+
+Then per model the verdict (``quality``): bfloat16 looks the same where its mean change over the
+photos lies inside the range of the float32 seeds' changes.
 """
 
 from __future__ import annotations
@@ -160,22 +165,33 @@ def judged(name: str, out: np.ndarray, rgb: np.ndarray, judges: dict[str, DreamM
     }
 
 
-def relative(m: dict[str, dict], seeds: list[str]) -> tuple[list[float], bool]:
-    """bf16's and each other float32 seed's strength relative to float32 seed 0, and whether
-    bf16's clipping and grain are no worse than float32's highest on this photo (any seed)."""
-    rel = [m[k]["strength"] / m["fp32"]["strength"] - 1 for k in ["bf16", *seeds]]
-    fp32 = ["fp32", *seeds]
-    no_worse = m["bf16"]["clipped"] <= max(m[k]["clipped"] for k in fp32) + 0.01 and m["bf16"][
-        "flat_hf"
-    ] <= max(m[k]["flat_hf"] for k in fp32)
-    return rel, no_worse
+MEASURES = ("strength", "flat_hf", "clipped")
+
+
+def changes(m: dict[str, dict], label: str) -> dict[str, float]:
+    """How run ``label`` differs from float32 seed 0: strength and flat-area grain in per cent
+    of seed 0's, new clipping in percentage points."""
+    out = {k: 100 * (m[label][k] / m["fp32"][k] - 1) for k in ("strength", "flat_hf")}
+    return {**out, "clipped": m[label]["clipped"] - m["fp32"]["clipped"]}
+
+
+def relative(m: dict[str, dict], seeds: list[str]) -> tuple[dict, list[dict], bool]:
+    """bf16's and each other float32 seed's changes from float32 seed 0 (``changes``), and
+    whether bf16 is, on this photo, no worse than every float32 seed on all three (strength at
+    least the lowest, grain and clipping at most the highest: strict, see ``quality``)."""
+    bf16, others = changes(m, "bf16"), [changes(m, k) for k in seeds]
+    lowest = min(0.0, *(o["strength"] for o in others))
+    strict = bf16["strength"] >= lowest and all(
+        bf16[k] <= max(0.0, *(o[k] for o in others)) for k in ("flat_hf", "clipped")
+    )
+    return bf16, others, strict
 
 
 def quality_row(
     name: str, rgb: np.ndarray, seeds: list[int], judges: dict[str, DreamModel]
-) -> tuple[list[str], list[float], bool]:
-    """One model on one photo: the table's cells, the relative strengths, grain and clipping
-    no worse (see ``relative``)."""
+) -> tuple[list[str], tuple[dict, list[dict]], bool]:
+    """One model on one photo: the table's cells, bf16's and the other seeds' changes, and the
+    strict verdict (see ``relative``)."""
     others = [f"s{n}" for n in seeds]
     runs, seconds = {}, {}
     for label, precision, seed in [("fp32", "fp32", 0), ("bf16", "bf16", 0)] + [
@@ -185,50 +201,63 @@ def quality_row(
         runs[label] = dream_saved(judges[name], precision, seed, rgb)
         seconds[label] = time.perf_counter() - t
     m = {k: judged(name, v, rgb, judges) for k, v in runs.items()}
-    rel, no_worse = relative(m, others)
+    bf16, seed_changes, strict = relative(m, others)
     cells = [
         f"{m['fp32']['strength']:.2f}",
-        f"{100 * rel[0]:+.1f}%",
-        ", ".join(f"{100 * r:+.1f}%" for r in rel[1:]),
+        f"{bf16['strength']:+.1f}%",
+        ", ".join(f"{c['strength']:+.1f}%" for c in seed_changes),
         " / ".join(f"{m[k]['clipped']:.2f}" for k in m),
         " / ".join(f"{m[k]['flat_hf']:.0f}" for k in m),
         f"{psnr(runs['fp32'], runs['bf16']):.1f}",
         ", ".join(f"{psnr(runs['fp32'], runs[k]):.1f}" for k in others),
-        "yes" if no_worse else "**no**",
+        "yes" if strict else "no",
         f"{seconds['fp32']:.0f} / {seconds['bf16']:.0f}",
     ]
-    return cells, rel, no_worse
+    return cells, (bf16, seed_changes), strict
 
 
 def quality(models: list[str], photos: dict[str, np.ndarray], seeds: list[int]) -> None:
-    """The quality table (see the module's docstring), then per model the verdict: bf16's
-    strength change on every photo within the range of the float32 seeds' changes over all
-    photos (or above it), and its grain and clipping no worse than float32's on every photo."""
+    """The quality table (see the module's docstring), then per model the verdict.
+
+    bf16 looks the same where its mean change over the photos is inside the range of the
+    float32 seeds' changes over all photos: strength no lower than the lowest seed's, grain and
+    clipping no higher than the highest. The strict per-photo test (bf16 no worse than every
+    one of a photo's few float32 seeds, on all three) is printed too, but a dream drawn from the
+    same spread as three float32 ones passes it only (3/4)^3 = 42% of the time: no verdict.
+    """
     judges = {m: load_model(m) for m in LITE}
     print(f"# load {os.getloadavg()[0]:.1f}; fp32 seeds {seeds} against seed 0 are the yardstick")
     print(
         "| photo | model | strength fp32 | bf16 vs fp32 | other seeds vs fp32 | clipped % fp32 / "
         "bf16 / seeds | flat HF fp32 / bf16 / seeds | PSNR fp32-bf16 dB | PSNR fp32 seeds dB "
-        "| grain, clipping no worse | s fp32 / bf16 |"
+        "| strict | s fp32 / bf16 |"
     )
     print("|---" * 11 + "|", flush=True)
-    found: dict[str, list[tuple[list[float], bool]]] = {name: [] for name in models}
+    found: dict[str, list] = {name: [] for name in models}
     for photo, rgb in photos.items():
         for name in models:
-            cells, rel, no_worse = quality_row(name, rgb, seeds, judges)
-            found[name].append((rel, no_worse))
+            cells, (bf16, others), strict = quality_row(name, rgb, seeds, judges)
+            found[name].append((bf16, others, strict))
             print(f"| {photo} | {name[13:]} | " + " | ".join(cells) + " |", flush=True)
     for name, rows in found.items():
-        bf16 = [rel[0] for rel, _ in rows]
-        spread = [r for rel, _ in rows for r in rel[1:]]
-        same = min(bf16) >= min(0.0, *spread) and all(ok for _, ok in rows)
-        print(
-            f"# {name}: bf16 {100 * min(bf16):+.1f}%..{100 * max(bf16):+.1f}%, float32 seeds "
-            f"{100 * min(spread):+.1f}%..{100 * max(spread):+.1f}%; grain and clipping no worse "
-            f"on {sum(ok for _, ok in rows)}/{len(rows)} photos: looks the same: "
-            f"{'yes' if same else 'no'}",
-            flush=True,
-        )
+        print(f"# {name}: {verdict_line(rows)}", flush=True)
+
+
+def verdict_line(rows: list[tuple[dict, list[dict], bool]]) -> str:
+    """One model's verdict over its photos (see ``quality``)."""
+    parts, same = [], True
+    for k in MEASURES:
+        mean = float(np.mean([bf16[k] for bf16, _, _ in rows]))
+        spread = [o[k] for _, others, _ in rows for o in others]
+        lo, hi = min(spread), max(spread)
+        same = same and (mean >= min(lo, 0.0) if k == "strength" else mean <= max(hi, 0.0))
+        unit = "pp" if k == "clipped" else "%"
+        parts.append(f"{k} bf16 mean {mean:+.2f}{unit} (seeds {lo:+.2f}..{hi:+.2f})")
+    strict = sum(s for _, _, s in rows)
+    return (
+        "; ".join(parts) + f"; strict on {strict}/{len(rows)} photos; "
+        f"looks the same: {'yes' if same else 'no'}"
+    )
 
 
 def shape_of(text: str) -> tuple[int, int]:

@@ -112,7 +112,8 @@ class Dreamer:
     ``model`` is a registered model name (loaded once per process, from the shared cache), a
     ``file.py:factory`` name, or a :class:`DreamModel`; None takes ``config.model``. ``config``
     is the recipe (default: the ``default`` preset for the model). ``device``: ``auto``, ``cpu``,
-    ``cuda[:N]`` or ``mps``; ``precision``: ``auto``, ``fp32``, ``bf16``/``fp16`` (CUDA);
+    ``cuda[:N]`` or ``mps``; ``precision``: ``auto`` (bf16 where measured to pay for the model
+    on this device, else fp32: resolved once, ``plan.precision``), ``fp32``, ``bf16``, ``fp16``;
     ``weights``: a local weights file for a registered model; ``objective``: a composed
     :class:`Objective` instead of the config's layers, classes and guide. ``threads``: CPU
     threads, N for every dream or a recorded count per octave to replay (a dream's metadata
