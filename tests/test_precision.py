@@ -60,13 +60,13 @@ def test_the_table_is_measured_and_names_real_models():
     assert "efficientnet-lite0" not in CPU_BF16  # measured no faster: depthwise convs
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_auto_picks_bf16_only_where_the_table_says_it_pays_and_the_cpu_has_it(name):
-    want = "bf16" if name in CPU_BF16 else "fp32"
-    assert auto_precision(name, "cpu", native=True) == want
-    assert auto_precision(name, "cpu", native=False) == "fp32"  # no bf16 hardware: as before
-    assert auto_precision(name, "cuda", native=False) == "fp32"
-    assert auto_precision(name, "mps", native=False) == "fp32"
+def test_auto_picks_bf16_only_where_the_table_says_it_pays_and_the_cpu_has_it():
+    for name in MODEL_NAMES:  # one test, not one per model: no big model is built
+        want = "bf16" if name in CPU_BF16 else "fp32"
+        assert auto_precision(name, "cpu", native=True) == want, name
+        assert auto_precision(name, "cpu", native=False) == "fp32"  # no bf16 hardware: as before
+        assert auto_precision(name, "cuda", native=False) == "fp32"
+        assert auto_precision(name, "mps", native=False) == "fp32"
 
 
 def test_the_rule_needs_speed_and_looks():
@@ -97,7 +97,8 @@ def named(name: str):
     return dataclasses.replace(tiny_model(torch.float32), name=name)
 
 
-@pytest.mark.parametrize("name", ["efficientnet-lite0", *CPU_BF16[:1]])
+# ids without the model's name: the tiny network is no big model (conftest marks those slow)
+@pytest.mark.parametrize("name", ["efficientnet-lite0", *CPU_BF16[:1]], ids=["fp32", "bf16"])
 def test_the_plan_resolves_auto_once_and_the_metadata_records_it(name):
     rgb = np.random.default_rng(0).uniform(0, 255, (40, 48, 3)).astype(np.float32)
     cfg = make_config(model=name, layers={"conv3": 1.0}, iterations=1, octaves=1, jitter=0)
