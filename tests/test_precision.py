@@ -17,7 +17,6 @@ from PIL import Image
 from inceptionism import Dreamer, make_config
 from inceptionism.frontends.cli import main
 from inceptionism.io import encode_image, read_metadata
-from inceptionism.models import precision
 from inceptionism.models.precision import (
     AUTO_BF16,
     BF16_MIN_SPEEDUP,
@@ -25,7 +24,6 @@ from inceptionism.models.precision import (
     auto_precision,
     cpu_flags,
     native_bf16,
-    resolve_precision,
 )
 from inceptionism.options import MODEL_NAMES
 
@@ -82,14 +80,12 @@ def test_the_rule_needs_speed_and_looks():
     assert auto_precision("efficientnet-lite0", "cuda", False, auto_cuda="bf16") == "fp32"
 
 
-def test_resolve_keeps_a_concrete_name_and_checks_it():
-    assert resolve_precision("fp32", "inception-v3", CPU) == "fp32"
-    assert resolve_precision("bf16", "efficientnet-lite0", CPU) == "bf16"
-    assert resolve_precision("auto", "inception-v3", CPU) == auto_precision(
-        "inception-v3", "cpu", HERE
-    )
-    with pytest.raises(precision.DreamError, match="fp16 needs a CUDA GPU"):
-        resolve_precision("fp16", "inception-v3", CPU)
+def test_a_model_resolves_auto_and_keeps_a_concrete_name():
+    model = dataclasses.replace(tiny_model(torch.float32), name="inception-v3")
+    assert model.resolve_auto("fp32") == "fp32" and model.resolve_auto("bf16") == "bf16"
+    assert model.resolve_auto("auto") == auto_precision("inception-v3", "cpu", HERE)
+    assert model.fast().precision == model.resolve_auto("auto")  # never "auto" once set up
+    assert model.fast() is model.fast(model.resolve_auto("auto"))  # one set-up, one cache entry
 
 
 def named(name: str):

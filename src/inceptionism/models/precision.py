@@ -113,17 +113,6 @@ def auto_precision(model: str, device_type: str, native: bool, auto_cuda: str = 
     return "fp32"
 
 
-def resolve_precision(
-    precision: str, model: str, device: torch.device, auto_cuda: str = "fp32"
-) -> str:
-    """``precision`` as a concrete name: ``auto`` decided once, here, for ``model`` on
-    ``device`` (see ``auto_precision``); any other name checked and kept."""
-    check_precision(precision, device)
-    if precision != "auto":
-        return precision
-    return auto_precision(model, device.type, native_bf16(device), auto_cuda)
-
-
 def check_precision(precision: str, device: torch.device | None = None) -> None:
     """The one check of a precision: a known name; fp16 only on a CUDA device, bf16 on CUDA or
     (opt-in, for its speed on CPUs with bfloat16 instructions) the CPU."""
