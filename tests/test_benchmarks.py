@@ -117,3 +117,14 @@ def test_peer_step_scripts_print_their_tables(script, args, row):
     )
     assert p.returncode == 0, p.stderr
     assert row in p.stdout, p.stdout
+
+
+def test_quick_precision_benchmark_prints_both_tables():
+    """benchmarks/precision.py (issue 22) stays runnable: one model's speed row at a tiny size
+    and one Lite model's quality row on the bundled sample, with the verdict line."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "precision.py"), "--quick", "--seeds", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "| efficientnet-lite0 |" in p.stdout and "dream x" in p.stdout
+    assert "| chelsea | lite0 |" in p.stdout and "looks the same:" in p.stdout

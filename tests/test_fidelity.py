@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def both(lite0, octaves: int, iterations: int, long_side: int = 224, engine=None):
     """(input, the engine's dream, the reference's dream) as pixels on the CPU. The reference
     runs on ``lite0`` as loaded; the engine on ``engine`` (e.g. a GPU copy) if given."""
-    engine = engine or lite0
+    engine = engine or lite0.fast("fp32")  # fidelity is float32's, whatever auto picks
     cfg = make_config(
         "seed", layers={"block8": 1.0}, max_loss=1e9, octaves=octaves, iterations=iterations
     )

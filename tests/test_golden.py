@@ -31,7 +31,7 @@ from PIL import Image
 ROOT = Path(__file__).parents[1]
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE = ROOT / "src" / "inceptionism" / "data" / "chelsea.png"
-COMMON = ["--max-side", "160", "--seed", "3", "-q"]
+COMMON = ["--max-side", "160", "--seed", "3", "--precision", "fp32", "-q"]  # float32's pixels
 CASES = {
     "seed": ["--preset", "seed"],
     "default": ["--preset", "default"],

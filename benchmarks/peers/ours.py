@@ -5,7 +5,8 @@
 The runner's other side of the peer comparison: the arguments go to the command unchanged; the
 engine's ``dream_steps`` is wrapped only to count the gradient steps and time the dream (from the
 photo in memory and the model set up, to the result), the way ``tf_notebook.py`` reports its own.
-Prints one line of JSON after the command's own output.
+Prints one line of JSON after the command's own output, with the precision the dream ran in (as
+its output's metadata records it: ``auto`` resolved).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def main(argv: list[str]) -> int:
     info = {"impl": "deepdream", **stats, "rss_peak_mb": peak_rss_mb()}
     info.update(threads=torch.get_num_threads(), torch=torch.__version__, rc=rc)
     info["inceptionism"] = getattr(inceptionism, "__version__", "")
+    if rc == 0:
+        from inceptionism.io import read_metadata
+
+        info["precision"] = read_metadata(argv[argv.index("-o") + 1]).get("precision", "?")
     print(json.dumps(info), flush=True)
     return rc
 

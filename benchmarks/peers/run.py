@@ -10,7 +10,10 @@ on both sides (ours: ``inception-v3``'s ``ModelSpec.random(0)`` saved to a file 
 (the ``deepdream dream`` command) and ``tf_notebook.py`` (the peer, run by ``--peer-python``, an
 environment with ``requirements.txt``), alternating, the first of each pair swapped every pair.
 Each reports its dream's wall time, its counted steps and its peak RSS; start-up is launch to the
-dream's start (imports, model built). The table gives the median of ``--repeat`` runs per side.
+dream's start (imports, model built). The table gives the median of ``--repeat`` runs per side,
+and the precision ours ran in (read from its output's metadata: ``auto``, the default, resolved
+per model and CPU, see ``models.precision.AUTO_BF16``). Each ``--ours-args`` is a set of rows;
+by default two: the default precision, and ``--precision fp32`` beside it.
 """
 
 from __future__ import annotations
@@ -97,24 +100,66 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 HEADER = (
-    "| size | threads | ours' extra flags | steps ours / peer | ours s | peer s | speed-up "
+    "| size | threads | ours' extra flags | ours' precision | steps ours / peer | ours s "
+    "| peer s | speed-up "
     "| peak RSS MB ours / peer "
     "| start-up s ours / peer |"
 )
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [HEADER, "|" + "---|" * 9]
+    lines = [HEADER, "|" + "---|" * 10]
     for r in rows:
         o, p = r["ours"], r["peer"]
         lines.append(
             f"| {r['size']} | {r['threads']} | {r['ours_args'] or '(none)'} "
-            f"| {o['steps']} / {p['steps']} | {o['wall_s']:.2f} "
+            f"| {o.get('precision', '?')} | {o['steps']} / {p['steps']} | {o['wall_s']:.2f} "
             f"| {p['wall_s']:.2f} | **{p['wall_s'] / o['wall_s']:.2f}x** "
             f"| {o['rss_peak_mb']:.0f} / {p['rss_peak_mb']:.0f} "
             f"| {o['startup_s']:.1f} / {p['startup_s']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def pair_row(
+    args: argparse.Namespace,
+    tmp: Path,
+    inputs: tuple[Path, Path],
+    size: tuple[int, int],
+    t: int | None,
+    ours_args: str,
+) -> dict[str, Any]:
+    """One row: ``--repeat`` pairs of whole processes at ``size`` on ``t`` threads (None: each
+    side's default), ours with ``ours_args`` too, the first of each pair swapped every pair."""
+    (w, h), (photo, weights) = size, inputs
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "peer": []}
+    tag = abs(hash(ours_args))
+    for r in range(args.repeat):
+        out = {k: tmp / f"{k}-{w}x{h}-{t}-{tag}-{r}.png" for k in runs}
+        cmds = {
+            "ours": ours_command(photo, out["ours"], weights, t, args.octaves, args.iterations)
+            + shlex.split(ours_args),
+            "peer": peer_command(
+                args.peer_python, photo, out["peer"], t, args.octaves, args.iterations
+            ),
+        }
+        for side in ("ours", "peer") if r % 2 == 0 else ("peer", "ours"):
+            got = run_one(cmds[side], args.timeout)
+            runs[side].append(got)
+            print(
+                f"# {w}x{h} threads {t or 'default'} {ours_args or '(default)'} {side} {r + 1}: "
+                f"{got['wall_s']:.2f} s, {got['steps']} steps, {got.get('precision', '')} "
+                f"{got['rss_peak_mb']:.0f} MB, start-up {got['startup_s']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    return {
+        "size": f"{w}x{h}",
+        "threads": t or "default",
+        "ours_args": ours_args,
+        **{k: median_run(v) for k, v in runs.items()},
+        "runs": runs,
+    }
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -139,58 +184,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=1200, help="seconds per process")
     p.add_argument("--json", metavar="PATH", help="also write every run here")
     p.add_argument(
-        "--ours-args", default="", help="extra deepdream flags, e.g. '--precision bf16' (opt-ins)"
+        "--ours-args",
+        action="append",
+        help="extra deepdream flags for a set of rows, e.g. '--precision fp32'; repeat for more "
+        "sets ('' = none; default: '' and '--precision fp32')",
     )
     args = p.parse_args(argv)
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     threads = [None if t == "default" else int(t) for t in args.threads.split(",")]
-    extra = shlex.split(args.ours_args)
+    sets = args.ours_args if args.ours_args is not None else ["", "--precision fp32"]
     command = "python benchmarks/peers/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"# {command}\n# {os.popen('uptime').read().strip()}", file=sys.stderr, flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         photos, weights = write_inputs(tmp, sizes)
-        for w, h in sizes:
-            for t in threads:
-                runs: dict[str, list[dict[str, Any]]] = {"ours": [], "peer": []}
-                for r in range(args.repeat):
-                    out = {k: tmp / f"{k}-{w}x{h}-{t}-{r}.png" for k in runs}
-                    cmds = {
-                        "ours": ours_command(
-                            photos[(w, h)], out["ours"], weights, t, args.octaves, args.iterations
-                        )
-                        + extra,
-                        "peer": peer_command(
-                            args.peer_python,
-                            photos[(w, h)],
-                            out["peer"],
-                            t,
-                            args.octaves,
-                            args.iterations,
-                        ),
-                    }
-                    for side in ("ours", "peer") if r % 2 == 0 else ("peer", "ours"):
-                        got = run_one(cmds[side], args.timeout)
-                        runs[side].append(got)
-                        print(
-                            f"# {w}x{h} threads {t or 'default'} {side} {r + 1}: "
-                            f"{got['wall_s']:.2f} s, {got['steps']} steps, "
-                            f"{got['rss_peak_mb']:.0f} MB, start-up {got['startup_s']:.1f} s",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                rows.append(
-                    {
-                        "size": f"{w}x{h}",
-                        "threads": t or "default",
-                        "ours_args": args.ours_args,
-                        **{k: median_run(v) for k, v in runs.items()},
-                        "runs": runs,
-                    }
-                )
-                if args.json:  # after every row: a run cut short still leaves its rows
-                    Path(args.json).write_text(json.dumps({"command": command, "rows": rows}))
+        for ours_args in sets:
+            for w, h in sizes:
+                for t in threads:
+                    rows.append(
+                        pair_row(args, tmp, (photos[(w, h)], weights), (w, h), t, ours_args)
+                    )
+                    if args.json:  # after every row: a run cut short still leaves its rows
+                        Path(args.json).write_text(json.dumps({"command": command, "rows": rows}))
     print(f"# {os.popen('uptime').read().strip()}", file=sys.stderr)
     print(table(rows))
     return 0

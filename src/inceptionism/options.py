@@ -53,8 +53,9 @@ PRESET_NAMES = ("default", "seed")
 #: Effort of a clip's optical flow (``video.flow``).
 FLOW_QUALITIES = ("fast", "medium", "best")
 DEFAULT_COHERENCE = 0.9  # measured: benchmarks/video.py, README "Video and zoom"
-#: Arithmetic of the network on the device: auto = float32 for now (see
-#: ``models.base.AUTO_CUDA_PRECISION``); bf16/fp16: CUDA autocast.
+#: Arithmetic of the network on the device: auto = bfloat16 where the device has it in hardware
+#: and it was measured faster for the model with dreams that look the same, else float32 (see
+#: ``models.precision.AUTO_BF16``); bf16: autocast on CUDA or the CPU; fp16: CUDA autocast.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Where an option can be given: the command line, a TOML settings file, Python keywords.
 CLI, FILE, PYTHON = "cli", "file", "python"
@@ -320,8 +321,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "precision", "choice", "auto",
-        "arithmetic: auto (default; float32 for now), fp32, bf16 (CUDA, or CPU: faster on "
-        "big images, less exact), fp16 (CUDA)",
+        "arithmetic: auto (default: bf16 where the device has it in hardware and it was "
+        "measured faster for the model, dreams looking the same; else fp32; the one used is "
+        "recorded), fp32, bf16 (CUDA or CPU), fp16 (CUDA)",
         "run", False, choices=PRECISIONS, metavar="{" + ",".join(PRECISIONS) + "}",
     ),
     Option(

@@ -112,7 +112,8 @@ class Dreamer:
     ``model`` is a registered model name (loaded once per process, from the shared cache), a
     ``file.py:factory`` name, or a :class:`DreamModel`; None takes ``config.model``. ``config``
     is the recipe (default: the ``default`` preset for the model). ``device``: ``auto``, ``cpu``,
-    ``cuda[:N]`` or ``mps``; ``precision``: ``auto``, ``fp32``, ``bf16``/``fp16`` (CUDA);
+    ``cuda[:N]`` or ``mps``; ``precision``: ``auto`` (bf16 where measured to pay for the model
+    on this device, else fp32: resolved once, ``plan.precision``), ``fp32``, ``bf16``, ``fp16``;
     ``weights``: a local weights file for a registered model; ``objective``: a composed
     :class:`Objective` instead of the config's layers, classes and guide. ``threads``: CPU
     threads, N for every dream or a recorded count per octave to replay (a dream's metadata
@@ -217,8 +218,9 @@ class Dreamer:
         used for ``shape``, default: the first image's; ``seed`` if a call overrode it), and the
         dream's ``warnings`` (its last event's) if it had any. The recipe is kept as asked, so
         ``--config-from`` repeats the dream; what ran differently is beside it (``octaves_run``,
-        ``notes``), and so are the CPU ``threads`` of each octave (the last event's), which
-        ``--config-from`` replays: the same pixels need the same counts."""
+        ``notes``), and so are the CPU ``threads`` of each octave (the last event's) and the
+        ``precision`` the model dreamed in (``auto`` resolved), which ``--config-from`` replays:
+        the same pixels need the same counts and arithmetic."""
         cfg = self.config_for(shape) if shape is not None else self.config
         if seed is not None:
             cfg = cfg.replace(seed=seed)
@@ -229,6 +231,7 @@ class Dreamer:
             "model": self.model.name,
             "layers": cfg.effective_layers(self.model.default_layers),
             "objective": self.objective.name,
+            "precision": self.plan.precision,
         }
         if shape is not None:
             meta["octaves_run"] = self.octaves_run(shape)

@@ -34,9 +34,11 @@ class DreamPlan:
     ``layers`` the objective's layers with their facts; ``min_side`` the smallest image side
     worth an octave (every layer keeps the objective's ``min_size``); ``align`` the deepest
     stride (tile windows start on its multiples) and ``margin`` a tile's context per side;
-    ``dtype`` the dreaming pixels' dtype; ``threads`` how CPU threads are chosen per octave
-    (N forced, a recorded schedule replayed, or None: the process's setting, else from the CPUs
-    free at each octave, see :class:`~inceptionism.runtime.ThreadPolicy`).
+    ``precision`` the concrete one the model dreams in (``auto`` resolved by ``fast``: what
+    the metadata records and ``--config-from`` replays); ``dtype`` the dreaming pixels' dtype;
+    ``threads`` how CPU threads are chosen per octave (N forced, a recorded schedule replayed,
+    or None: the process's setting, else from the CPUs free at each octave, see
+    :class:`~inceptionism.runtime.ThreadPolicy`).
     """
 
     model: DreamModel
@@ -75,7 +77,7 @@ def make_plan(
         align=align,
         margin=MARGIN_STRIDES * align,
         device=device or model.device,
-        precision=precision,
+        precision=dreaming.precision,
         dtype=dreaming.dtype,
         threads=threads,
     )

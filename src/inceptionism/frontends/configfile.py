@@ -114,6 +114,23 @@ def threads_from_dream(path: str | Path) -> tuple[int, ...] | None:
     return None if value is None else thread_schedule(value, f"threads in {path}")
 
 
+def precision_from_dream(path: str | Path) -> str | None:
+    """The precision a dream's model ran in (its metadata ``precision``, ``auto`` already
+    resolved; checked: the image is untrusted), to replay it; None where it recorded none (an
+    older version)."""
+    meta = read_metadata(path)
+    value = meta.get("precision") if isinstance(meta, dict) else None
+    if value is None:
+        return None
+    try:
+        value = options.check("precision", value)
+    except DreamError as e:
+        raise DreamError(f"precision in {path}: {e}") from None
+    if value == "auto":
+        raise DreamError(f"precision in {path}: a dream records the precision it ran in, not auto")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--config`` and ``--config-from``, one or the other (for every dreaming command)."""
     src = parser.add_mutually_exclusive_group()
@@ -133,6 +150,8 @@ def apply(args: argparse.Namespace, given: Collection[str]) -> argparse.Namespac
         values, args.config_fields = settings_from_dream(args.config_from, given)
         if "threads" not in given:  # --threads N is the user's word; else the dream's counts
             runtime.replay_threads(threads_from_dream(args.config_from))
+        if "precision" not in given:  # the arithmetic that made its pixels, unless told
+            args.precision = precision_from_dream(args.config_from) or args.precision
     else:
         values = settings_from(read_toml(args.config), f"config {args.config}")
     for name, value in values.items():

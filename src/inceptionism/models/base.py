@@ -32,7 +32,14 @@ from .folding import (
     same_device,
     sharing_copy,
 )
-from .precision import ScaleGrad, autocast_dtype, check_precision, scaled_for_fp16
+from .precision import (
+    ScaleGrad,
+    auto_precision,
+    autocast_dtype,
+    check_precision,
+    native_bf16,
+    scaled_for_fp16,
+)
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from .taps import Capture, install_taps, run_capturing, tapped_below
 
@@ -60,9 +67,10 @@ __all__ = [
 ]
 
 
-# What ``auto`` means on CUDA. float32 (TF32 convs, torch's default) until the GPU suite and
-# tests/test_fidelity_gpu.py have shown bfloat16 within the fidelity bounds on a GPU; then
-# "bf16" here makes it the default (see benchmarks/README.md). CPUs always use float32.
+# What ``auto`` means on CUDA for a model ``precision.AUTO_BF16`` has no GPU figures for. float32
+# (TF32 convs, torch's default) until the GPU suite and tests/test_fidelity_gpu.py have shown
+# bfloat16 within the fidelity bounds on a GPU; then "bf16" here makes it the default (see
+# benchmarks/README.md). On a CPU ``auto`` is ``precision.AUTO_BF16``'s pick, else float32.
 AUTO_CUDA_PRECISION = "fp32"
 
 
@@ -186,14 +194,16 @@ class DreamModel:
         Eval-only and for dreaming only: batch norms folded into the convs before them (one op
         instead of two, forward and backward), weights channels-last on a CPU (oneDNN's fast
         layout for depthwise convs; ``None`` means "on the CPU only": on CUDA it costs cuDNN
-        seconds of set-up for every new image shape), and on CUDA the autocast ``precision``
-        (see ``half_dtype``). Layer names, hooks and values stay those of the original, to float
-        rounding; only a tap on a conv that had a batch norm folded into it now sees the
-        normalised output.
+        seconds of set-up for every new image shape), and the autocast ``precision`` (see
+        ``half_dtype``; ``auto`` decided here, once, by ``resolve_auto``: the model's
+        ``precision`` is then the concrete name). Layer names, hooks and values stay those of
+        the original, to float rounding; only a tap on a conv that had a batch norm folded into
+        it now sees the normalised output.
         """
         if self._prepared:
             return self
         check_precision(precision)
+        precision = self.resolve_auto(precision)
         if channels_last is None:
             channels_last = self.device.type == "cpu"
         key = (precision, fuse, channels_last)
@@ -209,6 +219,15 @@ class DreamModel:
                     self, net=net, precision=precision, _prepared=True
                 )
             return self._fast[key]
+
+    def resolve_auto(self, precision: str) -> str:
+        """``precision`` with ``auto`` made concrete for this model on its device: bf16 where the
+        device has it in hardware and ``precision.AUTO_BF16`` shows it pays for this model,
+        else float32 (on CUDA: ``AUTO_CUDA_PRECISION``)."""
+        if precision != "auto":
+            return precision
+        device = self.device
+        return auto_precision(self.name, device.type, native_bf16(device), AUTO_CUDA_PRECISION)
 
     def _dreaming_net(self, fuse: bool, channels_last: bool) -> nn.Module:
         """The net with its batch norms folded, its modules' own rewrites for dreaming applied

@@ -1,14 +1,117 @@
-"""Precision: which autocast dtype a precision name means where, and float16 loss scaling."""
+"""Precision: what ``auto`` means for a model on a device (measured, ``AUTO_BF16``), which autocast
+dtype a precision name means where, and float16 loss scaling."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import DreamError
 from ..options import OPTION
+
+#: bfloat16 must be at least this much faster (float32's seconds over bfloat16's, per step on a
+#: large image and over a whole default dream) for ``auto`` to pick it: less is inside the noise
+#: of a shared machine and not worth the rounding.
+BF16_MIN_SPEEDUP = 1.15
+#: The CPU flags (/proc/cpuinfo) of bfloat16 arithmetic in hardware: AVX512-BF16's dot products
+#: and AMX's tiles. Without them oneDNN converts bfloat16 to float32 and back around float32
+#: arithmetic: no faster than float32, and less exact.
+NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@dataclass(frozen=True)
+class Bf16Measure:
+    """What bfloat16 did for one model on one kind of device, measured: float32's seconds over
+    bfloat16's per step on a ``small`` image (256x256) and a ``large`` one (432x768), and for the
+    model's whole default ``dream`` of the large one (its octaves' steps summed); ``looks_same``:
+    its dreams judged as strong as float32's (within the spread of float32 seeds) with no more
+    grain or clipping, None where that could not be judged (no real weights offline)."""
+
+    small: float
+    large: float
+    dream: float
+    looks_same: bool | None
+
+    @property
+    def pays(self) -> bool:
+        """Faster by a clear margin where a dream spends its time, and looks the same."""
+        fast = min(self.large, self.dream) >= BF16_MIN_SPEEDUP
+        return fast and self.looks_same is True
+
+
+#: The measurements ``auto`` decides from, per device type and model. CPU: AMD EPYC Zen 4 with
+#: avx512_bf16, no AMX (the CI machine's kind), 2 threads, from ``PYTHONPATH=src python
+#: benchmarks/precision.py speed`` (random weights: the same speed as the real ones) and
+#: ``... quality --photos DIR`` (benchmarks/README.md, "Precision: auto"; 2026-12-07, 15:07-15:12
+#: UTC, under load 3-4 on the 2 shared cores: float32 and bfloat16 alternate in one process, so
+#: the ratios hold; two passes at load 2-11 picked the same; the lead reruns it idle).
+#: ``looks_same`` of the Lite models is their own dreams' verdict (real weights); the other
+#: models' weights are not offline, so theirs is the Lite models' (the same autocast path:
+#: network in bfloat16, objective and pixels in float32) and, for inception-v3, issue 22's
+#: held-out judgement on five photos at 512 px. CUDA: nothing measured yet (no GPU lent), so
+#: ``AUTO_CUDA_PRECISION`` for every model.
+_LITE_LOOKS_SAME = True
+AUTO_BF16: dict[str, dict[str, Bf16Measure]] = {
+    "cpu": {
+        # depthwise convs gain little from bfloat16 on this CPU, nothing over a dream: float32
+        "efficientnet-lite0": Bf16Measure(0.89, 1.06, 0.90, _LITE_LOOKS_SAME),
+        "efficientnet-lite1": Bf16Measure(0.87, 1.16, 1.01, _LITE_LOOKS_SAME),
+        "efficientnet-lite2": Bf16Measure(0.88, 1.13, 1.06, _LITE_LOOKS_SAME),
+        "inception-v1": Bf16Measure(1.54, 1.65, 1.62, _LITE_LOOKS_SAME),
+        "inception-v3": Bf16Measure(1.52, 1.73, 1.68, _LITE_LOOKS_SAME),
+        "vgg16": Bf16Measure(1.73, 2.46, 2.26, _LITE_LOOKS_SAME),
+        "vgg19": Bf16Measure(1.84, 2.01, 1.92, _LITE_LOOKS_SAME),
+        "resnet50": Bf16Measure(1.85, 1.90, 1.86, _LITE_LOOKS_SAME),
+    },
+    "cuda": {},
+}
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (empty elsewhere, or unreadable)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+@functools.cache
+def _this_cpu_flags() -> frozenset[str]:
+    return cpu_flags()
+
+
+def native_bf16(device: torch.device, flags: Iterable[str] | None = None) -> bool:
+    """Whether ``device`` does bfloat16 arithmetic in hardware: a CPU with one of
+    ``NATIVE_BF16_CPU_FLAGS`` (``flags``: the CPU's, default read from /proc/cpuinfo), a CUDA
+    GPU that torch says supports it; nothing else."""
+    if device.type == "cpu":
+        return not NATIVE_BF16_CPU_FLAGS.isdisjoint(_this_cpu_flags() if flags is None else flags)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return False
+
+
+def auto_precision(model: str, device_type: str, native: bool, auto_cuda: str = "fp32") -> str:
+    """What ``auto`` means for registered ``model`` on a ``device_type`` that does (``native``)
+    or does not do bfloat16 in hardware: bf16 where ``AUTO_BF16`` shows it pays and looks the
+    same, else on CUDA ``auto_cuda`` (bf16 only where native), else fp32."""
+    measured = AUTO_BF16.get(device_type, {}).get(model)
+    if native and measured is not None and measured.pays:
+        return "bf16"
+    if device_type == "cuda" and (auto_cuda != "bf16" or native):
+        return auto_cuda
+    return "fp32"
 
 
 def check_precision(precision: str, device: torch.device | None = None) -> None:
