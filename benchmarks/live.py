@@ -32,7 +32,7 @@ slot, the coherent dreamer) with its defaults, so what is measured is what the c
   (dropped frames make both larger alike), and skip the first, fresh frame.
 
 Targets (issue 21) at 256 px on the 2-core CPU: >= 10 fps, median latency <= 250 ms, strength
->= 2, warp err x <= 2, on the scene and on `--real`. `--old`: the settings before the fix.
+>= 2, warp err x <= 2, on the scene and on `--real`. `--old`: live before issue 21.
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ JUDGE = "efficientnet-lite2"
 
 from inceptionism.live.loop import LiveSettings  # noqa: E402
 
-#: Live's settings before issue 21's steadiness fix, to compare against.
-OLD = LiveSettings(coherence=0.9, frame_step=1.0, own_jitter=False)
+#: Live's settings and recipe before issue 21, to compare against: damping 0.9, full steps, the
+#: same jitter every frame, two octaves of four steps of the preset's 0.015 with jitter 32.
+OLD = LiveSettings(coherence=0.9, frame_iterations=1, frame_step=1.0, own_jitter=False)
+OLD_RECIPE = {"octaves": 2, "iterations": 4, "step": 0.015, "jitter": 32}
 
 
 def scene_frames(frames: int, width: int) -> list[np.ndarray]:
@@ -185,7 +187,8 @@ def main() -> None:
     p.add_argument(
         "--old",
         action="store_true",
-        help="the settings before issue 21's fix (0.9, step 1, the same jitter every frame)",
+        help="live before issue 21 (0.9, full step, the same jitter every frame, 1 step per "
+        "octave; 2 octaves of 4 steps of 0.015, jitter 32)",
     )
     p.add_argument("--octaves", type=int, help="octaves (default: live's own)")
     p.add_argument("--threads", type=int, help="CPU threads for the network (default: torch's)")
@@ -214,7 +217,7 @@ def main() -> None:
             recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
             settings = LiveSettings(coherence=ARGS.coherence, frame_step=ARGS.frame_step)
             if ARGS.old:
-                settings = OLD
+                settings, recipe = OLD, {**OLD_RECIPE, **recipe}
             row = run_size(clip, size, ARGS.device, judge, settings, **recipe)
             cells = [
                 f"{row.get(c, float('nan')):.2f}"

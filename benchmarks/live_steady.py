@@ -10,8 +10,10 @@ settings compare on the very same frames whatever the load. Both clips of ``live
 scene (back and forth over the sample photo, 8 s) and the real footage (``--real``'s *Tears of
 Steel*, CC-BY 3.0, 10 s, a cut at 2.7 s); ``still``: a still camera, one frame of that footage
 30 times with sensor noise (sd 2 levels). Each setting is ``coherence:frame_step`` (the damping,
-and a carried frame's step as a share of the recipe's; each carried frame its own jitter) or
-``old`` (0.9:1, the same jitter every frame: live before issue 21); per clip and setting it
+and a carried frame's step as a share of the recipe's; each carried frame its own jitter),
+optionally ``:frame_iterations`` and ``@key=value;...`` overrides of live's recipe (e.g.
+``0.97:0.333:2@octaves=2;iterations=4``), or ``old`` (live before issue 21: 0.9:1:1, the same
+jitter every frame, 2 octaves of 4 steps of 0.015, jitter 32); per clip and setting it
 prints the warping error of the footage (input warp) and of the dreams (dream warp) and their ratio
 (target <= 2), the held-out judge's strength (EfficientNet-Lite2, as ``live.py``; target >= 2)
 on every ``--judge-every``-th frame, the mean ``|dream - frame|`` in levels, and CPU ms a frame.
@@ -22,10 +24,13 @@ recipe on a fresh frame, and the default preset's full dream (4 octaves of 15 st
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from live import OLD, Judge, write_scene  # noqa: E402
+from live import OLD, OLD_RECIPE, Judge, write_scene  # noqa: E402
 from video_real import CLIP, fetch  # noqa: E402
 
 from inceptionism.config import make_config  # noqa: E402
@@ -57,10 +62,14 @@ def clip_frames(kind: str, size: int, stride: int, tmp: Path) -> list[np.ndarray
 
 
 def measure(
-    frames: list[np.ndarray], settings: LiveSettings, judge: Judge, judge_every: int
+    frames: list[np.ndarray],
+    setting: tuple[LiveSettings, dict[str, Any]],
+    judge: Judge,
+    judge_every: int,
 ) -> dict[str, float]:
     """One setting on one clip: the row's figures (the first, fresh frame left out)."""
-    config = make_config(**LIVE_RECIPE)
+    settings, recipe = setting
+    config = make_config(**{**LIVE_RECIPE, **recipe})
     loop = frame_loop(config, settings, frames[0].shape[:2], device="cpu")
     cpu = time.process_time()
     dreams = [d.rgb for d in loop.frames(Frame(i, f, i) for i, f in enumerate(frames))]
@@ -95,12 +104,18 @@ def still_dreams(frames: list[np.ndarray], judge: Judge) -> str:
     return f"still dreams of {len(picked)} frames: " + ", ".join(cells)
 
 
-def parse_setting(item: str) -> LiveSettings:
-    """``coherence:frame_step`` as live's settings, or ``old``."""
+def parse_setting(item: str) -> tuple[LiveSettings, dict[str, Any]]:
+    """``coherence:frame_step[:frame_iterations][@key=value;...]`` as live's settings and
+    overrides of its recipe (``@octaves=1;iterations=8;jitter=8``), or ``old``."""
     if item == "old":
-        return OLD
-    coherence, step = (float(v) for v in item.split(":"))
-    return LiveSettings(coherence=coherence, frame_step=step)
+        return OLD, OLD_RECIPE
+    head, _, tail = item.partition("@")
+    recipe = {k: json.loads(v) for k, v in (kv.split("=") for kv in tail.split(";") if kv)}
+    coherence, step, *iterations = (float(v) for v in head.split(":"))
+    settings = LiveSettings(coherence=coherence, frame_step=step)
+    if iterations:
+        settings = replace(settings, frame_iterations=int(iterations[0]))
+    return settings, recipe
 
 
 def main() -> None:
@@ -108,7 +123,8 @@ def main() -> None:
     p.add_argument(
         "--settings",
         default=f"{LiveSettings.coherence}:{LiveSettings.frame_step:.3f},old",
-        help="coherence:frame_step or old, comma-separated (default: live's, then old)",
+        help="coherence:frame_step[:frame_iterations][@key=value;...] or old, comma-separated "
+        "(default: live's, then old)",
     )
     p.add_argument("--clips", default="scene,real,still", help="scene, real, still (default all)")
     p.add_argument("--size", type=int, default=LIVE_RECIPE["max_side"])

@@ -25,9 +25,9 @@ from inceptionism.frontends.web.widgets import OPEN_GROUPS
 from inceptionism.live.loop import LIVE_RECIPE, CoherentDreamer, LiveSettings, frame_loop
 from inceptionism.live.sources import fit
 
-#: The tab starts from live's own recipe (256 px, two short octaves) and sends a camera frame
+#: The tab starts from live's own recipe (256 px, one short octave) and sends a camera frame
 #: this often; a frame that arrives while the last is still being dreamed waits for none.
-LIVE_PAGE_DEFAULTS = {name: LIVE_RECIPE[name] for name in ("max_side", "octaves", "iterations")}
+LIVE_PAGE_DEFAULTS = dict(LIVE_RECIPE)
 STREAM_EVERY_S = 0.05
 TIME_LIMIT_S = 600  # one live run at most; press record again for more
 STALE_S = 3.0  # a holder that sent no frame this long has left: another visitor may go live
