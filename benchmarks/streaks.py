@@ -11,9 +11,10 @@ it dreams once and prints:
 - **diag**: long straight diagonal segments (OpenCV's line-segment detector, at least
   ``MIN_LENGTH`` px, 20-70 degrees off the axes) in the dream minus those in the input.
 - **cross**: the dream's strength judged by the *other* offline Lite models (each one's
-  default objective on the dream over the same on the input; the mean of the others). A
+  objective at its default layers, the registry's, on the dream over the same on the input;
+  the mean of the others). A
   network scores its own dream 1.5-2x higher, so its own objective says little.
-- **own**: the model's own objective, dream over input (for comparison).
+- **own**: the model's own objective at its default layers, dream over input (for comparison).
 - **clipped %** and **flat HF** as in ``quality.py``: new pixels at 0 or 255, and the grain the
   dream added where the input was flat.
 
@@ -103,13 +104,15 @@ def symmetric_padding(model: DreamModel) -> None:
 
 
 def setting(text: str) -> tuple[dict[str, Any], bool]:
-    """``--try`` text as config overrides (``layer=block12`` is ``layers={"block12": 1}``) and
+    """``--try`` text as config overrides (``layer=block12`` is ``layers={"block12": 1}``,
+    ``layer=block10+block12@0.5`` a mix) and
     whether it asks for symmetric padding (``pad=symmetric``)."""
     items = [i for i in text.split(",") if i and not i.startswith(("layer=", "pad="))]
     overrides = parse_try(",".join(items))
     for item in text.split(","):
-        if item.startswith("layer="):
-            overrides["layers"] = {item[6:]: 1.0}
+        if item.startswith("layer="):  # layer=block10+block12@0.5: a mix, weight 1 by default
+            parts = (p.partition("@") for p in item[6:].split("+"))
+            overrides["layers"] = {k: float(w or 1) for k, _, w in parts}
     return overrides, "pad=symmetric" in text
 
 
@@ -132,7 +135,9 @@ def measure(
     seconds = time.perf_counter() - t
     ratios = {}
     for judge, model in judges.items():
-        cfg = make_config("default", model=judge)
+        # The judge's yardstick is the network's own default layers (the registry's), not what
+        # a preset dreams on: lite0's default preset adds block8 (issue 20), its judge stays.
+        cfg = make_config("default", model=judge, layers=dict(model.default_layers))
         ratios[judge] = objective_value(model, cfg, out) / objective_value(model, cfg, rgb)
     others = [r for j, r in ratios.items() if j != name]
     return {
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if args.save:
                     args.save.mkdir(parents=True, exist_ok=True)
-                    tag = label.replace("=", "").replace(",", "_").replace(":", "")
+                    tag = label.replace("=", "").replace(",", "_").replace(":", "").replace("@", "")
                     file = args.save / f"{photo}-{name[13:]}-{tag}.png"
                     Image.fromarray(out.astype(np.uint8)).save(file)
     return 0

@@ -203,7 +203,7 @@ def test_dream_writes_beside_input_with_metadata_and_keeps_input(tmp_path, capsy
     meta = read_metadata(dst)
     assert meta["config"]["seed"] == 5 and meta["config"]["jitter"] == 4
     assert meta["config"]["octaves"] == 2 and meta["model"] == "efficientnet-lite0"
-    assert meta["layers"] == {"block10": 1.0} and meta["version"]
+    assert meta["layers"] == {"block10": 1.0, "block8": 1.0} and meta["version"]
 
 
 def test_same_seed_same_pixels_and_alpha_kept(tmp_path, capsys):

@@ -225,7 +225,7 @@ def test_help_shows_the_values_the_preset_gives(capsys):
     with pytest.raises(SystemExit):
         main(["dream", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "[default preset, efficientnet-lite0: 0.015]" in out  # --step
+    assert "[default preset, efficientnet-lite0: 0.02]" in out  # --step
     assert "(default default" not in out
     with pytest.raises(SystemExit):
         main(["dream", "--preset", "seed", "--model", "inception-v1", "--help"])

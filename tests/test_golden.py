@@ -15,6 +15,10 @@ README "Presets"); ``channel`` and ``tile96`` run the default preset too, so the
 ``tile96`` again on purpose (issue 15): the tile grid's offsets are now drawn only among those
 that need the fewest windows (``tiling.grid_offsets``), so its seams fall elsewhere (28.9 dB
 from the old PNG; both about 27 dB from the same command untiled).
+``default``, ``channel`` and ``tile96`` again on purpose (issue 20): lite0's default preset now
+dreams at block10 + block8 over 3 octaves of 1.25, 20 steps of 0.02 (smooth 1, lap-norm 5, knee
+48), judged 2.07x by the other Lite models on the portrait (was 1.68x; benchmarks/README.md).
+``seed`` is unchanged.
 """
 
 from __future__ import annotations

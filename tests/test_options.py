@@ -117,7 +117,7 @@ def test_a_form_can_be_drawn_from_the_schema():
             assert field["choices"]
     assert OPTION["octaves"].describe()["minimum"] == 1
     assert OPTION["preset"].describe()["choices"] == ["default", "seed"]
-    assert defaults()["octaves"] == 4 and defaults("seed")["octaves"] == 10
+    assert defaults()["octaves"] == 3 and defaults("seed")["octaves"] == 10
 
 
 @pytest.mark.parametrize(
@@ -209,3 +209,16 @@ def _img(path: Path):
     from PIL import Image
 
     return Image.open(path)
+
+
+def test_a_presets_layers_give_way_to_steering_as_the_models_do():
+    """lite0's default preset dreams at block10 + block8 (issue 20); a class or a guide alone
+    still dreams of that alone (no layer mixed in), and an explicit --layer replaces them."""
+    lite0 = "efficientnet-lite0"
+    assert make_config(model=lite0).layers == {"block10": 1.0, "block8": 1.0}
+    assert make_config(model=lite0, classes={"1": 1.0}).layers is None
+    assert make_config(model=lite0, guide="g.png").layers is None
+    assert make_config(model=lite0, classes={"1": 1.0}, layers={"block8": 1.0}).layers == {
+        "block8": 1.0
+    }
+    assert make_config("seed", model=lite0).layers is None  # the model's block10

@@ -374,7 +374,7 @@ def test_video_and_zoom_help_show_the_preset_values_they_promise(capsys):
     for name in ("video", "zoom"):
         code, out, _ = run_cli([name, "--help"], capsys)
         flat = " ".join(out.split())
-        assert code == 0 and "[default preset, efficientnet-lite0: 4]" in flat, name
+        assert code == 0 and "[default preset, efficientnet-lite0: 3]" in flat, name
         code, out, _ = run_cli([name, "--preset", "seed", "--help"], capsys)
         assert "number of scales [seed preset, efficientnet-lite0: 10]" in " ".join(out.split())
 

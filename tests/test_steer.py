@@ -270,7 +270,8 @@ def test_guide_dream_moves_towards_the_guide(lite0, tmp_path):
     g = stripes(tmp_path / "guide.png")
     x = to_pixels(sample_array(112))
     plain = make_config("default", **SHORT)
-    guided = plain.replace(guide=str(g), iterations=12)
+    # made as the front ends make it: a guide alone drops the preset's layers (block10 + block8)
+    guided = make_config("default", **{**SHORT, "iterations": 12}, guide=str(g))
     obj = objective_for(guided, lite0)
     assert obj.layers == ("block10",)  # the model's default layer
     a = dream_tensor(lite0, x, guided)

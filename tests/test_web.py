@@ -135,7 +135,10 @@ def test_dream_streams_previews_and_result_reproducible_by_the_command(server, t
         assert im.size == (192, 128)  # the input's size
     meta = read_metadata(png)
     assert meta["config"]["octaves"] == 2 and meta["config"]["iterations"] == 4
-    assert meta["model"] == "efficientnet-lite0" and meta["layers"] == {"block10": 1.0}
+    assert meta["model"] == "efficientnet-lite0" and meta["layers"] == {
+        "block10": 1.0,
+        "block8": 1.0,
+    }
     assert np.array_equal(np.asarray(Image.open(view)), np.asarray(Image.open(png)))
     # the page's command makes the same pixels
     words = command.split()

@@ -167,6 +167,23 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "lap_norm": 4,
             "clip_knee": 32.0,
         },
+        # Lite0 (the embedded default): its block10 dream alone scored 1.68x on the portrait as
+        # the other Lite models judge it (issue 20, benchmarks/streaks.py). block8 beside it, 20
+        # steps of 0.02 over 3 octaves of 1.25, the gradient blurred (sigma 1 px) and split in 5
+        # bands give 2.07x with less grain than before; the wider knee (48) clips less.
+        "efficientnet-lite0": {
+            "layers": {"block10": 1.0, "block8": 1.0},
+            "octaves": 3,
+            "octave_scale": 1.25,
+            "iterations": 20,
+            "step": 0.02,
+            "max_loss": math.inf,
+            "jitter": 32,
+            "clip": True,
+            "smooth": 1.0,
+            "lap_norm": 5,
+            "clip_knee": 48.0,
+        },
         # Lite1 and Lite2 need more steps for the same strength: Lite2's activations are larger
         # (3x the objective); Lite1's 15 steps left its portrait dream at 1.92x as the other
         # Lite models judge it, 20 steps give 2.02x (issue 20, benchmarks/streaks.py).
@@ -251,7 +268,10 @@ def make_config(
     values: dict[str, Any] = {"model": model, "preset": preset}
     if preset is not None:
         values.update(preset_overrides(preset, model))
-    values.update({k: v for k, v in options.items() if v is not None})
+    given = {k: v for k, v in options.items() if v is not None}
+    values.update(given)
+    if "layers" not in given and (values.get("classes") or values.get("guide")):
+        values["layers"] = None  # a preset's layers are defaults: steering alone drops them too
     return DreamConfig.from_dict(values)
 
 
