@@ -75,9 +75,17 @@ def tiled_crop() -> Image.Image:
     return dream("--tile", "256", source=str(big)).crop((150, 100, 750, 500))
 
 
+# The default preset before issue 11 on lite0, as flags that undo every value of lite0's entry
+# now (issue 20: layers, octaves, steps, smooth, lap-norm, knee); docs/presets.md shows them.
+OLD_DEFAULT = (
+    "--layer", "block10", "--octaves", "4", "--octave-scale", "1.4", "--iterations", "15",
+    "--step", "0.02", "--smooth", "0", "--lap-norm", "0", "--clip-knee", "0",
+)  # fmt: skip
+
+
 def default_old_new() -> Image.Image:
     """The default preset before issue 11 (its numbers as flags) and now, on docs/coffee.jpg."""
-    old = dream("--step", "0.02", "--lap-norm", "0", "--clip-knee", "0", source="docs/coffee.jpg")
+    old = dream(*OLD_DEFAULT, source="docs/coffee.jpg")
     return side_by_side(old, dream(source="docs/coffee.jpg"))
 
 
