@@ -48,9 +48,9 @@ class Bf16Measure:
 #: The measurements ``auto`` decides from, per device type and model. CPU: AMD EPYC Zen 4 with
 #: avx512_bf16, no AMX (the CI machine's kind), 2 threads, from ``PYTHONPATH=src python
 #: benchmarks/precision.py speed`` (random weights: the same speed as the real ones) and
-#: ``... quality --photos DIR`` (benchmarks/README.md, "Precision: auto"; 2026-12-07, 15:07-15:12
-#: UTC, under load 3-4 on the 2 shared cores: float32 and bfloat16 alternate in one process, so
-#: the ratios hold; two passes at load 2-11 picked the same; the lead reruns it idle).
+#: ``... quality --photos DIR`` (benchmarks/README.md, "Precision: auto"; speed on a quiet machine,
+#: 2026-12-07 16:03-16:05 UTC, load 1.1-1.7, float32 and bfloat16 alternating in one process;
+#: three passes under load 2-11 earlier that day picked the same).
 #: ``looks_same`` of the Lite models is their own dreams' verdict (real weights); the other
 #: models' weights are not offline, so theirs is the Lite models' (the same autocast path:
 #: network in bfloat16, objective and pixels in float32) and, for inception-v3, issue 22's
@@ -60,14 +60,14 @@ _LITE_LOOKS_SAME = True
 AUTO_BF16: dict[str, dict[str, Bf16Measure]] = {
     "cpu": {
         # depthwise convs gain little from bfloat16 on this CPU, nothing over a dream: float32
-        "efficientnet-lite0": Bf16Measure(0.89, 1.06, 0.90, _LITE_LOOKS_SAME),
-        "efficientnet-lite1": Bf16Measure(0.87, 1.16, 1.01, _LITE_LOOKS_SAME),
-        "efficientnet-lite2": Bf16Measure(0.88, 1.13, 1.06, _LITE_LOOKS_SAME),
-        "inception-v1": Bf16Measure(1.54, 1.65, 1.62, _LITE_LOOKS_SAME),
-        "inception-v3": Bf16Measure(1.52, 1.73, 1.68, _LITE_LOOKS_SAME),
-        "vgg16": Bf16Measure(1.73, 2.46, 2.26, _LITE_LOOKS_SAME),
-        "vgg19": Bf16Measure(1.84, 2.01, 1.92, _LITE_LOOKS_SAME),
-        "resnet50": Bf16Measure(1.85, 1.90, 1.86, _LITE_LOOKS_SAME),
+        "efficientnet-lite0": Bf16Measure(0.78, 0.94, 0.98, _LITE_LOOKS_SAME),
+        "efficientnet-lite1": Bf16Measure(0.84, 1.04, 1.02, _LITE_LOOKS_SAME),
+        "efficientnet-lite2": Bf16Measure(0.87, 1.05, 1.06, _LITE_LOOKS_SAME),
+        "inception-v1": Bf16Measure(1.52, 1.68, 1.65, _LITE_LOOKS_SAME),
+        "inception-v3": Bf16Measure(1.55, 1.73, 1.69, _LITE_LOOKS_SAME),
+        "vgg16": Bf16Measure(1.94, 1.98, 1.96, _LITE_LOOKS_SAME),
+        "vgg19": Bf16Measure(1.94, 1.99, 1.97, _LITE_LOOKS_SAME),
+        "resnet50": Bf16Measure(1.81, 1.95, 1.85, _LITE_LOOKS_SAME),
     },
     "cuda": {},
 }
