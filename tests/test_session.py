@@ -184,7 +184,7 @@ def test_session_on_the_real_model_equals_the_api(lite0):
     assert np.array_equal(np.clip(np.rint(ours), 0, 255).astype(np.uint8), api)
     meta = dreamer.metadata()
     assert meta["model"] == "efficientnet-lite0" and meta["config"]["octaves"] == 2
-    assert meta["layers"] == lite0.default_layers
+    assert meta["layers"] == cfg.layers  # lite0's default preset: block10 and block8
 
 
 @pytest.mark.slow

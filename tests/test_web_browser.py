@@ -112,7 +112,7 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
         "() => (document.querySelector('#picture img') || {}).src?.includes('upload-me')",
         timeout=60_000,
     )
-    set_number(page, "octaves", 3)
+    set_number(page, "octaves", 4)
     set_number(page, "iterations", 12)
     page.evaluate(WATCH_VIEW)
     page.click("#dream")
@@ -131,14 +131,14 @@ def test_upload_dream_previews_final_and_stop(server, browser, tmp_path):
     assert "300x200 px" in status(page)
     assert page.locator("#png a, #png [download]").count() >= 1  # the download link
     command = page.locator("#command").inner_text()
-    assert "deepdream dream upload-me.png" in command and "--octaves 3" in command
+    assert "deepdream dream upload-me.png" in command and "--octaves 4" in command
     assert page.locator("#history img").count() == 1
 
     # a second, long dream, stopped
     set_number(page, "iterations", 400)
     page.click("#dream")
     page.wait_for_function(
-        "() => /step \\d+\\/1200/.test(document.querySelector('#status textarea').value)",
+        "() => /step \\d+\\/1600/.test(document.querySelector('#status textarea').value)",
         timeout=120_000,
     )
     page.click("#stop")
