@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from inceptionism.algorithm import shaping
-from inceptionism.algorithm.shaping import lap_normalize, lap_split, lap_split_strips
+from inceptionism.algorithm.shaping import (
+    lap_normalize,
+    lap_split,
+    lap_split_strips,
+    smooth_cascade,
+)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 SHAPES = [(5, 7), (8, 8), (33, 50), (64, 97), (101, 64), (120, 161)]
@@ -31,6 +36,17 @@ def test_strips_equal_the_whole_image(monkeypatch, shape, dtype):
         lo_s, hi_s = lap_split_strips(grad)
         assert torch.equal(lo_s, lo) and torch.equal(hi_s, hi)
     assert torch.equal(grad, kept)  # the caller's gradient is never scaled in place
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_smoothing_blur_in_strips_equals_the_whole_image(monkeypatch, shape):
+    """``smooth``'s Gaussians run strip by strip on big gradients: the same numbers, bit for bit."""
+    grad = torch.randn(1, 3, *shape, generator=torch.Generator().manual_seed(4))
+    whole = smooth_cascade(grad, 1.0)
+    monkeypatch.setattr(shaping, "LAP_STRIPS_ABOVE", 0)
+    for strip_pixels in (64, 700, 10**6):
+        monkeypatch.setattr(shaping, "STRIP_PIXELS", strip_pixels)
+        assert torch.equal(smooth_cascade(grad, 1.0), whole)
 
 
 def test_small_gradients_keep_the_whole_image_path():

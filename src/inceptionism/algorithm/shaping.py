@@ -51,10 +51,20 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
-    c = x.shape[1]
+    c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
+    across = k.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+    down = k.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
     x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    if h * w <= LAP_STRIPS_ABOVE:
+        return F.conv2d(F.conv2d(x, across, groups=c), down, groups=c)
+    # Big gradients in strips of rows (each reads its 2 * radius rows of margin): the same sums
+    # of the same numbers, bit for bit, without the depthwise convolutions' working buffers,
+    # about ten times their input (3 GB at 4000x2668; tests/test_lap_strips.py).
+    out = x.new_empty(*x.shape[:-2], h, w)
+    for a, b in _strips(h, w):
+        strip = F.conv2d(x[..., a : b + 2 * radius, :], across, groups=c)
+        out[..., a:b, :] = F.conv2d(strip, down, groups=c)
+    return out
 
 
 def smooth_cascade(grad: torch.Tensor, sigma: float) -> torch.Tensor:
