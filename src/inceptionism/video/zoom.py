@@ -200,7 +200,7 @@ def zoom_frames(
     anchor: ColourAnchor | None = None
     for i in range(frames):
         dreamer = sessions.first if i == 0 else sessions.later
-        dreamed = _dream_frame(
+        dreamed, _ = _dream_frame(
             dreamer, current, None, seed=seed + i, cancel=cancel, progress=progress, as_float=True
         )
         yield np.clip(np.rint(dreamed), 0, 255).astype(np.uint8)
