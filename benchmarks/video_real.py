@@ -174,7 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strip", metavar="PNG", help="then a strip of the shots clip from --cache")
     p.add_argument("--dream-only", action="store_true", help="only dream ours into --cache")
     p.add_argument("--label", default="ours", help="name of ours in the table and the cache")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for every dream (default: as free cores allow, so the pixels, and "
+        "the figures by a few hundredths, follow the machine's load)",
+    )
     args = p.parse_args(argv)
+    if args.threads:
+        from inceptionism import runtime
+
+        runtime.set_threads(args.threads)
 
     from inceptionism import make_config
     from inceptionism.video.clip import DEFAULT_COHERENCE
