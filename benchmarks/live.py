@@ -182,7 +182,8 @@ def main() -> None:
         "--frame-step",
         type=float,
         default=LiveSettings.frame_step,
-        help="a carried frame's step, a share of the recipe's (live's default 1/3; 1: the old)",
+        help="a carried frame's step, a share of the recipe's "
+        f"(live's default {LiveSettings.frame_step:g}; 1: the old)",
     )
     p.add_argument(
         "--old",

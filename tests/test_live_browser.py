@@ -52,12 +52,13 @@ WATCH_OUTPUT = """() => {
 
 
 def fake_camera(path: Path, frames: int = 90) -> Path:
-    """benchmarks/video.py's scene (a pan and zoom over the sample, a disc crossing it) as a
-    30 fps .y4m file, which chromium's fake camera plays in a loop."""
+    """benchmarks/video.py's scene (a pan and zoom over the sample, a disc crossing it), back
+    and forth as benchmarks/live.py plays it (played on, its camera leaves the photo for black),
+    as a 30 fps .y4m file, which chromium's fake camera plays in a loop."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from video import make_scene
+    from live import scene_frames
 
-    scene = make_scene(frames, 320)
+    scene = scene_frames(frames, 320)
     with av.open(str(path), "w", format="yuv4mpegpipe") as out:
         vs = out.add_stream("rawvideo", rate=Fraction(30))
         vs.height, vs.width = scene[0].shape[:2]
