@@ -15,6 +15,7 @@ import argparse
 import math
 import sys
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,22 +72,40 @@ def settings_from(data: Mapping[str, Any], label: str) -> dict[str, Any]:
     return filekeys.from_file(data, label)
 
 
-def settings_from_dream(
-    path: str | Path, given: Collection[str] = ()
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(option values, other DreamConfig fields) stored in a dream's metadata by ``deepdream``.
+@dataclass(frozen=True)
+class DreamRecord:
+    """What a dream made by ``deepdream`` recorded in its metadata, read once and checked (an
+    image is untrusted): the option values, the other DreamConfig fields, the CPU threads each
+    octave ran on and the precision its model ran in (None where it recorded none: a GPU dream,
+    an older version)."""
 
-    An image is untrusted: its settings go through :func:`inceptionism.safety.untrusted_settings`
-    (no own models, no file paths); ``given`` are the options the command line set (they win).
-    """
-    label = f"settings of {path}"
+    values: dict[str, Any]
+    carried: dict[str, Any]
+    threads: tuple[int, ...] | None
+    precision: str | None
+
+
+def read_dream_record(path: str | Path, given: Collection[str] = ()) -> DreamRecord:
+    """The settings a dream recorded, to make it again. Its settings go through
+    :func:`inceptionism.safety.untrusted_settings` (no own models, no file paths); ``given``
+    are the options the command line set (they win)."""
     meta = read_metadata(path)
-    config = meta.get("config") if isinstance(meta, dict) else None
-    if not isinstance(config, dict):
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise DreamError(
             f"{path} holds no deepdream settings (not made by deepdream, or its metadata was "
             "stripped)"
         )
+    values, carried = _recorded_settings(meta["config"], f"settings of {path}", given)
+    threads = meta.get("threads")
+    if threads is not None:
+        threads = thread_schedule(threads, f"threads in {path}")
+    return DreamRecord(values, carried, threads, _recorded_precision(meta.get("precision"), path))
+
+
+def _recorded_settings(
+    config: dict[str, Any], label: str, given: Collection[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(option values, other DreamConfig fields) of a dream's recorded ``config``."""
     config = untrusted_settings(config, label, given=given)
     fields = set(DreamConfig.__dataclass_fields__)
     table: dict[str, Any] = {}
@@ -105,21 +124,9 @@ def settings_from_dream(
     return settings_from(table, label), carried
 
 
-def threads_from_dream(path: str | Path) -> tuple[int, ...] | None:
-    """The CPU threads each octave of a dream ran on (its metadata ``threads``, checked: the
-    image is untrusted), to replay them; None where it recorded none (a GPU dream, an older
-    version)."""
-    meta = read_metadata(path)
-    value = meta.get("threads") if isinstance(meta, dict) else None
-    return None if value is None else thread_schedule(value, f"threads in {path}")
-
-
-def precision_from_dream(path: str | Path) -> str | None:
-    """The precision a dream's model ran in (its metadata ``precision``, ``auto`` already
-    resolved; checked: the image is untrusted), to replay it; None where it recorded none (an
-    older version)."""
-    meta = read_metadata(path)
-    value = meta.get("precision") if isinstance(meta, dict) else None
+def _recorded_precision(value: Any, path: str | Path) -> str | None:
+    """A dream's recorded precision, checked: a known name, never ``auto`` (a dream records
+    what ``auto`` resolved to)."""
     if value is None:
         return None
     try:
@@ -147,11 +154,12 @@ def apply(args: argparse.Namespace, given: Collection[str]) -> argparse.Namespac
     if not (args.config or args.config_from):
         return args
     if args.config_from:
-        values, args.config_fields = settings_from_dream(args.config_from, given)
+        record = read_dream_record(args.config_from, given)
+        values, args.config_fields = record.values, record.carried
         if "threads" not in given:  # --threads N is the user's word; else the dream's counts
-            runtime.replay_threads(threads_from_dream(args.config_from))
+            runtime.replay_threads(record.threads)
         if "precision" not in given:  # the arithmetic that made its pixels, unless told
-            args.precision = precision_from_dream(args.config_from) or args.precision
+            args.precision = record.precision or args.precision
     else:
         values = settings_from(read_toml(args.config), f"config {args.config}")
     for name, value in values.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 from inceptionism.config import DEFAULT_PRESET, make_config
 from inceptionism.errors import DreamError, quote
-from inceptionism.frontends.configfile import settings_from_dream
+from inceptionism.frontends.configfile import read_dream_record
 from inceptionism.io import video as vio
 from inceptionism.models.classes import lookup, names
 from inceptionism.models.registry import get_spec
@@ -33,7 +33,8 @@ def dream_settings(path: Path) -> tuple[Any, dict[str, Any]]:
     """(recipe, the names of its page fields: :func:`page_names`) of an uploaded dream, read as
     ``--config-from`` reads it (untrusted: no own model, no file named in it is opened; the
     guide picture is the page's own field). Every error names the file."""
-    values, carried = settings_from_dream(path, given=("guide",))  # its errors name it
+    record = read_dream_record(path, given=("guide",))  # its errors name it
+    values, carried = record.values, record.carried
     try:
         for key in ("layers", "classes"):
             if key in values:
