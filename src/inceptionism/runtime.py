@@ -107,6 +107,26 @@ def keep_freed_memory() -> Iterator[None]:
                 libc.malloc_trim(0)
 
 
+#: A dream of more pixels than this hands the memory its step freed back to the system after
+#: every step (``trim_freed_memory``). Under ``keep_freed_memory`` the heap otherwise keeps
+#: every hole: the windows of a step at 4000x2668 differ in size from step to step (the jitter
+#: moves the edge windows), the holes no longer fit, the heap grows, and the whole default
+#: dream peaked at 2447 and 2622 MiB in two runs. Trimmed, the freed pages are dropped but the
+#: heap's layout is kept, so each step faults back in only what it touches: 2160 and 2439 MiB,
+#: about as fast (349 s against 322-336 s for the whole dream; 7.9-8.1 against 7.0-8.3 s a step
+#: in short runs) (benchmarks/big_image.py, issue 20). Smaller dreams keep their pages: there
+#: the faults are a real share of a step.
+TRIM_ABOVE_PIXELS = 2_000_000
+
+
+def trim_freed_memory() -> None:
+    """Hand the heap's free pages back to the system now (glibc's ``malloc_trim``), keeping
+    its layout; elsewhere than glibc: nothing."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 #: The x264 kernels to use on a CPU with AVX-512: all that such a CPU has (x264's names; each
 #: brings those below it) but AVX-512. x264's AVX-512 code for the macroblock tree (its
 #: lookahead's rate control) reads memory nobody wrote, so the same frames made different files,

@@ -339,6 +339,7 @@ class Dreamer:
         init = None if start is None else self._tensor(start)
         said: list[str] = []
         octave_threads = runtime.OctaveThreads(policy)
+        trim = pixels.shape[-2] * pixels.shape[-1] > runtime.TRIM_ABOVE_PIXELS
         engine = dream_steps(
             self.plan, pixels, config, self.shaping, init, said.append, octave_threads
         )
@@ -356,6 +357,8 @@ class Dreamer:
                         )
                         return
                     check()
+                    if trim:  # a big photo: the step's freed pages go back (see runtime)
+                        runtime.trim_freed_memory()
                     preview = self._preview(s, config, preview_every)
                     if s.step == s.total:  # the last step: add the final detail, then report
                         try:
