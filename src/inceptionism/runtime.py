@@ -112,7 +112,7 @@ def keep_freed_memory() -> Iterator[None]:
 #: every hole: the windows of a step at 4000x2668 differ in size from step to step (the jitter
 #: moves the edge windows), the holes no longer fit, the heap grows, and the whole default
 #: dream peaked at 2447 and 2622 MiB in two runs. Trimmed, the freed pages are dropped but the
-#: heap's layout is kept, so each step faults back in only what it touches: 2160 and 2439 MiB,
+#: heap's layout is kept, so each step faults back in only what it touches: 2160-2532 MiB,
 #: about as fast (349 s against 322-336 s for the whole dream; 7.9-8.1 against 7.0-8.3 s a step
 #: in short runs) (benchmarks/big_image.py, issue 20). Smaller dreams keep their pages: there
 #: the faults are a real share of a step.
