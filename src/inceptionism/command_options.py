@@ -25,8 +25,9 @@ DEFAULT_MAX_UPLOAD = "25MB"
 DEFAULT_QUEUE = 8
 DEFAULT_WARM_UP = 8
 DEFAULT_CROSSFADE = 8  # measured: benchmarks/video_seams.py (benchmarks/README.md)
-#: ``deepdream live``'s damping: more carried than a clip's, as its carried frames take a third
-#: of the step (issue 21: as strong, far steadier; measured: benchmarks/live.py).
+#: ``deepdream live``'s damping: more carried than a clip's, as its carried frames take a small
+#: share of the step (``LiveSettings.frame_step``; issue 21: as strong, far steadier; measured:
+#: benchmarks/live_steady.py).
 LIVE_COHERENCE = 0.97
 #: ``--chunk-frames`` by default: the clip split evenly over the workers, within these bounds.
 CHUNK_BOUNDS = (24, 120)

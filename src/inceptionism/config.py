@@ -138,6 +138,20 @@ def from_metadata(name: str, value: Any) -> Any:
 
 
 # preset -> model ("*" for any) -> overrides of the reference defaults.
+#: The ``default`` preset for any model without an entry of its own; the entries below change
+#: only what they name.
+_DEFAULT_ANY: dict[str, Any] = {
+    "octaves": 4,
+    "octave_scale": 1.4,
+    "iterations": 15,
+    "step": 0.015,
+    "max_loss": math.inf,
+    "jitter": 32,
+    "clip": True,
+    "lap_norm": 4,
+    "clip_knee": 32.0,
+}
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # The reference notebook's hyperparameters, with the model's default layers; max_loss is the
     # notebook's 10 on its own InceptionV1 and off elsewhere (see REFERENCE_MAX_LOSS).
@@ -156,30 +170,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # 255 (under 1% of new clipped pixels, was up to 9%). Both make each step more effective,
     # so a smaller step (0.015, was 0.02) keeps the old strength with still less grain.
     "default": {
-        "*": {
-            "octaves": 4,
-            "octave_scale": 1.4,
-            "iterations": 15,
-            "step": 0.015,
-            "max_loss": math.inf,
-            "jitter": 32,
-            "clip": True,
-            "lap_norm": 4,
-            "clip_knee": 32.0,
-        },
+        "*": _DEFAULT_ANY,
         # Lite0 (the embedded default): its block10 dream alone scored 1.68x on the portrait as
         # the other Lite models judge it (issue 20, benchmarks/streaks.py). block8 beside it, 20
         # steps of 0.02 over 3 octaves of 1.25, the gradient blurred (sigma 1 px) and split in 5
         # bands give 2.07x with less grain than before; the wider knee (48) clips less.
         "efficientnet-lite0": {
+            **_DEFAULT_ANY,
             "layers": {"block10": 1.0, "block8": 1.0},
             "octaves": 3,
             "octave_scale": 1.25,
             "iterations": 20,
             "step": 0.02,
-            "max_loss": math.inf,
-            "jitter": 32,
-            "clip": True,
             "smooth": 1.0,
             "lap_norm": 5,
             "clip_knee": 48.0,
@@ -188,17 +190,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # (3x the objective); Lite1's 15 steps left its portrait dream at 1.92x as the other
         # Lite models judge it, 20 steps give 2.02x (issue 20, benchmarks/streaks.py).
         **{
-            m: {
-                "octaves": 4,
-                "octave_scale": 1.4,
-                "iterations": 20,
-                "step": 0.015,
-                "max_loss": math.inf,
-                "jitter": 32,
-                "clip": True,
-                "lap_norm": 4,
-                "clip_knee": 32.0,
-            }
+            m: {**_DEFAULT_ANY, "iterations": 20}
             for m in ("efficientnet-lite1", "efficientnet-lite2")
         },
         # Google's original notebook: inception_4c, step 1.5 on 0..255 pixels (= 1.5 / 127.5 in

@@ -109,13 +109,12 @@ def keep_freed_memory() -> Iterator[None]:
 
 #: A dream of more pixels than this hands the memory its step freed back to the system after
 #: every step (``trim_freed_memory``). Under ``keep_freed_memory`` the heap otherwise keeps
-#: every hole: the windows of a step at 4000x2668 differ in size from step to step (the jitter
-#: moves the edge windows), the holes no longer fit, the heap grows, and the whole default
-#: dream peaked at 2447 and 2622 MiB in two runs. Trimmed, the freed pages are dropped but the
-#: heap's layout is kept, so each step faults back in only what it touches: 2160-2532 MiB,
-#: about as fast (349 s against 322-336 s for the whole dream; 7.9-8.1 against 7.0-8.3 s a step
-#: in short runs) (benchmarks/big_image.py, issue 20). Smaller dreams keep their pages: there
-#: the faults are a real share of a step.
+#: every free page of every step, and where a later step's buffers do not fit its holes it
+#: grows: the whole 4000x2668 default dream peaked at 2447 and 2622 MiB in two runs. Trimmed,
+#: the freed pages are dropped but the heap's layout is kept, so each step faults back in only
+#: what it touches: 2160-2532 MiB, about as fast (349 s against 322-336 s for the whole dream;
+#: 7.9-8.1 against 7.0-8.3 s a step in short runs; benchmarks/big_image.py, issue 20). Smaller
+#: dreams keep their pages: there the faults are a real share of a step.
 TRIM_ABOVE_PIXELS = 2_000_000
 
 

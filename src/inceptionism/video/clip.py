@@ -55,9 +55,10 @@ from inceptionism.video.thread_record import ThreadRecord
 
 LEVEL_GAIN = 2.0  # how hard the carry rises as the dream falls below the shot's first frame
 RENEW_BELOW = 0.9  # a frame whose flow explains less than this gets RENEW_STEPS more per octave
-# 3: the fast-moving head (benchmarks/video_real.py head) then keeps 0.86x the strength of
-# independent frames (2: 0.79x; 1, before the colour check: the close-up behind a see-through
-# screen held 0.74 of its shot's first frame), with the warping error still 0.38x (issue 20).
+# 3: the fast-moving head (benchmarks/video_real.py head) then keeps 0.82x / 0.86x the strength
+# of independent frames on two / one CPU threads (2: 0.79x; 1, before the colour check: the
+# close-up behind a see-through screen held 0.74 of its shot's first frame), with the warping
+# error still 0.38x (issue 20).
 RENEW_STEPS = 3
 SCENE_CUT = 0.5  # a frame whose flow explains less than this share of the picture starts afresh
 STATE_VERSION = 1
