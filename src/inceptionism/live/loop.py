@@ -24,19 +24,20 @@ from inceptionism.live.sources import Captured, Source
 from inceptionism.video.clip import CarriedFrames, DreamedFrame, FrameLoop, VideoSettings
 
 #: The recipe live dreaming starts from where the user set nothing else: 256 px, one octave of
-#: eight steps of 0.04 for a fresh frame, jitter 4; later frames take
-#: LiveSettings.frame_iterations (two), the carried dream does the rest. All steps at the frame's
-#: own size, with little jitter, is what a held-out judge sees best for the same work: 1.73x and
-#: 1.87x on live.py's clips against 1.41x and 1.50x with two octaves of four steps; a step of
-#: 0.04 (a carried quarter of it) rather than 0.02 (a third) then took lite0's new default from
-#: 1.84x / 1.82x to 1.93x / 1.97x, the warping error 1.55x / 1.08x to 1.95x / 1.15x of the
-#: footage's own (issue 21, benchmarks/live_steady.py).
+#: eight steps of 0.04 for a fresh frame, jitter 4, no gradient smoothing; later frames take
+#: LiveSettings.frame_iterations (three), the carried dream does the rest. All steps at the
+#: frame's own size, with little jitter, is what a held-out judge sees best for the same work
+#: (1.73x and 1.87x on live.py's clips against 1.41x and 1.50x with two octaves of four steps).
+#: Smoothing (lite0's default preset: 1 px) costs 13 ms of a 256 px frame and adds nothing a
+#: judge sees at this size; its time buys a carried frame's third step (issue 21,
+#: benchmarks/live_steady.py, docs/live.md).
 LIVE_RECIPE: dict[str, Any] = {
     "max_side": 256,
     "octaves": 1,
     "iterations": 8,
     "step": 0.04,
     "jitter": 4,
+    "smooth": 0.0,
 }
 
 
@@ -48,14 +49,15 @@ class LiveSettings:
 
     A carried frame's step is what flickers: each adds new detail the last dream did not have.
     A small share of the step with a third of the damping (0.97 against 0.9) holds the dream's
-    strength with a fraction of the new detail a frame (a quarter of live's step of 0.04: 0.01,
-    what a third of 0.03 gives; a third of 0.04 took the pan's warping error over 2x); each
-    carried frame's own jitter lets the dream of a still camera deepen rather than settle
-    (benchmarks/live_steady.py, issue 21)."""
+    strength with a fraction of the new detail a frame. Three steps of 0.18 of live's 0.04 make
+    a stronger dream than two of a quarter for as little flicker (2.06x and 2.09x on the real
+    footage and the pan against 1.97x and 1.93x, warping error 1.13x and 1.89x of the footage's
+    own); each carried frame's own jitter lets the dream of a still camera deepen rather than
+    settle (benchmarks/live_steady.py, issue 21)."""
 
     coherence: float = LIVE_COHERENCE
-    frame_iterations: int = 2
-    frame_step: float = 1 / 4
+    frame_iterations: int = 3
+    frame_step: float = 0.18
     own_jitter: bool = True
     flow_quality: str = "medium"
     duration: float | None = None
