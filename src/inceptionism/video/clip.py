@@ -18,10 +18,8 @@ are recorded, ``thread_record``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 import inceptionism.runtime as runtime
 from inceptionism.config import DreamConfig, make_config
@@ -47,7 +44,7 @@ from inceptionism.options import (
 from inceptionism.session import Dreamer
 from inceptionism.video import flow as vflow
 from inceptionism.video.outputs import check_output as check_output  # where callers find it
-from inceptionism.video.outputs import check_output_and_work, remove_work, start_work
+from inceptionism.video.outputs import check_output_and_work, remove_work, save_frame, start_work
 from inceptionism.video.outputs import frame_path as _frame_path
 from inceptionism.video.outputs import load_frame as _load_png
 from inceptionism.video.outputs import work_folder as work_folder
@@ -229,24 +226,6 @@ def _dream_frame(
 
 
 # --------------------------------------------------------------------------------------------
-# the work folder
-
-
-def _save_png_atomic(path: Path, rgb: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(rgb).save(fh, format="PNG", compress_level=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-# --------------------------------------------------------------------------------------------
 # the frame loop
 
 
@@ -362,7 +341,7 @@ class FrameLoop:
             if work is not None:
                 record.add(f.index, used)
                 record.save(work)  # before the frame: a frame on disk always has its counts
-                _save_png_atomic(_frame_path(work, f.index), dream)
+                save_frame(_frame_path(work, f.index), dream)
             seconds = time.perf_counter() - t0
             yield DreamedFrame(
                 f.index, f.pts, dream, f.rgb, init is None, False, reliable, seconds, flow_s, used

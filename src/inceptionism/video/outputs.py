@@ -233,6 +233,22 @@ def load_frame(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     return rgb if rgb.shape == shape else None
 
 
+def save_frame(path: Path, rgb: np.ndarray) -> None:
+    """A dreamed frame as a PNG at ``path``, whole or not at all (a temporary file, synced,
+    renamed): a run stopped at any moment leaves only finished frames to resume from."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(rgb).save(fh, format="PNG", compress_level=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def finished_frames(work: Path, size: tuple[int, int], total: int | None) -> int:
     """How many frames from the first on the work folder holds (by their PNG headers)."""
     done = 0
