@@ -99,6 +99,22 @@ def test_the_colour_check_drops_the_carry_where_the_carried_picture_is_not_the_n
         VideoSettings(colour_tolerance=0.0).check()
 
 
+def test_the_colour_check_of_a_big_frame_runs_on_the_flows_grid_and_finds_the_screen():
+    """Above MAX_FLOW_LINES the check runs on the flow's smaller grid (issue 21: 720p live) and
+    its mask is scaled back up: the changed screen still carries nothing, the rest as before."""
+    before = texture(720, 1280, seed=6)
+    after = before.copy()
+    after[240:520, 400:900] = texture(280, 500, seed=7)
+    m = vflow.motion(before, after, "medium")
+    checked = vflow.colour_checked(m, before, after)
+    assert checked.mask.shape == (720, 1280)
+    assert checked.mask[280:480, 440:860].max() < 0.05
+    far = np.ones((720, 1280), bool)
+    far[160:600, 320:980] = False
+    assert np.allclose(checked.mask[far], m.mask[far], atol=1e-3)
+    assert (checked.mask <= m.mask + 1e-6).all()
+
+
 def test_colour_anchor_pulls_a_crept_frame_back_and_leaves_a_steady_one_alone():
     first = texture(64, 64, seed=4).astype(np.float32) * 0.8 + 25  # off the rails (next test)
     anchor = ColourAnchor.of(first)

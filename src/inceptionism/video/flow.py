@@ -98,12 +98,18 @@ def _grey(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return grey
 
 
+def flow_size(h: int, w: int) -> tuple[int, int]:
+    """(W, H) of the grid the flow and its checks run on: at most MAX_FLOW_LINES lines."""
+    scale = min(1.0, MAX_FLOW_LINES / min(h, w))
+    return max(8, round(w * scale)), max(8, round(h * scale))
+
+
 def motion(prev: np.ndarray, cur: np.ndarray, quality: str = "medium") -> Motion:
     """Flow and reliability mask from input frame ``prev`` (t-1) to ``cur`` (t), RGB arrays."""
     cv2 = _cv2()
     h, w = cur.shape[:2]
+    size = flow_size(h, w)
     scale = min(1.0, MAX_FLOW_LINES / min(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
     sx, sy = w / size[0], h / size[1]
     a, b = _grey(prev, size), _grey(cur, size)
     dis = _dis(quality)
@@ -129,8 +135,25 @@ def colour_checked(
     The forward-backward check passes a flow that is wrong the same way both ways (near zero on
     a head that turned, a face that rose behind a lamp); there the carried dream would stay on a
     picture that is no longer there: a ghost. The picture itself says so (Lai et al. 2018 weigh
-    their training loss by the same photometric check).
+    their training loss by the same photometric check). Frames of more lines than the flow's
+    grid are checked on that grid, as the flow is (its errors are no finer), and the mask
+    scaled back up: on two cores 39 ms rather than 64 at 1280x720, 35 rather than 130 at
+    1920x1080 (issue 21's 720p live; frames of at most 540 lines are checked as before).
     """
+    cv2 = _cv2()
+    h, w = cur.shape[:2]
+    size = flow_size(h, w)
+    if size == (w, h):
+        return Motion(m.backward, np.minimum(m.mask, _colour_mask(m, prev, cur, tolerance)))
+    units = np.float32([w / size[0], h / size[1]])
+    grid = Motion(cv2.resize(m.backward, size, interpolation=cv2.INTER_AREA) / units, m.mask)
+    a, b = (cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in (prev, cur))
+    ok = cv2.resize(_colour_mask(grid, a, b, tolerance), (w, h), interpolation=cv2.INTER_LINEAR)
+    return Motion(m.backward, np.minimum(m.mask, ok))
+
+
+def _colour_mask(m: Motion, prev: np.ndarray, cur: np.ndarray, tolerance: float) -> np.ndarray:
+    """1 where frame t-1 carried by ``m`` looks like frame t, 0 where not (grown, softened)."""
     cv2 = _cv2()
     carried = m.warp(np.asarray(prev, np.float32))
     now = np.asarray(cur, np.float32)
@@ -138,9 +161,7 @@ def colour_checked(
     grey = cv2.GaussianBlur(now.mean(-1), (0, 0), sigmaX=1.0)
     gy, gx = np.gradient(grey)
     slack = COLOUR_SLACK * cv2.GaussianBlur(np.hypot(gx, gy), (0, 0), sigmaX=1.0)
-    wrong = error > tolerance + slack
-    radius = COLOUR_RADIUS * max(1.0, min(cur.shape[:2]) / MAX_FLOW_LINES)
-    return Motion(backward=m.backward, mask=np.minimum(m.mask, _soften(wrong, radius)))
+    return _soften(error > tolerance + slack, COLOUR_RADIUS)
 
 
 def _unreliable(bwd_px: np.ndarray, fwd_px: np.ndarray, units: np.ndarray) -> np.ndarray:
