@@ -43,7 +43,7 @@ timeout ${MODELS_S:-150} $PY benchmarks/run.py --device cuda --json "$OUT/gpu-mo
 echo "== live dreaming, 1280 px (issue 21: at least 24 fps)"
 if $PY -c "import av, cv2" 2>/dev/null; then
   # 1280x720 on the real footage where its file was carried along (benchmarks/.clips/, see
-  # video_real.py), else the pan at 1280x852
+  # video_real.py; 640x360, enlarged by live.py), else the pan at 1280x852
   real=""; [ -f benchmarks/.clips/clip_01_tears_of_steel.mp4 ] && real="--real"
   timeout ${LIVE_S:-150} $PY benchmarks/live.py --device cuda --sizes 1280 --seconds 8 $real 2>&1 \
     | tee "$OUT/live.txt"

@@ -13,7 +13,8 @@ as asked (``scene_frames``), written as a 24 fps H.264 file and played **in real
 ``deepdream live``'s own engine (``inceptionism.live``: the grabber thread, the newest-frame
 slot, the coherent dreamer) with its defaults, so what is measured is what the command does.
 ``--clip FILE`` plays another file, e.g. the real footage of ``benchmarks/video_real.py``
-(*Tears of Steel*, CC-BY 3.0, cached in ``benchmarks/.clips/``). For each size it prints:
+(*Tears of Steel*, CC-BY 3.0, cached in ``benchmarks/.clips/``; 640x360, enlarged for a larger
+size such as 1280). For each size it prints:
 
 - **fps**: frames dreamed per second of wall time; **dropped**: source frames the dreamer had
   no time for (dropped, never queued);
@@ -78,20 +79,42 @@ def scene_frames(frames: int, width: int) -> list[np.ndarray]:
 
 def write_scene(path: Path, frames: int, width: int) -> Path:
     """:func:`scene_frames` as a 24 fps H.264 file (what a camera would give)."""
+    return write_frames(path, scene_frames(frames, width))
+
+
+def write_frames(path: Path, frames: list[np.ndarray]) -> Path:
+    """RGB frames as a 24 fps H.264 file (crf 12: next to lossless)."""
     import av
 
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=Fraction(24))
-        first = scene_frames(frames, width)
-        vs.height, vs.width = first[0].shape[:2]
+        vs.height, vs.width = frames[0].shape[:2]
         vs.pix_fmt = "yuv420p"
         vs.options = {"crf": "12"}
-        for rgb in first:
+        for rgb in frames:
             for p in vs.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 out.mux(p)
         for p in vs.encode(None):
             out.mux(p)
     return path
+
+
+def footage_at(clip: Path, size: int, tmp: Path) -> Path:
+    """``clip``, or where its long side is under ``size`` (the real footage is 640x360), a copy
+    enlarged to it (bicubic), so that ``--sizes 1280 --real`` plays 1280x720 frames."""
+    import cv2
+
+    from inceptionism.live.sources import open_source
+
+    source = open_source(clip, None)
+    w, h = source.width, source.height
+    if max(h, w) >= size:
+        return clip
+    frames = [rgb for rgb, _ in source.frames()]
+    s = size / max(h, w)
+    big = (round(w * s) // 2 * 2, round(h * s) // 2 * 2)
+    enlarged = [cv2.resize(f, big, interpolation=cv2.INTER_CUBIC) for f in frames]
+    return write_frames(tmp / f"{clip.stem}.{size}.mp4", enlarged)
 
 
 class Judge:
@@ -212,9 +235,12 @@ def main() -> None:
     print("|" + "---|" * len(cols))
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            clip = ARGS.clip or write_scene(
-                Path(tmp) / f"scene{size}.mp4", round(24 * seconds), max(size, 384)
-            )
+            if ARGS.clip:
+                clip = footage_at(ARGS.clip, size, Path(tmp))
+            else:
+                clip = write_scene(
+                    Path(tmp) / f"scene{size}.mp4", round(24 * seconds), max(size, 384)
+                )
             recipe = {"octaves": ARGS.octaves} if ARGS.octaves else {}
             settings = LiveSettings(coherence=ARGS.coherence, frame_step=ARGS.frame_step)
             if ARGS.old:
