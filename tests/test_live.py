@@ -31,6 +31,7 @@ from inceptionism.frontends.cli import main  # noqa: E402
 from inceptionism.io.video import Frame  # noqa: E402
 from inceptionism.live import LIVE_RECIPE  # noqa: E402
 from inceptionism.live.loop import (  # noqa: E402
+    CoherentDreamer,
     LatestFrame,
     LiveSettings,
     frame_loop,
@@ -166,6 +167,11 @@ def test_the_frame_loop_keeps_one_heap_over_all_frames(tmp_path):
     before = runtime._active
     held = [runtime._active for _ in loop.frames(Frame(i, f, i) for i, f in enumerate(frames))]
     assert held == [before + 1] * len(frames)
+    assert runtime._active == before
+    dreamer = CoherentDreamer(loop)  # live's: one frame at a time, let go whenever
+    dreamer.dream(0, frames[0])
+    assert runtime._active == before + 1
+    del dreamer  # no reference cycle keeps its loop, and the heap, held until a collection
     assert runtime._active == before
 
 

@@ -106,18 +106,21 @@ class CoherentDreamer:
     frame at a time, so live frames are dreamed exactly as a clip's are."""
 
     def __init__(self, loop: FrameLoop, cancel: threading.Event | None = None) -> None:
-        self._next: vio.Frame | None = None
-        self._dreams = loop.frames(self._inputs(), cancel=cancel)
-
-    def _inputs(self) -> Iterator[vio.Frame]:
-        while self._next is not None:
-            frame, self._next = self._next, None
-            yield frame
+        # The loop's input reads this one-frame slot, not the dreamer: no reference cycle, so a
+        # dreamer let go ends its frame loop at once (and the loop's hold on the heap with it).
+        self._slot: list[vio.Frame] = []
+        self._dreams = loop.frames(_taken(self._slot), cancel=cancel)
 
     def dream(self, index: int, rgb: np.ndarray) -> DreamedFrame:
         """The dream of ``rgb``; raises :class:`Cancelled` once the cancel flag is set."""
-        self._next = vio.Frame(index, rgb, index)
+        self._slot.append(vio.Frame(index, rgb, index))
         return next(self._dreams)
+
+
+def _taken(slot: list[vio.Frame]) -> Iterator[vio.Frame]:
+    """Each frame put in ``slot``, as the frame loop asks for it."""
+    while slot:
+        yield slot.pop()
 
 
 class LatestFrame:
