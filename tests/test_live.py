@@ -156,6 +156,7 @@ def test_a_carried_live_frame_changes_little_yet_keeps_the_dream(tmp_path):
         frame_loop(config, LiveSettings(frame_step=0.0), frames[0].shape[:2], device="cpu")
 
 
+@pytest.mark.skipif(runtime._glibc() is None, reason="keep_freed_memory acts on glibc only")
 def test_the_frame_loop_keeps_one_heap_over_all_frames(tmp_path):
     """Issue 21: a frame's dream hands its freed buffers to the next frame's, rather than back
     to the system at the end of every frame (a quarter of a live frame's time went to faulting
